@@ -1,0 +1,159 @@
+"""Articles → passages: the unit that is embedded, clustered and framed.
+
+A passage is a paragraph, because framing shifts from paragraph to paragraph (the
+seed article moves from trade to ideology to personal ties in eight paragraphs).
+Fragments too short to carry meaning are merged into a neighbour, and paragraphs
+longer than the encoder's window are split at sentence boundaries so nothing is
+silently truncated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from . import schema as S
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+_BOILERPLATE = re.compile(
+    r"""^\s*(?:
+        advertisement|advertisements?\s*[:\-]?|sponsored(?:\s+content)?|
+        (?:photo|image|picture|video|graphic)s?\s*(?:credit)?\s*[:|©].*|
+        .*\b(?:getty\s+images|shutterstock|afp\s+via\s+getty|reuters/[a-z ]+)\s*\)?\s*|
+        (?:read|see)\s+(?:more|also)\s*[:\-].*|
+        (?:subscribe|sign\s+up)\b.{0,80}|
+        follow\s+us\b.{0,80}|share\s+(?:this|on)\b.{0,60}|
+        (?:copyright|©)\s.{0,120}|all\s+rights\s+reserved\.?|
+        by\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}(?:\s*(?:,|and|\|)\s*[A-Z][\w'’ .-]{0,40})?\s*|
+        updated?\s*:?\s*\d{1,2}[:.]\d{2}.{0,40}
+    )\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BYLINE_CASE = re.compile(r"^\s*by\s+[A-Z]")  # bylines need a capitalised name after "By"
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-ZА-ЯЁ0-9])|(?<=[。！？；])")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def word_count(text: str) -> int:
+    """Words, counting each CJK character as a word (Chinese has no spaces)."""
+    return len(_WORD.findall(_CJK.sub(" ", text))) + len(_CJK.findall(text))
+
+
+def approx_tokens(texts: list[str]) -> list[int]:
+    """Word-piece estimate (≈1.35 per word plus punctuation) for when no tokenizer is given."""
+    return [int(word_count(t) * 1.35 + len(re.findall(r"[^\w\s]", t))) + 2 for t in texts]
+
+
+def text_hash(text: str) -> str:
+    """The key of a passage's embedding: same text, same vector, whatever article it came from."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_boilerplate(line: str) -> bool:
+    """Bylines, photo credits, 'Advertisement' and share prompts carry no framing."""
+    if not _BOILERPLATE.match(line):
+        return False
+    if line.strip().lower().startswith("by "):
+        return bool(_BYLINE_CASE.match(line)) and word_count(line) <= 12
+    return True
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line-separated blocks; if the text has no blank lines, each line is a paragraph."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks = re.split(r"\n[ \t]*\n", text) if re.search(r"\n[ \t]*\n", text) else text.split("\n")
+    out = []
+    for block in blocks:
+        lines = [ln.strip() for ln in block.split("\n")]
+        kept = " ".join(ln for ln in lines if ln and not is_boilerplate(ln))
+        kept = re.sub(r"\s+", " ", kept).strip()
+        if kept:
+            out.append(kept)
+    return out
+
+
+def merge_fragments(paras: list[str], min_words: int) -> list[str]:
+    """Merge paragraphs under `min_words` into the next one (the last into the previous)."""
+    merged: list[str] = []
+    carry = ""
+    for p in paras:
+        p = f"{carry} {p}".strip() if carry else p
+        carry = ""
+        if word_count(p) < min_words:
+            carry = p
+        else:
+            merged.append(p)
+    if carry:
+        if merged:
+            merged[-1] = f"{merged[-1]} {carry}"
+        else:
+            merged.append(carry)
+    return merged
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def split_long(paras: list[str], max_tokens: int, count: TokenCounter) -> list[str]:
+    """Split paragraphs over the encoder window into runs of whole sentences that fit."""
+    sizes = count(paras)
+    out: list[str] = []
+    for para, size in zip(paras, sizes, strict=True):
+        if size <= max_tokens:
+            out.append(para)
+            continue
+        sents = sentences(para)
+        sent_sizes = count(sents)
+        chunk: list[str] = []
+        chunk_size = 0
+        for sent, n in zip(sents, sent_sizes, strict=True):
+            if chunk and chunk_size + n > max_tokens:
+                out.append(" ".join(chunk))
+                chunk, chunk_size = [], 0
+            chunk.append(sent)  # a single over-long sentence stays whole; the encoder truncates it
+            chunk_size += n
+        if chunk:
+            out.append(" ".join(chunk))
+    return out
+
+
+def article_passages(
+    text: str, *, min_words: int = 25, max_tokens: int = 256, count: TokenCounter = approx_tokens
+) -> list[str]:
+    """One article's text → its passages, in reading order."""
+    return split_long(merge_fragments(paragraphs(text), min_words), max_tokens, count)
+
+
+def split_passages(
+    articles: pd.DataFrame,
+    *,
+    min_words: int = 25,
+    max_tokens: int = 256,
+    count: TokenCounter = approx_tokens,
+) -> pd.DataFrame:
+    """Articles (schema.ARTICLE_COLUMNS) → passages (schema.PASSAGE_COLUMNS), one row each.
+
+    A batch function: it maps over any partition of the articles independently.
+    """
+    rows: list[tuple] = []
+    for art_id, outlet, date, text in _iter(articles):
+        for pos, passage in enumerate(
+            article_passages(text, min_words=min_words, max_tokens=max_tokens, count=count)
+        ):
+            rows.append((f"{art_id}:{pos}", art_id, outlet, date, pos, passage, text_hash(passage)))
+    out = pd.DataFrame(rows, columns=list(S.PASSAGE_COLUMNS))
+    out[S.DATE] = pd.to_datetime(out[S.DATE], utc=True)
+    out[S.POSITION] = out[S.POSITION].astype("int64")
+    return out
+
+
+def _iter(articles: pd.DataFrame) -> Iterable[tuple]:
+    return zip(
+        articles[S.ARTICLE_ID], articles[S.OUTLET], articles[S.DATE], articles[S.TEXT], strict=True
+    )

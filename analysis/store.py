@@ -1,0 +1,409 @@
+"""The embedded store: one SQLite database in WAL mode.
+
+It holds data sets, their articles, the embedding cache and analysis runs with
+their result tables, so the dashboard, a second browser session and a `framescope`
+CLI run can share one file at once (WAL: readers never block the one writer).
+
+Rules that make that safe (see RELIABILITY.md F1): a connection per thread, every
+write in `BEGIN IMMEDIATE` so a busy writer waits `busy_timeout` instead of failing,
+and each logical change (an upload, a run's results) in one transaction so an
+interrupted one leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+from .errors import StoreError
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model_id TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model_id, text_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
+    files TEXT NOT NULL, n_articles INTEGER NOT NULL, n_rejected INTEGER NOT NULL,
+    n_duplicates INTEGER NOT NULL, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dataset_files (
+    sha256 TEXT NOT NULL, dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
+    name TEXT NOT NULL, PRIMARY KEY (sha256, dataset_id));
+CREATE TABLE IF NOT EXISTS articles (
+    article_key TEXT PRIMARY KEY, article_id TEXT NOT NULL, title TEXT, text TEXT NOT NULL,
+    outlet TEXT, date TEXT, url TEXT, language TEXT, source_file TEXT, source_row TEXT,
+    duplicates INTEGER NOT NULL DEFAULT 0, duplicate_outlets TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dataset_articles (
+    dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
+    article_key TEXT NOT NULL REFERENCES articles, PRIMARY KEY (dataset_id, article_key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejected (
+    dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
+    file TEXT, row TEXT, reason TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY, status TEXT NOT NULL, stage TEXT, done INTEGER, total INTEGER,
+    message TEXT, params TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    owner TEXT);
+CREATE TABLE IF NOT EXISTS run_tables (
+    run_key TEXT NOT NULL REFERENCES runs ON DELETE CASCADE, name TEXT NOT NULL,
+    data BLOB NOT NULL, PRIMARY KEY (run_key, name)) WITHOUT ROWID;
+"""
+
+_ARTICLE_FIELDS = (
+    S.ARTICLE_ID, S.TITLE, S.TEXT, S.OUTLET, S.DATE, S.URL, S.LANGUAGE,
+    S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS,
+)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset_id: int
+    name: str
+    created_at: float
+    files: tuple[str, ...]
+    n_articles: int
+    n_rejected: int
+    n_duplicates: int
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run_key: str
+    status: str  # queued | running | done | failed
+    stage: str
+    done: int
+    total: int
+    message: str
+    updated_at: float
+
+
+def article_key(text: str, outlet: str) -> str:
+    """Identity of an article across uploads: its normalised text and outlet."""
+    norm = " ".join(str(text).casefold().split())
+    return hashlib.sha256(f"{outlet}\x1f{norm}".encode()).hexdigest()[:32]
+
+
+class Store:
+    """A handle on the database file; cheap to create, safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection().executescript(_DDL)  # idempotent: IF NOT EXISTS everywhere
+            with self.write() as con:
+                con.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+
+    # connections -------------------------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 objects must not cross threads)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with BEGIN IMMEDIATE; rolled back on any error."""
+        con = self.connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # embeddings ------------------------------------------------------------------------
+    def get_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached vectors for the hashes that have one."""
+        con = self.connection()
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for i in range(0, len(unique), 900):
+            chunk = unique[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            for h, blob in con.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({marks})",
+                (model_id, *chunk),
+            ):
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self.write() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
+                ((model_id, h, v.tobytes()) for h, v in zip(hashes, vectors, strict=True)),
+            )
+
+    # data sets ---------------------------------------------------------------------------
+    def dataset_for_file(self, sha256: str) -> DatasetInfo | None:
+        """The data set a file with this content was already saved in, if any."""
+        row = self.connection().execute(
+            "SELECT dataset_id FROM dataset_files WHERE sha256=? LIMIT 1", (sha256,)
+        ).fetchone()
+        return self.dataset(row[0]) if row else None
+
+    def add_dataset(
+        self,
+        name: str,
+        articles: pd.DataFrame,
+        rejected: pd.DataFrame,
+        files: Sequence[tuple[str, str]],
+        *,
+        n_duplicates: int = 0,
+        report: dict[str, Any] | None = None,
+    ) -> DatasetInfo:
+        """Save an ingested data set in one transaction; articles already stored are reused.
+
+        `files` are (name, sha256) pairs. A name already taken gets a numbered suffix.
+        """
+        now = time.time()
+        with self.write() as con:
+            name = self._free_name(con, name.strip() or "data set")
+            cur = con.execute(
+                "INSERT INTO datasets (name, created_at, files, n_articles, n_rejected, n_duplicates, report)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, now, json.dumps([f for f, _ in files]), len(articles), len(rejected),
+                 n_duplicates, json.dumps(report or {}, default=str)),
+            )
+            ds_id = int(cur.lastrowid)
+            con.executemany(
+                "INSERT OR IGNORE INTO dataset_files VALUES (?, ?, ?)",
+                ((sha, ds_id, fname) for fname, sha in files),
+            )
+            keys = []
+            rows = []
+            for rec in articles[list(_ARTICLE_FIELDS)].itertuples(index=False, name=None):
+                rec = dict(zip(_ARTICLE_FIELDS, rec, strict=True))
+                key = article_key(rec[S.TEXT], rec[S.OUTLET])
+                keys.append(key)
+                date = rec[S.DATE]
+                rows.append((
+                    key, str(rec[S.ARTICLE_ID]), rec[S.TITLE], rec[S.TEXT], rec[S.OUTLET],
+                    None if pd.isna(date) else pd.Timestamp(date).isoformat(), rec[S.URL],
+                    rec[S.LANGUAGE], rec[S.SOURCE_FILE], str(rec[S.SOURCE_ROW]),
+                    int(rec[S.DUPLICATES]), rec[S.DUPLICATE_OUTLETS],
+                ))
+            con.executemany(
+                "INSERT OR IGNORE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            con.executemany(
+                "INSERT OR IGNORE INTO dataset_articles VALUES (?, ?)", ((ds_id, k) for k in keys)
+            )
+            con.executemany(
+                "INSERT INTO rejected VALUES (?, ?, ?, ?)",
+                ((ds_id, str(f), str(r), str(why)) for f, r, why in
+                 rejected[list(S.REJECTED_COLUMNS)].itertuples(index=False, name=None)),
+            )
+        info = self.dataset(ds_id)
+        assert info is not None
+        return info
+
+    @staticmethod
+    def _free_name(con: sqlite3.Connection, name: str) -> str:
+        taken = {r[0] for r in con.execute("SELECT name FROM datasets")}
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name} ({n})", n + 1
+        return candidate
+
+    def datasets(self) -> list[DatasetInfo]:
+        rows = self.connection().execute(
+            "SELECT dataset_id, name, created_at, files, n_articles, n_rejected, n_duplicates"
+            " FROM datasets ORDER BY dataset_id"
+        ).fetchall()
+        return [_dataset_info(r) for r in rows]
+
+    def dataset(self, dataset_id: int) -> DatasetInfo | None:
+        row = self.connection().execute(
+            "SELECT dataset_id, name, created_at, files, n_articles, n_rejected, n_duplicates"
+            " FROM datasets WHERE dataset_id=?", (dataset_id,)
+        ).fetchone()
+        return _dataset_info(row) if row else None
+
+    def dataset_by_name(self, name: str) -> DatasetInfo | None:
+        row = self.connection().execute(
+            "SELECT dataset_id FROM datasets WHERE name=?", (name,)
+        ).fetchone()
+        return self.dataset(row[0]) if row else None
+
+    def rename_dataset(self, dataset_id: int, new_name: str) -> None:
+        new_name = new_name.strip()
+        if not new_name:
+            raise StoreError("a data set needs a name")
+        with self.write() as con:
+            clash = con.execute(
+                "SELECT 1 FROM datasets WHERE name=? AND dataset_id<>?", (new_name, dataset_id)
+            ).fetchone()
+            if clash:
+                raise StoreError(f"a data set named {new_name!r} exists already")
+            con.execute("UPDATE datasets SET name=? WHERE dataset_id=?", (new_name, dataset_id))
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Remove a data set and the articles no other data set uses."""
+        with self.write() as con:
+            con.execute("DELETE FROM datasets WHERE dataset_id=?", (dataset_id,))
+            con.execute(
+                "DELETE FROM articles WHERE article_key NOT IN (SELECT article_key FROM dataset_articles)"
+            )
+
+    def articles(self, dataset_ids: Sequence[int]) -> pd.DataFrame:
+        """Articles of the given data sets (each stored article once), in schema.ARTICLE_COLUMNS."""
+        if not dataset_ids:
+            return _empty_articles()
+        marks = ",".join("?" * len(dataset_ids))
+        df = pd.read_sql_query(
+            f"SELECT {', '.join(_ARTICLE_FIELDS)} FROM articles WHERE article_key IN "
+            f"(SELECT article_key FROM dataset_articles WHERE dataset_id IN ({marks}))"
+            " ORDER BY date, article_id",
+            self.connection(), params=list(dataset_ids),
+        )
+        df[S.DATE] = pd.to_datetime(df[S.DATE], utc=True, format="ISO8601")
+        df[S.DUPLICATES] = df[S.DUPLICATES].astype("int64")
+        return _unique_ids(df)
+
+    def rejected(self, dataset_id: int) -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT file, row, reason FROM rejected WHERE dataset_id=?",
+            self.connection(), params=[dataset_id],
+        )
+
+    def dataset_report(self, dataset_id: int) -> dict[str, Any]:
+        row = self.connection().execute(
+            "SELECT report FROM datasets WHERE dataset_id=?", (dataset_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    # runs --------------------------------------------------------------------------------
+    def claim_run(self, run_key: str, params: dict[str, Any], owner: str, *, stale_s: float = 600) -> bool:
+        """Mark a run as ours to compute. False when it is done, or running and recently alive."""
+        now = time.time()
+        with self.write() as con:
+            row = con.execute("SELECT status, updated_at FROM runs WHERE run_key=?", (run_key,)).fetchone()
+            if row and (row[0] == "done" or (row[0] in ("queued", "running") and now - row[1] < stale_s)):
+                return False
+            con.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, 'running', 'starting', 0, 0, '', ?, ?, ?, ?)",
+                (run_key, json.dumps(params, default=str), now, now, owner),
+            )
+            con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
+        return True
+
+    def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "") -> None:
+        with self.write() as con:
+            con.execute(
+                "UPDATE runs SET stage=?, done=?, total=?, message=?, updated_at=? WHERE run_key=?",
+                (stage, done, total, message, time.time(), run_key),
+            )
+
+    def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+        """Save every result table and mark the run done, all in one transaction."""
+        blobs = {name: _to_parquet(df) for name, df in tables.items()}
+        with self.write() as con:
+            con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
+            con.executemany(
+                "INSERT INTO run_tables VALUES (?, ?, ?)", ((run_key, n, b) for n, b in blobs.items())
+            )
+            con.execute(
+                "INSERT OR REPLACE INTO run_tables VALUES (?, 'manifest', ?)",
+                (run_key, json.dumps(manifest, default=str).encode()),
+            )
+            con.execute(
+                "UPDATE runs SET status='done', stage='done', message='', updated_at=? WHERE run_key=?",
+                (time.time(), run_key),
+            )
+
+    def fail_run(self, run_key: str, message: str) -> None:
+        with self.write() as con:
+            con.execute(
+                "UPDATE runs SET status='failed', message=?, updated_at=? WHERE run_key=?",
+                (message, time.time(), run_key),
+            )
+
+    def run_status(self, run_key: str) -> RunStatus | None:
+        row = self.connection().execute(
+            "SELECT run_key, status, stage, done, total, message, updated_at FROM runs WHERE run_key=?",
+            (run_key,),
+        ).fetchone()
+        return RunStatus(*row) if row else None
+
+    def run_tables(self, run_key: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
+        """A finished run's tables and manifest, or None when it is not done."""
+        status = self.run_status(run_key)
+        if status is None or status.status != "done":
+            return None
+        tables: dict[str, pd.DataFrame] = {}
+        manifest: dict[str, Any] = {}
+        for name, blob in self.connection().execute(
+            "SELECT name, data FROM run_tables WHERE run_key=?", (run_key,)
+        ):
+            if name == "manifest":
+                manifest = json.loads(blob)
+            else:
+                tables[name] = pd.read_parquet(io.BytesIO(blob))
+        return tables, manifest
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database (long-lived readers can let it grow)."""
+        self.connection().execute("PRAGMA wal_checkpoint(RESTART)")
+
+
+def _dataset_info(row: tuple) -> DatasetInfo:
+    ds_id, name, created, files, n_art, n_rej, n_dup = row
+    return DatasetInfo(int(ds_id), name, float(created), tuple(json.loads(files)), n_art, n_rej, n_dup)
+
+
+def _empty_articles() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in _ARTICLE_FIELDS})
+    df[S.DATE] = pd.to_datetime(df[S.DATE], utc=True)
+    df[S.DUPLICATES] = df[S.DUPLICATES].astype("int64")
+    return df
+
+
+def _unique_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Two data sets may reuse an id for different articles; suffix the later ones."""
+    dup = df[S.ARTICLE_ID].duplicated(keep="first")
+    if dup.any():
+        counts = df.groupby(S.ARTICLE_ID).cumcount() + 1
+        df.loc[dup, S.ARTICLE_ID] = df.loc[dup, S.ARTICLE_ID] + "~" + counts[dup].astype(str)
+    return df.reset_index(drop=True)
+
+
+def _to_parquet(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
