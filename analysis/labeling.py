@@ -1,0 +1,150 @@
+"""Clusters → names and summaries a reader can trust.
+
+A cluster is named by its distinctive terms: class-based TF-IDF (BERTopic's c-TF-IDF)
+weighs how often a term occurs in the cluster against how many clusters use it, so
+words common to the whole corpus ("china", "said") sink and the cluster's own
+vocabulary rises. Stop words never count, bigrams may, and a unigram already inside
+a chosen bigram is dropped so labels don't say "gas · siberia · power siberia".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from . import schema as S
+
+# Words that are everywhere in news and name nothing: reporting verbs, time words.
+NEWS_STOP_WORDS = frozenset(
+    """said says say told according year years month months week weeks day days time new
+    also would could one two three first last mr mrs ms percent per cent including like
+    just make made many much may might well still even since yet however whether
+    """.split()
+)
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | NEWS_STOP_WORDS)
+_TOKEN = r"(?u)\b[^\W\d_][\w'’-]*[^\W_]\b"  # words of 2+ chars, no pure numbers
+
+
+def ctfidf(docs_per_cluster: Sequence[str], *, min_df: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """(terms, weights[cluster, term]) by c-TF-IDF: tf / cluster length × log(1 + A / f_t)."""
+    vec = CountVectorizer(
+        stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=_TOKEN, lowercase=True,
+        min_df=1 if len(docs_per_cluster) < 3 else min(min_df, len(docs_per_cluster)),
+    )
+    try:
+        counts = vec.fit_transform(docs_per_cluster)
+    except ValueError:  # only stop words, or nothing at all
+        return np.array([], dtype=object), np.zeros((len(docs_per_cluster), 0))
+    counts = counts.astype(np.float64)
+    tf = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
+    freq = np.asarray(counts.sum(axis=0)).ravel()
+    avg_words = counts.sum() / max(counts.shape[0], 1)
+    idf = np.log1p(avg_words / np.maximum(freq, 1))
+    return vec.get_feature_names_out(), tf.multiply(idf).toarray()
+
+
+def top_terms(terms: np.ndarray, weights: np.ndarray, n: int) -> list[list[str]]:
+    """Best `n` terms per cluster, dropping unigrams covered by a better-ranked bigram."""
+    out = []
+    for row in weights:
+        chosen: list[str] = []
+        for j in np.argsort(-row, kind="stable"):
+            if row[j] <= 0 or len(chosen) >= n:
+                break
+            term = terms[j]
+            words = set(term.split())
+            if any(words <= set(c.split()) or set(c.split()) <= words for c in chosen):
+                # overlapping terms: keep the bigram, drop the unigram it contains
+                if " " in term:
+                    chosen = [c for c in chosen if not set(c.split()) <= words]
+                    chosen.append(term)
+                continue
+            chosen.append(term)
+        out.append(chosen)
+    return out
+
+
+def label_from_terms(terms: Sequence[str], n: int = 3) -> str:
+    return " · ".join(terms[:n]) if terms else "(no distinctive terms)"
+
+
+def _label_sample(passages: pd.DataFrame, labels: np.ndarray, per_cluster: int, seed: int) -> list[str]:
+    """Concatenated text per cluster from at most `per_cluster` passages (seeded), for speed at scale."""
+    rng = np.random.default_rng(seed)
+    texts = passages[S.TEXT].to_numpy()
+    docs = []
+    for c in range(int(labels.max()) + 1 if len(labels) else 0):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) > per_cluster:
+            idx = np.sort(rng.choice(idx, per_cluster, replace=False))
+        docs.append(" ".join(texts[idx]))
+    return docs
+
+
+def cluster_table(
+    passages: pd.DataFrame,
+    labels: np.ndarray,
+    similarity: np.ndarray,
+    *,
+    n_terms: int = 8,
+    n_representatives: int = 3,
+    seed: int = 0,
+    per_cluster_sample: int = 1500,
+) -> pd.DataFrame:
+    """One row per cluster: label, terms, sizes, share, outlets, dates and representatives.
+
+    `passages` has schema.PASSAGE_COLUMNS; `labels`/`similarity` align with its rows.
+    """
+    k = int(labels.max()) + 1 if len(labels) else 0
+    terms, weights = ctfidf(_label_sample(passages, labels, per_cluster_sample, seed))
+    tops = top_terms(terms, weights, n_terms) if len(terms) else [[] for _ in range(k)]
+    df = passages[[S.ARTICLE_ID, S.OUTLET, S.DATE, S.TEXT]].copy()
+    df[S.CLUSTER_ID] = labels
+    df[S.SIMILARITY] = similarity
+    g = df.groupby(S.CLUSTER_ID, sort=True)
+    stats = pd.DataFrame({
+        "n_passages": g.size(),
+        "n_articles": g[S.ARTICLE_ID].nunique(),
+        "n_outlets": g[S.OUTLET].nunique(),
+        "first_date": g[S.DATE].min(),
+        "last_date": g[S.DATE].max(),
+    }).reindex(range(k))
+    reps = (
+        df.sort_values([S.CLUSTER_ID, S.SIMILARITY], ascending=[True, False], kind="stable")
+        .drop_duplicates([S.CLUSTER_ID, S.TEXT])
+        .groupby(S.CLUSTER_ID)[S.TEXT]
+        .apply(lambda s: list(s.head(n_representatives)))
+        .reindex(range(k))
+    )
+    table = pd.DataFrame({
+        S.CLUSTER_ID: range(k),
+        "label": [label_from_terms(t) for t in tops],
+        "top_terms": [", ".join(t) for t in tops],
+        "n_passages": stats["n_passages"].fillna(0).astype(int).to_numpy(),
+        "n_articles": stats["n_articles"].fillna(0).astype(int).to_numpy(),
+        "share": (stats["n_passages"].fillna(0) / max(len(df), 1)).round(6).to_numpy(),
+        "n_outlets": stats["n_outlets"].fillna(0).astype(int).to_numpy(),
+        "first_date": stats["first_date"].to_numpy(),
+        "last_date": stats["last_date"].to_numpy(),
+    })
+    for i in range(n_representatives):
+        table[f"representative_{i + 1}"] = [
+            (r[i] if isinstance(r, list) and len(r) > i else "") for r in reps
+        ]
+    return table
+
+
+def main_cluster(passages: pd.DataFrame, labels: np.ndarray, similarity: np.ndarray) -> pd.Series:
+    """Article → the cluster holding most of its passages (ties: higher summed similarity)."""
+    df = pd.DataFrame({
+        S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy(), S.CLUSTER_ID: labels, S.SIMILARITY: similarity,
+    })
+    agg = df.groupby([S.ARTICLE_ID, S.CLUSTER_ID], sort=False)[S.SIMILARITY].agg(["size", "sum"])
+    agg = agg.reset_index().sort_values(
+        [S.ARTICLE_ID, "size", "sum", S.CLUSTER_ID], ascending=[True, False, False, True], kind="stable"
+    )
+    return agg.drop_duplicates(S.ARTICLE_ID).set_index(S.ARTICLE_ID)[S.CLUSTER_ID]
+
