@@ -1,0 +1,166 @@
+"""Codebooks: the framing themes a user wants scored, as an editable YAML file.
+
+A frame is an id, a label, a definition, examples of passages that use it and,
+optionally, keywords and the code of a labelled data set it maps to. Users edit
+these files (in the dashboard or by hand); a save never overwrites silently but
+writes the next version beside the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CodebookError
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Frame:
+    id: str
+    label: str
+    description: str
+    examples: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+    code: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    version: int
+    frames: tuple[Frame, ...]
+    description: str = ""
+    source: str = ""  # file it was read from, for messages
+
+    @property
+    def ids(self) -> list[str]:
+        return [f.id for f in self.frames]
+
+    def frame(self, frame_id: str) -> Frame:
+        for f in self.frames:
+            if f.id == frame_id:
+                return f
+        raise KeyError(frame_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "version": self.version, "description": self.description, "frames": []}
+        for f in self.frames:
+            fd = asdict(f)
+            fd["examples"] = list(f.examples)
+            fd["keywords"] = list(f.keywords)
+            if f.code is None:
+                fd.pop("code")
+            d["frames"].append(fd)
+        return d
+
+    def digest(self) -> str:
+        """sha256 of the content that affects scores (not the file's formatting)."""
+        content = {k: v for k, v in self.to_dict().items() if k != "description"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+
+
+def parse_codebook(data: Any, source: str = "<codebook>") -> Codebook:
+    """Validate a parsed YAML document; every problem names the file and the frame."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise CodebookError(f"{source}: a codebook is a mapping with 'name', 'version' and 'frames'")
+    name = str(data.get("name") or "").strip()
+    if not name:
+        problems.append("missing 'name'")
+    try:
+        version = int(data.get("version", 1))
+    except (TypeError, ValueError):
+        problems.append(f"'version' must be a whole number, got {data.get('version')!r}")
+        version = 1
+    raw_frames = data.get("frames")
+    if not isinstance(raw_frames, list) or not raw_frames:
+        raise CodebookError(f"{source}: 'frames' must be a non-empty list")
+    frames: list[Frame] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_frames, start=1):
+        where = f"frame {i}"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: must be a mapping with id, label, description, examples")
+            continue
+        fid = str(raw.get("id") or "").strip()
+        where = f"frame {i} ({fid or 'no id'})"
+        if not fid:
+            problems.append(f"{where}: missing 'id'")
+        elif not _ID.match(fid):
+            problems.append(f"{where}: id must be lower_snake_case letters/digits, got {fid!r}")
+        elif fid in seen:
+            problems.append(f"{where}: duplicate id {fid!r}")
+        seen.add(fid)
+        desc = str(raw.get("description") or "").strip()
+        if not desc:
+            problems.append(f"{where}: empty description")
+        examples = raw.get("examples") or []
+        if isinstance(examples, str):
+            examples = [examples]
+        examples = tuple(str(e).strip() for e in examples if str(e).strip())
+        if len(examples) < 1:
+            problems.append(f"{where}: needs at least 1 example")
+        keywords = raw.get("keywords") or []
+        if isinstance(keywords, str):
+            keywords = [k.strip() for k in keywords.split(",")]
+        frames.append(Frame(
+            id=fid, label=str(raw.get("label") or fid).strip(), description=desc, examples=examples,
+            keywords=tuple(str(k).strip() for k in keywords if str(k).strip()), code=raw.get("code"),
+        ))
+    if problems:
+        raise CodebookError(f"{source}: " + "; ".join(problems))
+    return Codebook(name, version, tuple(frames), str(data.get("description") or "").strip(), source)
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CodebookError(f"{path}: codebook file not found") from None
+    except UnicodeDecodeError:
+        raise CodebookError(f"{path}: not UTF-8 text") from None
+    return parse_codebook_text(text, str(path))
+
+
+def parse_codebook_text(text: str, source: str = "<codebook>") -> Codebook:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise CodebookError(f"{source}:{line} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_codebook(data, source)
+
+
+def save_new_version(codebook: Codebook, folder: str | Path) -> Path:
+    """Write `codebook` as the next version in `folder`; existing files are never replaced.
+
+    The file is named after the codebook (slug) and version, e.g. `partnership_v3.yaml`;
+    the version becomes one more than the highest version already saved under that slug.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "_", codebook.name.lower()).strip("_") or "codebook"
+    versions = [codebook.version]
+    for f in folder.glob(f"{slug}_v*.yaml"):
+        m = re.fullmatch(rf"{re.escape(slug)}_v(\d+)\.yaml", f.name)
+        if m:
+            versions.append(int(m.group(1)))
+    version = max(versions) + 1
+    out = folder / f"{slug}_v{version}.yaml"
+    saved = Codebook(codebook.name, version, codebook.frames, codebook.description, str(out))
+    with open(out, "x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
+        fh.write(saved.to_yaml())
+    return out

@@ -1,0 +1,232 @@
+"""Passages × codebook → a score in [0, 1] for every frame, with the evidence.
+
+How a score is made (zero-shot, from the codebook alone):
+
+1. Each frame's prototypes are its description and its examples, embedded with the
+   same model as the passages.
+2. The raw similarity of a passage to a frame is the mean cosine to the frame's
+   `top_k` closest examples, blended with the cosine to its description
+   (`description_weight`). The closest prototype is the evidence shown to the user.
+3. Raw cosines are not comparable across frames: a frame with generic examples is
+   close to everything. So each frame is standardised against a background: the
+   raw similarity of every *other* frame's examples to it (what "not this frame"
+   looks like), giving z = (raw − mean_bg) / sd_bg.
+4. score = logistic(slope · (z − z_mid)): 0.5 at `z_mid` background standard
+   deviations above the background mean. `present` = score ≥ the frame's threshold
+   (0.5 unless `framescope validate` suggested another), and the dominant frame is
+   the highest score among present frames, or `none`.
+
+Because every frame is measured in units of its own background, a score of 0.7
+means the same strength of evidence for every frame. A fitted model from labelled
+passages (`FittedFrameModel`) replaces steps 2–4 with a logistic regression on the
+embeddings and keeps the codebook's evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+from .codebook import Codebook
+from .embeddings import Embedder
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    top_k: int = 3
+    description_weight: float = 0.25
+    z_mid: float = 2.0
+    slope: float = 1.5
+
+
+@dataclass(frozen=True)
+class FrameScores:
+    """Scores of n passages on F frames."""
+
+    frame_ids: tuple[str, ...]
+    scores: np.ndarray  # (n, F) in [0, 1]
+    present: np.ndarray  # (n, F) bool
+    evidence: np.ndarray  # (n, F) object: the prototype text that matched best
+    thresholds: np.ndarray  # (F,)
+
+    def dominant(self) -> np.ndarray:
+        """Per passage, the id of its strongest present frame, or schema.NO_FRAME."""
+        masked = np.where(self.present, self.scores, -1.0)
+        best = masked.argmax(axis=1)
+        ids = np.array(self.frame_ids, dtype=object)[best]
+        return np.where(masked.max(axis=1) >= 0, ids, S.NO_FRAME)
+
+    def long_table(self, passage_ids: pd.Series) -> pd.DataFrame:
+        """frames.csv: one row per (passage, frame)."""
+        n, f = self.scores.shape
+        return pd.DataFrame({
+            S.PASSAGE_ID: np.repeat(passage_ids.to_numpy(), f),
+            S.FRAME_ID: np.tile(np.array(self.frame_ids, dtype=object), n),
+            S.SCORE: self.scores.reshape(-1).round(4),
+            S.PRESENT: self.present.reshape(-1),
+            S.EVIDENCE: self.evidence.reshape(-1),
+        })
+
+
+@dataclass
+class CodebookScorer:
+    """Zero-shot scorer fitted to one codebook (see module docstring)."""
+
+    codebook: Codebook
+    embedder: Embedder
+    params: ScoringParams = field(default_factory=ScoringParams)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cb = self.codebook
+        texts: list[str] = []
+        owner: list[int] = []
+        for j, fr in enumerate(cb.frames):
+            texts.extend(fr.examples)
+            owner.extend([j] * len(fr.examples))
+        self.example_texts_ = np.array(texts, dtype=object)
+        self.example_owner_ = np.array(owner)
+        self.examples_ = self.embedder.encode(texts)
+        self.descriptions_ = self.embedder.encode([f.description for f in cb.frames])
+        self.description_texts_ = np.array([f.description for f in cb.frames], dtype=object)
+        self.bg_mean_, self.bg_sd_ = self._background()
+
+    def _raw(self, x: np.ndarray, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Raw similarity (n, F) and index of the best prototype per frame (-1 = description)."""
+        p = self.params
+        sims = x @ self.examples_.T  # (n, E)
+        if exclude_self:  # background rows are the examples themselves
+            np.fill_diagonal(sims, -np.inf)
+        desc = x @ self.descriptions_.T  # (n, F)
+        n, nf = len(x), len(self.codebook.frames)
+        raw = np.empty((n, nf), dtype=np.float32)
+        best = np.empty((n, nf), dtype=int)
+        for j in range(nf):
+            cols = np.flatnonzero(self.example_owner_ == j)
+            s = sims[:, cols]
+            k = min(p.top_k, len(cols) - (1 if exclude_self else 0))
+            k = max(k, 1)
+            top = -np.sort(-s, axis=1)[:, :k]
+            top = np.where(np.isfinite(top), top, np.nan)
+            ex = np.nanmean(top, axis=1)
+            raw[:, j] = (1 - p.description_weight) * ex + p.description_weight * desc[:, j]
+            arg = cols[np.argmax(np.where(np.isfinite(s), s, -np.inf), axis=1)]
+            best_ex = sims[np.arange(n), arg]
+            best[:, j] = np.where(desc[:, j] > best_ex, -1, arg)
+        return raw, best
+
+    def _background(self) -> tuple[np.ndarray, np.ndarray]:
+        raw, _ = self._raw(self.examples_, exclude_self=True)
+        nf = len(self.codebook.frames)
+        mean = np.empty(nf)
+        sd = np.empty(nf)
+        for j in range(nf):
+            other = raw[self.example_owner_ != j, j]
+            if len(other) < 2:  # a one-frame codebook has no background: use all examples
+                other = raw[:, j]
+            mean[j] = float(other.mean())
+            sd[j] = float(max(other.std(), 0.02))
+        return mean, sd
+
+    def z(self, x: np.ndarray) -> np.ndarray:
+        raw, _ = self._raw(x)
+        return (raw - self.bg_mean_) / self.bg_sd_
+
+    def score(self, x: np.ndarray) -> FrameScores:
+        raw, best = self._raw(x)
+        z = (raw - self.bg_mean_) / self.bg_sd_
+        scores = 1.0 / (1.0 + np.exp(-self.params.slope * (z - self.params.z_mid)))
+        ids = tuple(self.codebook.ids)
+        thr = np.array([self.thresholds.get(f, 0.5) for f in ids])
+        evidence = np.where(best >= 0, self.example_texts_[np.maximum(best, 0)],
+                            np.broadcast_to(self.description_texts_, best.shape))
+        return FrameScores(ids, scores.astype(np.float32), scores >= thr, evidence.astype(object), thr)
+
+
+@dataclass
+class FittedFrameModel:
+    """Per-frame logistic regression on embeddings, learned from labelled passages.
+
+    Saved as JSON (weights as lists, no pickle) with the model id it was fitted on,
+    so it is never applied to vectors from another encoder.
+    """
+
+    frame_ids: tuple[str, ...]
+    coef: np.ndarray  # (F, d)
+    intercept: np.ndarray  # (F,)
+    thresholds: np.ndarray  # (F,)
+    model_id: str
+    codebook_digest: str
+
+    @classmethod
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, frame_ids: list[str], model_id: str, codebook_digest: str,
+        *, c: float = 4.0,
+    ) -> FittedFrameModel:
+        """`y` is (n, F) 0/1. A frame with no positive examples gets a never-present row."""
+        from sklearn.linear_model import LogisticRegression
+
+        d = x.shape[1]
+        coef = np.zeros((len(frame_ids), d))
+        intercept = np.full(len(frame_ids), -10.0)
+        for j in range(len(frame_ids)):
+            if 0 < y[:, j].sum() < len(y):
+                lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+                lr.fit(x, y[:, j])
+                coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
+        return cls(tuple(frame_ids), coef, intercept, np.full(len(frame_ids), 0.5), model_id, codebook_digest)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(x @ self.coef.T + self.intercept)))
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps({
+            "kind": "framescope-frame-model", "version": 1, "frame_ids": list(self.frame_ids),
+            "coef": self.coef.round(7).tolist(), "intercept": self.intercept.tolist(),
+            "thresholds": self.thresholds.tolist(), "model_id": self.model_id,
+            "codebook_digest": self.codebook_digest,
+        }), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FittedFrameModel:
+        from .errors import CodebookError
+
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+            if d.get("kind") != "framescope-frame-model":
+                raise ValueError("not a framescope frame model")
+            return cls(tuple(d["frame_ids"]), np.array(d["coef"]), np.array(d["intercept"]),
+                       np.array(d["thresholds"]), d["model_id"], d["codebook_digest"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise CodebookError(f"{path}: cannot read frame model ({exc})") from None
+
+
+@dataclass
+class FittedScorer:
+    """Scores from a fitted model, evidence from the codebook scorer."""
+
+    model: FittedFrameModel
+    evidence_from: CodebookScorer
+
+    def score(self, x: np.ndarray) -> FrameScores:
+        zs = self.evidence_from.score(x)
+        if tuple(self.model.frame_ids) != zs.frame_ids:
+            from .errors import CodebookError
+
+            raise CodebookError("the frame model was fitted on a codebook with other frame ids")
+        p = self.model.probabilities(x).astype(np.float32)
+        return FrameScores(zs.frame_ids, p, p >= self.model.thresholds, zs.evidence, self.model.thresholds)
+
+
+def article_frame_mix(passages: pd.DataFrame, scores: FrameScores) -> pd.DataFrame:
+    """Share of each article's passages in which each frame is present (columns = frame ids)."""
+    df = pd.DataFrame(scores.present.astype(float), columns=list(scores.frame_ids))
+    df[S.ARTICLE_ID] = passages[S.ARTICLE_ID].to_numpy()
+    return df.groupby(S.ARTICLE_ID, sort=False).mean().round(4)
