@@ -128,7 +128,14 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         if not texts:
             return []
-        enc = self._st.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        # counting is the point, so the tokenizer's "longer than the model" warning is noise
+        quiet = logging.getLogger("transformers.tokenization_utils_base")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            enc = self._st.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        finally:
+            quiet.setLevel(level)
         return [len(ids) for ids in enc]
 
 
