@@ -1,0 +1,199 @@
+"""Shares of frames and clusters by period, by outlet and by outlet × period.
+
+Every share is reported with its denominator (`n_passages`, the passages in the cell),
+the count behind it and a 95 % Wilson interval, so a 60 % share of 5 passages never
+looks like a 60 % share of 500. Empty periods inside the date span are filled with
+zero rather than skipped (a gap in coverage is information), and cells with fewer than
+`min_cell_n` passages are flagged `thin`, not hidden. Undated passages count in outlet
+views and appear as their own `undated` period in time views.
+
+The functions take a passages frame and an *indicator* frame (one boolean column per
+category, rows aligned with the passages). Frames are multi-label (a passage can carry
+several, so frame shares need not sum to one); clusters are one-hot. Both go through
+the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+
+PERIOD = "period"  # label: "2024-05-06" (week start), "2024-05", "2024Q2" or "undated"
+PERIOD_START = "period_start"  # first day of the period, NaT when undated
+N_PASSAGES = "n_passages"
+COUNT = "count"
+SHARE = "share"
+CI_LOW = "ci_low"
+CI_HIGH = "ci_high"
+THIN = "thin"
+
+_FREQ = {"week": "W-SUN", "month": "M", "quarter": "Q"}
+
+
+def choose_period(dates: pd.Series) -> str:
+    """Week for spans up to six months, month up to six years, quarter beyond."""
+    d = dates.dropna()
+    if d.empty:
+        return "month"
+    days = (d.max() - d.min()).days
+    if days <= 183:
+        return "week"
+    if days <= 6 * 366:
+        return "month"
+    return "quarter"
+
+
+def resolve_period(period: str, dates: pd.Series) -> str:
+    return choose_period(dates) if period == "auto" else period
+
+
+def _naive(dates: pd.Series) -> pd.Series:
+    d = pd.to_datetime(dates, utc=True)
+    return d.dt.tz_convert(None)
+
+
+def period_of(dates: pd.Series, period: str) -> tuple[pd.Series, pd.Series]:
+    """(label, start) per date; undated → ("undated", NaT)."""
+    p = _naive(dates).dt.to_period(_FREQ[period])
+    start = p.dt.start_time
+    label = _labels(start, period)
+    label = label.where(dates.notna().to_numpy(), S.UNDATED)
+    return label, start
+
+
+def _labels(start: pd.Series, period: str) -> pd.Series:
+    if period == "week":
+        return start.dt.strftime("%Y-%m-%d")
+    if period == "month":
+        return start.dt.strftime("%Y-%m")
+    return start.dt.year.astype("Int64").astype(str) + "Q" + start.dt.quarter.astype("Int64").astype(str)
+
+
+def all_periods(dates: pd.Series, period: str) -> pd.DataFrame:
+    """Every period from the first to the last date (no gaps), plus `undated` if any."""
+    d = _naive(dates).dropna()
+    rows = pd.DataFrame({PERIOD: pd.Series(dtype=object), PERIOD_START: pd.Series(dtype="datetime64[ns]")})
+    if not d.empty:
+        rng = pd.period_range(d.min().to_period(_FREQ[period]), d.max().to_period(_FREQ[period]))
+        start = pd.Series(rng.start_time)
+        rows = pd.DataFrame({PERIOD: _labels(start, period), PERIOD_START: start})
+    if dates.isna().any():
+        rows = pd.concat([rows, pd.DataFrame({PERIOD: [S.UNDATED], PERIOD_START: [pd.NaT]})], ignore_index=True)
+    return rows
+
+
+def wilson(count: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval; (0, 1) where n = 0 (no information)."""
+    count = np.asarray(count, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, count / n, 0.0)
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
+        hi = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
+    return lo, hi
+
+
+def shares(
+    keys: pd.DataFrame,
+    indicators: pd.DataFrame,
+    *,
+    category: str,
+    grid: pd.DataFrame | None = None,
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Long table: one row per (group, category) with n, count, share, interval, thin.
+
+    `keys` holds the grouping columns (rows aligned with `indicators`); `grid`, when
+    given, lists every group that must appear (missing ones are zero-filled).
+    """
+    by = list(keys.columns)
+    cats = list(indicators.columns)
+    df = pd.concat([keys.reset_index(drop=True), indicators.reset_index(drop=True).astype("int64")], axis=1)
+    if by:
+        g = df.groupby(by, sort=False, dropna=False)
+        counts = g[cats].sum()
+        n = g.size().rename(N_PASSAGES)
+        wide = counts.join(n).reset_index()
+    else:
+        wide = pd.DataFrame([{**df[cats].sum().to_dict(), N_PASSAGES: len(df)}])
+    if grid is not None:
+        wide = grid[by].drop_duplicates().merge(wide, on=by, how="left")
+        wide[[*cats, N_PASSAGES]] = wide[[*cats, N_PASSAGES]].fillna(0).astype("int64")
+    long = wide.melt(id_vars=[*by, N_PASSAGES], value_vars=cats, var_name=category, value_name=COUNT)
+    n_arr, c_arr = long[N_PASSAGES].to_numpy(), long[COUNT].to_numpy()
+    long[SHARE] = np.where(n_arr > 0, c_arr / np.maximum(n_arr, 1), 0.0).round(6)
+    lo, hi = wilson(c_arr, n_arr)
+    long[CI_LOW], long[CI_HIGH] = lo.round(6), hi.round(6)
+    long[THIN] = n_arr < min_n
+    return long[[*by, category, N_PASSAGES, COUNT, SHARE, CI_LOW, CI_HIGH, THIN]]
+
+
+def over_time(
+    passages: pd.DataFrame,
+    indicators: pd.DataFrame,
+    *,
+    category: str,
+    period: str,
+    by: Sequence[str] = (),
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Shares per period (and per `by` column), zero-filled over the whole date span."""
+    label, start = period_of(passages[S.DATE], period)
+    keys = pd.DataFrame({PERIOD: label.to_numpy(), **{c: passages[c].to_numpy() for c in by}})
+    periods = all_periods(passages[S.DATE], period)
+    grid = periods
+    for c in by:
+        grid = grid.merge(pd.DataFrame({c: sorted(passages[c].dropna().unique())}), how="cross")
+    out = shares(keys, indicators, category=category, grid=grid, min_n=min_n)
+    out = out.merge(periods, on=PERIOD, how="left")
+    cols = [PERIOD, PERIOD_START, *by]
+    return out[[*cols, *[c for c in out.columns if c not in cols]]].reset_index(drop=True)
+
+
+def by_group(
+    passages: pd.DataFrame, indicators: pd.DataFrame, *, category: str, by: str = S.OUTLET, min_n: int = 5
+) -> pd.DataFrame:
+    """Shares per value of one column (default: outlet), undated passages included."""
+    keys = pd.DataFrame({by: passages[by].to_numpy()})
+    grid = pd.DataFrame({by: sorted(passages[by].dropna().unique())})
+    return shares(keys, indicators, category=category, grid=grid, min_n=min_n)
+
+
+def volume(passages: pd.DataFrame, *, period: str, by: str = S.OUTLET) -> pd.DataFrame:
+    """Articles and passages per period and outlet, zero-filled (the coverage timeline)."""
+    label, _ = period_of(passages[S.DATE], period)
+    df = pd.DataFrame({PERIOD: label.to_numpy(), by: passages[by].to_numpy(), S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy()})
+    g = df.groupby([PERIOD, by], sort=False)
+    counts = pd.DataFrame({"n_articles": g[S.ARTICLE_ID].nunique(), N_PASSAGES: g.size()}).reset_index()
+    grid = all_periods(passages[S.DATE], period).merge(
+        pd.DataFrame({by: sorted(passages[by].dropna().unique())}), how="cross"
+    )
+    out = grid.merge(counts, on=[PERIOD, by], how="left")
+    out[["n_articles", N_PASSAGES]] = out[["n_articles", N_PASSAGES]].fillna(0).astype("int64")
+    return out
+
+
+def frame_indicators(passages: pd.DataFrame, frame_ids: Sequence[str]) -> pd.DataFrame:
+    """Boolean frame-present columns of the passages table, named by frame id."""
+    return pd.DataFrame({f: passages[present_column(f)].to_numpy(dtype=bool) for f in frame_ids})
+
+
+def cluster_indicators(passages: pd.DataFrame, cluster_ids: Sequence[int]) -> pd.DataFrame:
+    """One-hot cluster membership (columns = cluster ids, every cluster even if empty here)."""
+    labels = passages[S.CLUSTER_ID].to_numpy()
+    return pd.DataFrame({int(c): labels == c for c in cluster_ids})
+
+
+def present_column(frame_id: str) -> str:
+    return f"present_{frame_id}"
+
+
+def score_column(frame_id: str) -> str:
+    return f"score_{frame_id}"
