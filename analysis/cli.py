@@ -1,0 +1,265 @@
+"""`framescope`: the whole analysis headless.
+
+    framescope run [INPUT ...] --out DIR          # ingest → … → tables + manifest.json
+    framescope validate --labels L [--fit OUT]    # frame quality against hand labels
+    framescope codebook FILE                      # check a codebook and list its frames
+
+Errors are one line naming the file, row or option at fault, with a non-zero exit
+status; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+import typing
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_CODEBOOK, DEMO_CORPUS, PipelineConfig, default_store_path, field_help
+from .errors import FramescopeError
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _k(value: str) -> int | None:
+    if value.lower() == "auto":
+        return None
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of clusters or 'auto', got {value!r}") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"k must be at least 1, got {k}")
+    return k
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per PipelineConfig field, help text from the config itself."""
+    hints = typing.get_type_hints(PipelineConfig)
+    g = p.add_argument_group("analysis options (defaults in brackets)")
+    for f in dataclasses.fields(PipelineConfig):
+        flag = "--" + f.name.replace("_", "-")
+        hint, help_text = hints[f.name], f.metadata["help"]
+        kw: dict = {"dest": f.name, "default": None, "help": f"{help_text} [{f.default}]"}
+        if f.name == "k":
+            kw.update(type=_k, metavar="auto|N", help=f"{help_text} [auto]")
+        elif hint is bool:
+            kw.update(action=argparse.BooleanOptionalAction)
+        elif typing.get_origin(hint) is typing.Literal:
+            kw.update(choices=typing.get_args(hint))
+        elif hint in (int, float):
+            kw.update(type=hint)
+        elif typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")):
+            kw.update(type=str)
+        g.add_argument(flag, **kw)
+
+
+def _config_from(args: argparse.Namespace) -> PipelineConfig:
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(PipelineConfig)
+               if getattr(args, f.name) is not None}
+    if getattr(args, "k", None) is None and "k" in changes:
+        changes.pop("k")
+    return PipelineConfig().replace(**changes)
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise FramescopeError(f"--map expects field=column, got {pair!r}")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _stage_printer(quiet: bool):
+    from .embeddings import TerminalProgress
+
+    bar: dict[str, TerminalProgress] = {}
+    started: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        if stage == "embed" and total > 1:
+            bar.setdefault("embed", TerminalProgress("  embed"))(done, total)
+            return
+        if done == 0:
+            started[stage] = time.perf_counter()
+        elif done >= total and stage != "embed":
+            print(f"  {stage:<12} {time.perf_counter() - started.get(stage, time.perf_counter()):7.2f}s",
+                  file=sys.stderr)
+
+    return progress
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .ingest import ingest
+    from .pipeline import analyse, sources_of, write_outputs
+    from .store import Store
+
+    config = _config_from(args)
+    inputs = args.inputs or [str(DEMO_CORPUS)]
+    t0 = time.perf_counter()
+    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    ingest_seconds = round(time.perf_counter() - t0, 4)
+    if not args.quiet:
+        print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
+              f"{len(result.articles)} articles, {len(result.rejected)} rejected, "
+              f"{result.n_duplicates} duplicate copies collapsed", file=sys.stderr)
+        for w in result.warnings[:20]:
+            print(f"  warning: {w}", file=sys.stderr)
+    store = None if args.no_store else Store(args.store or default_store_path())
+    try:
+        analysis = analyse(result.articles, config, cache=store, progress=_stage_printer(args.quiet),
+                           rejected=result.rejected, sources=sources_of(result))
+        analysis.timings["ingest"] = ingest_seconds
+        written = write_outputs(analysis, args.out, xlsx=args.xlsx)
+    finally:
+        if store is not None:
+            store.close()
+    m = analysis.manifest
+    if not args.quiet:
+        c = m["counts"]
+        print(f"framescope: {c['articles']} articles, {c['passages']} passages "
+              f"({c['passages_embedded_now']} embedded now), {m['clustering']['k']} clusters "
+              f"({m['clustering']['criterion']}); {len(written)} files in {args.out} "
+              f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .codebook import load_codebook
+    from .embeddings import embed_texts, load_embedder
+    from .export import write_table
+    from .framing import CodebookScorer, FittedFrameModel
+    from .passages import text_hash
+    from .store import Store
+    from .validation import cross_validated_probabilities, frame_metrics, load_labels, summary, top1_metrics
+
+    codebook = load_codebook(args.codebook)
+    labels = load_labels(args.labels, codebook, text_column=args.text_column, label_columns=args.label_column)
+    embedder = load_embedder(args.model, args.precision)
+    store = None if args.no_store else Store(args.store or default_store_path())
+    try:
+        x = embed_texts(labels.texts, [text_hash(t) for t in labels.texts], embedder, store).vectors
+    finally:
+        if store is not None:
+            store.close()
+    scorer = CodebookScorer(codebook, embedder)
+    t0 = time.perf_counter()
+    zs = scorer.score(x)
+    seconds = time.perf_counter() - t0
+    metrics = frame_metrics(labels, zs.scores, zs.thresholds)
+    report = {"labels": labels.source, "n_passages": len(labels.texts), "codebook": codebook.source,
+              "zero_shot": {**summary(metrics), **top1_metrics(labels, zs.scores), "seconds_scoring": round(seconds, 3)}}
+    print(f"Zero-shot scores of {codebook.name} on {len(labels.texts)} labelled passages ({labels.source}):")
+    print(metrics.to_string(index=False))
+    print(json.dumps(report["zero_shot"]))
+    if args.out:
+        write_table(metrics, Path(args.out))
+    if args.fit:
+        oof = cross_validated_probabilities(x, labels, folds=args.folds, seed=args.seed)
+        thresholds = np.array([0.5] * len(labels.frame_ids))
+        cv = frame_metrics(labels, oof, thresholds)
+        tuned = cv["suggested_threshold"].to_numpy(dtype=float)
+        tuned = np.where(cv["support"].to_numpy() > 0, tuned, 0.5)
+        report["fitted_cv"] = {**summary(cv), **top1_metrics(labels, oof), "folds": args.folds}
+        print(f"\nFew-shot model, {args.folds}-fold cross-validated:")
+        print(cv.to_string(index=False))
+        print(json.dumps(report["fitted_cv"]))
+        model = FittedFrameModel.fit(x, labels.y.astype(int), list(labels.frame_ids), embedder.model_id, codebook.digest())
+        model = dataclasses.replace(model, thresholds=tuned)
+        path = model.save(args.fit)
+        print(f"\nSaved the fitted frame model to {path}; use it with: framescope run --frame-model {path}")
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_codebook(args: argparse.Namespace) -> int:
+    from .codebook import load_codebook
+
+    cb = load_codebook(args.file)
+    print(f"{cb.name} (version {cb.version}): {len(cb.frames)} frames, digest {cb.digest()[:12]}")
+    for f in cb.frames:
+        print(f"  {f.id:<26} {len(f.examples):3d} examples  {f.label}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="framescope", description="How news outlets frame the China–Russia partnership.")
+    p.add_argument("--version", action="version", version=f"framescope {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="analyse article files and write every table",
+                         description="Analyse article files (CSV, TSV, JSON, JSONL, Parquet, XLSX, ZIP of .txt).")
+    run.add_argument("inputs", nargs="*", metavar="INPUT", help=f"article files [the demo corpus, {DEMO_CORPUS.name}]")
+    run.add_argument("--out", required=True, help="folder for the CSV tables and manifest.json")
+    run.add_argument("--xlsx", action="store_true", help="also write framescope.xlsx with every table")
+    run.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="use COLUMN for FIELD (title, text, outlet, date, url, id, language); repeatable")
+    run.add_argument("--dayfirst", action="store_true", help="read 05/03/2024 as 5 March")
+    run.add_argument("--store", help=f"SQLite store caching embeddings [$FRAMESCOPE_DB or {default_store_path().name}]")
+    run.add_argument("--no-store", action="store_true", help="cache nothing on disk")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_config_options(run)
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="measure frame scores against labelled passages; --fit learns from them")
+    val.add_argument("--labels", required=True, help="CSV with a text column and frame id/code label column(s)")
+    val.add_argument("--codebook", default=str(DEFAULT_CODEBOOK), help="codebook YAML [partnership.yaml]")
+    val.add_argument("--text-column", help="column holding the passage text [text, passage, headline, title]")
+    val.add_argument("--label-column", action="append", help="label column(s) [frame_id, frames, frame, label]")
+    val.add_argument("--fit", metavar="OUT.json", help="fit a few-shot model on the labels and save it here")
+    val.add_argument("--folds", type=int, default=5, help="cross-validation folds for --fit [5]")
+    val.add_argument("--seed", type=int, default=0, help="fold assignment seed [0]")
+    val.add_argument("--out", help="write the per-frame metrics table (CSV) here")
+    val.add_argument("--report", help="write the summary figures (JSON) here")
+    val.add_argument("--model", default=PipelineConfig.model, help=field_help()["model"])
+    val.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    val.add_argument("--store", help="SQLite store caching embeddings")
+    val.add_argument("--no-store", action="store_true", help="cache nothing on disk")
+    val.set_defaults(func=cmd_validate)
+
+    cb = sub.add_parser("codebook", help="check a codebook file and list its frames")
+    cb.add_argument("file")
+    cb.set_defaults(func=cmd_codebook)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.command == "validate" and args.folds < 2:
+        parser.error("--folds must be at least 2")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("framescope: interrupted", file=sys.stderr)
+        return 130
+    except (FramescopeError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"framescope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
+    except Exception as exc:  # an unexpected failure still gets one readable line
+        if args.debug:
+            raise
+        print(f"framescope: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The whole job: articles → passages → embeddings → clusters → frames → tables.
+
+`analyse` runs the stages in order on one batch of articles and returns an `Analysis`
+holding every table; `summary_tables` turns (possibly filtered) passages into the
+aggregate tables, so the dashboard recomputes them for any filter without re-running
+the model. Each stage is a function of frames and arrays from its own module; this
+module only wires them, times them and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from . import aggregates as A
+from . import schema as S
+from .clustering import Clustering, assign, cluster_embeddings
+from .codebook import Codebook, load_codebook
+from .config import PipelineConfig
+from .embeddings import Embedder, VectorCache, embed_texts, load_embedder
+from .errors import CodebookError
+from .export import to_xlsx_bytes, write_json, write_table
+from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, article_frame_mix
+from .ingest import IngestResult
+from .labeling import cluster_table, main_cluster
+from .passages import split_passages
+from .relevance import REASON, RELEVANT, relevance
+from .similarity import outlet_similarity
+from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
+
+log = logging.getLogger(__name__)
+
+StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
+
+STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication")
+CLUSTER_LABEL = "cluster_label"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything one run produced; tables use the column names of `schema`."""
+
+    config: PipelineConfig
+    articles: pd.DataFrame  # one row per article, with main cluster and frame mix columns
+    passages: pd.DataFrame  # one row per passage, with cluster, frame scores and syndication
+    vectors: np.ndarray  # (n_passages, dim) unit rows aligned with `passages`
+    clusters: pd.DataFrame  # the cluster table (labeling.cluster_table)
+    clustering: Clustering
+    codebook: Codebook
+    scores: FrameScores
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(S.REJECTED_COLUMNS)))
+    timings: dict[str, float] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frame_ids(self) -> list[str]:
+        return list(self.scores.frame_ids)
+
+    def frames_long(self) -> pd.DataFrame:
+        """frames.csv: one row per (passage, frame) with score, present and evidence."""
+        return self.scores.long_table(self.passages[S.PASSAGE_ID])
+
+
+def make_scorer(config: PipelineConfig, embedder: Embedder, codebook: Codebook | None = None):
+    """The codebook's zero-shot scorer, or the fitted model when the config names one."""
+    codebook = codebook or load_codebook(config.codebook)
+    zero_shot = CodebookScorer(codebook, embedder)
+    if not config.frame_model:
+        return zero_shot
+    model = FittedFrameModel.load(config.frame_model)
+    if model.model_id.split("/")[0] != embedder.model_id.split("/")[0]:
+        raise CodebookError(
+            f"{config.frame_model}: fitted on embeddings of {model.model_id}, but this run uses {embedder.model_id}"
+        )
+    return FittedScorer(model, zero_shot)
+
+
+class _Timer:
+    def __init__(self, progress: StageProgress | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    def stage(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                if timer.progress:
+                    timer.progress(name, 0, 1)
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = round(time.perf_counter() - self.t0, 4)
+                if timer.progress and exc[0] is None:
+                    timer.progress(name, 1, 1)
+
+        return _Ctx()
+
+
+def _cluster(config: PipelineConfig, passages: pd.DataFrame, vectors: np.ndarray) -> Clustering:
+    kw = dict(k_min=config.k_min, k_max=config.k_max, seed=config.seed)
+    if config.unit == "passage" or passages.empty:
+        return cluster_embeddings(vectors, config.k, **kw)
+    # article unit: cluster the mean passage vector of each article, then give every
+    # passage its article's cluster and its cosine to that cluster's centroid
+    codes, uniques = pd.factorize(passages[S.ARTICLE_ID])
+    sums = np.zeros((len(uniques), vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes, vectors)
+    art = cluster_embeddings(sums.astype(np.float32), config.k, **kw)
+    labels = art.labels[codes]
+    sims = np.einsum("ij,ij->i", vectors, art.centroids[labels]).astype(np.float32)
+    return Clustering(labels, art.centroids, sims, art.k, f"{art.criterion} (articles)", art.k_scores, art.seed)
+
+
+def analyse(
+    articles: pd.DataFrame,
+    config: PipelineConfig = PipelineConfig(),
+    *,
+    embedder: Embedder | None = None,
+    cache: VectorCache | None = None,
+    progress: StageProgress | None = None,
+    rejected: pd.DataFrame | None = None,
+    sources: Sequence[Mapping[str, Any]] = (),
+) -> Analysis:
+    """Run every stage on `articles` (schema.ARTICLE_COLUMNS)."""
+    config = config.validated()
+    timer = _Timer(progress)
+    t_start = time.perf_counter()
+    embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
+    codebook = load_codebook(config.codebook)
+    articles = articles.reset_index(drop=True).copy()
+
+    with timer.stage("relevance"):
+        gate = relevance(articles)
+        articles[RELEVANT] = gate[RELEVANT].to_numpy() if config.relevance else True
+        articles[REASON] = gate[REASON].to_numpy()
+        kept = articles[articles[RELEVANT]]
+
+    with timer.stage("passages"):
+        passages = split_passages(
+            kept, min_words=config.min_passage_words, max_tokens=config.max_passage_tokens,
+            count=embedder.count_tokens,
+        )
+
+    def embed_progress(done: int, total: int) -> None:
+        if progress:
+            progress("embed", done, total)
+
+    with timer.stage("embed"):
+        emb = embed_texts(
+            passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), embedder, cache, progress=embed_progress
+        )
+        vectors = emb.vectors
+
+    with timer.stage("cluster"):
+        clustering = _cluster(config, passages, vectors)
+
+    with timer.stage("label"):
+        clusters = cluster_table(
+            passages, clustering.labels, clustering.similarity, n_terms=config.n_label_terms,
+            n_representatives=config.n_representatives, seed=config.seed,
+        )
+        label_of = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
+
+    with timer.stage("frames"):
+        scorer = make_scorer(config, embedder, codebook)
+        scores = scorer.score(vectors) if len(vectors) else _no_scores(codebook)
+
+    with timer.stage("syndication"):
+        synd = syndication(
+            passages, vectors, SyndicationParams(cosine=config.syndication_cosine, jaccard=config.syndication_jaccard)
+        )
+
+    titles = articles.set_index(S.ARTICLE_ID)[S.TITLE]
+    passages = passages.assign(
+        **{S.TITLE: passages[S.ARTICLE_ID].map(titles).to_numpy()},
+        **{S.CLUSTER_ID: clustering.labels, CLUSTER_LABEL: [label_of[c] for c in clustering.labels]},
+        **{S.SIMILARITY: clustering.similarity.round(4), S.DOMINANT_FRAME: scores.dominant()},
+        **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
+        **{A.present_column(f): scores.present[:, j] for j, f in enumerate(scores.frame_ids)},
+        **{c: synd[c].to_numpy() for c in synd.columns},
+    )
+    articles = _article_table(articles, passages, clustering, scores, label_of)
+    timings = {**timer.timings, "total": round(time.perf_counter() - t_start, 4)}
+    manifest = _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings)
+    return Analysis(
+        config, articles, passages, vectors, clusters, clustering, codebook, scores,
+        rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
+        timings, manifest,
+    )
+
+
+def _no_scores(codebook: Codebook) -> FrameScores:
+    f = len(codebook.frames)
+    return FrameScores(tuple(codebook.ids), np.zeros((0, f), np.float32), np.zeros((0, f), bool),
+                       np.empty((0, f), object), np.full(f, 0.5))
+
+
+def _article_table(
+    articles: pd.DataFrame, passages: pd.DataFrame, clustering: Clustering, scores: FrameScores,
+    label_of: Mapping[int, str],
+) -> pd.DataFrame:
+    main = main_cluster(passages, clustering.labels, clustering.similarity)
+    mix = article_frame_mix(passages, scores)
+    n = passages.groupby(S.ARTICLE_ID).size()
+    out = articles.copy()
+    ids = out[S.ARTICLE_ID]
+    out["n_passages"] = ids.map(n).fillna(0).astype("int64")
+    out[S.CLUSTER_ID] = ids.map(main).fillna(-1).astype("int64")
+    out[CLUSTER_LABEL] = out[S.CLUSTER_ID].map(label_of).fillna("")
+    frames = list(scores.frame_ids)
+    mix = mix.reindex(ids).reset_index(drop=True)
+    for f in frames:
+        out[f] = mix[f].to_numpy() if f in mix else np.nan
+    # an article's dominant frame: the frame present in most of its passages
+    shares = out[frames].fillna(0.0).to_numpy()
+    best = shares.argmax(axis=1) if frames else np.zeros(len(out), int)
+    out[S.DOMINANT_FRAME] = np.where(
+        shares.max(axis=1, initial=0) > 0, np.array(frames, dtype=object)[best] if frames else S.NO_FRAME, S.NO_FRAME
+    )
+    return out
+
+
+def _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings) -> dict:
+    dated = passages[S.DATE].dropna()
+    return {
+        "framescope_version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": list(sources),
+        "config": config.as_dict(),
+        "model_id": embedder.model_id,
+        "codebook": {"name": codebook.name, "version": codebook.version, "digest": codebook.digest(),
+                     "source": codebook.source},
+        "clustering": {"k": clustering.k, "criterion": clustering.criterion,
+                       "k_scores": {str(k): round(v, 4) for k, v in clustering.k_scores.items()}},
+        "counts": {
+            "articles": int(len(articles)),
+            "articles_relevant": int(articles[RELEVANT].sum()),
+            "passages": int(len(passages)),
+            "outlets": int(passages[S.OUTLET].nunique()),
+            "rejected_rows": int(len(rejected)) if rejected is not None else 0,
+            "duplicate_copies": int(articles[S.DUPLICATES].sum()) if S.DUPLICATES in articles else 0,
+            "undated_passages": int(passages[S.DATE].isna().sum()),
+            "passages_embedded_now": int(emb.n_embedded),
+        },
+        "date_span": [str(dated.min().date()), str(dated.max().date())] if len(dated) else None,
+        "timings_s": timings,
+    }
+
+
+def summary_tables(
+    passages: pd.DataFrame,
+    frame_ids: Sequence[str],
+    cluster_labels: Mapping[int, str],
+    config: PipelineConfig = PipelineConfig(),
+) -> dict[str, pd.DataFrame]:
+    """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity."""
+    if config.count_syndicated == "once" and IS_COPY in passages:
+        passages = passages[~passages[IS_COPY].astype(bool)]
+    passages = passages.reset_index(drop=True)
+    period = A.resolve_period(config.period, passages[S.DATE])
+    fi = A.frame_indicators(passages, frame_ids)
+    ci = A.cluster_indicators(passages, sorted(cluster_labels))
+    kw = dict(period=period, min_n=config.min_cell_n)
+    tables = {
+        "frames_over_time": A.over_time(passages, fi, category=S.FRAME_ID, **kw),
+        "frames_by_outlet": A.by_group(passages, fi, category=S.FRAME_ID, min_n=config.min_cell_n),
+        "frames_outlet_period": A.over_time(passages, fi, category=S.FRAME_ID, by=(S.OUTLET,), **kw),
+        "clusters_over_time": A.over_time(passages, ci, category=S.CLUSTER_ID, **kw),
+        "clusters_by_outlet": A.by_group(passages, ci, category=S.CLUSTER_ID, min_n=config.min_cell_n),
+        "volume_by_outlet": A.volume(passages, period=period),
+        "outlet_similarity_frames": outlet_similarity(passages, fi),
+        "outlet_similarity_clusters": outlet_similarity(passages, ci),
+    }
+    for name in ("clusters_over_time", "clusters_by_outlet"):
+        tables[name].insert(tables[name].columns.get_loc(S.CLUSTER_ID) + 1, CLUSTER_LABEL,
+                            tables[name][S.CLUSTER_ID].map(cluster_labels))
+    return tables
+
+
+def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """Every table a run publishes, by file stem."""
+    labels = dict(zip(analysis.clusters[S.CLUSTER_ID], analysis.clusters["label"], strict=True))
+    return {
+        "articles": analysis.articles,
+        "passages": analysis.passages,
+        "clusters": analysis.clusters,
+        "frames": analysis.frames_long(),
+        **summary_tables(analysis.passages, analysis.frame_ids, labels, analysis.config),
+        "syndication": syndication_table(analysis.passages),
+        "rejected": analysis.rejected,
+    }
+
+
+def write_outputs(analysis: Analysis, out_dir: str | Path, *, xlsx: bool = False) -> list[Path]:
+    """CSV per table plus manifest.json (and one workbook with every table when asked)."""
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = all_tables(analysis)
+    written = [write_table(df, out / f"{name}.csv") for name, df in tables.items()]
+    if xlsx:
+        path = out / "framescope.xlsx"
+        path.write_bytes(to_xlsx_bytes(tables, analysis.manifest))
+        written.append(path)
+    analysis.timings["export"] = round(time.perf_counter() - t0, 4)
+    written.append(write_json({**analysis.manifest, "timings_s": analysis.timings, "files": [p.name for p in written]},
+                              out / "manifest.json"))
+    return written
+
+
+def sources_of(result: IngestResult) -> list[dict[str, Any]]:
+    """Manifest entries for the input files."""
+    return [{"file": f.name, "sha256": f.sha256, "format": f.format, "rows_read": f.rows_read,
+             "accepted": f.accepted, "rejected": f.rejected} for f in result.files]
