@@ -33,6 +33,7 @@ from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores
 from .ingest import IngestResult
 from .labeling import cluster_table, main_cluster
 from .passages import split_passages
+from .projection import MAP_X, MAP_Y, project_2d
 from .relevance import REASON, RELEVANT, relevance
 from .similarity import outlet_similarity
 from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 
-STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication")
+STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication", "map")
 CLUSTER_LABEL = "cluster_label"
 
 
@@ -180,6 +181,9 @@ def analyse(
             passages, vectors, SyndicationParams(cosine=config.syndication_cosine, jaccard=config.syndication_jaccard)
         )
 
+    with timer.stage("map"):
+        coords = project_2d(vectors)
+
     titles = articles.set_index(S.ARTICLE_ID)[S.TITLE]
     passages = passages.assign(
         **{S.TITLE: passages[S.ARTICLE_ID].map(titles).to_numpy()},
@@ -188,6 +192,7 @@ def analyse(
         **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
         **{A.present_column(f): scores.present[:, j] for j, f in enumerate(scores.frame_ids)},
         **{c: synd[c].to_numpy() for c in synd.columns},
+        **{MAP_X: coords[:, 0].round(4), MAP_Y: coords[:, 1].round(4)},
     )
     articles = _article_table(articles, passages, clustering, scores, label_of)
     timings = {**timer.timings, "total": round(time.perf_counter() - t_start, 4)}
