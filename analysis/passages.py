@@ -33,7 +33,7 @@ _BOILERPLATE = re.compile(
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_BYLINE_CASE = re.compile(r"^\s*by\s+[A-Z]")  # bylines need a capitalised name after "By"
+_BYLINE_CASE = re.compile(r"^\s*(?i:by)\s+[A-Z]")  # bylines need a capitalised name after "By"
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-ZА-ЯЁ0-9])|(?<=[。！？；])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
