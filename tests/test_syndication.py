@@ -1,0 +1,51 @@
+import pandas as pd
+
+from analysis.config import PipelineConfig
+from analysis.pipeline import summary_tables
+from analysis.syndication import GROUP, IS_COPY, ORIGIN, syndication
+
+ORIGINAL = ("Energy ministers from both countries agreed on Tuesday to raise gas deliveries through the "
+            "eastern pipeline, extending a supply contract that officials said would run into the next decade.")
+REPRINT = ORIGINAL.replace("on Tuesday", "this week").replace("officials said", "officials added")
+OTHER = "Parliament debated a new budget for schools and hospitals, with the vote expected later in the month."
+
+
+def frame(rows):
+    df = pd.DataFrame(rows, columns=["passage_id", "outlet", "date", "text"])
+    df["date"] = pd.to_datetime(df["date"], utc=True)
+    df["article_id"] = df["passage_id"].str.split(":").str[0]
+    return df
+
+
+def test_reprints_across_outlets_are_grouped_and_the_earliest_is_the_origin(embedder):
+    p = frame([
+        ("b:0", "Beta", "2024-05-03", REPRINT),
+        ("a:0", "Alpha", "2024-05-02", ORIGINAL),
+        ("c:0", "Gamma", "2024-05-02", OTHER),
+        ("d:0", "Alpha", "2024-05-04", ORIGINAL),  # same outlet again: joined only through Beta
+    ])
+    s = syndication(p, embedder.encode(p["text"].tolist()))
+    assert s.loc[0, GROUP] == s.loc[1, GROUP] >= 0
+    assert s.loc[2, GROUP] == -1 and s.loc[2, ORIGIN] == ""
+    assert s.loc[1, ORIGIN] == "a:0" and s.loc[0, ORIGIN] == "a:0"
+    assert s[IS_COPY].tolist() == [True, False, False, True]
+
+
+def test_a_shared_topic_without_shared_wording_is_not_a_copy(embedder):
+    p = frame([
+        ("a:0", "Alpha", "2024-05-02", ORIGINAL),
+        ("b:0", "Beta", "2024-05-02",
+         "Both governments will increase the volume of natural gas sent east by pipeline under an extended deal."),
+    ])
+    s = syndication(p, embedder.encode(p["text"].tolist()))
+    assert (s[GROUP] == -1).all()
+
+
+def test_counting_syndicated_passages_once_shrinks_the_denominator(embedder):
+    p = frame([("a:0", "Alpha", "2024-05-02", ORIGINAL), ("b:0", "Beta", "2024-05-03", REPRINT)])
+    s = syndication(p, embedder.encode(p["text"].tolist()))
+    p = pd.concat([p, s], axis=1).assign(cluster_id=0, present_energy=True)
+    per_outlet = summary_tables(p, ["energy"], {0: "gas"}, PipelineConfig(count_syndicated="per-outlet"))
+    once = summary_tables(p, ["energy"], {0: "gas"}, PipelineConfig(count_syndicated="once"))
+    assert per_outlet["frames_by_outlet"]["n_passages"].sum() == 2
+    assert once["frames_by_outlet"].set_index("outlet")["n_passages"].to_dict() == {"Alpha": 1}
