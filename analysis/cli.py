@@ -46,7 +46,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(PipelineConfig):
         flag = "--" + f.name.replace("_", "-")
         hint, help_text = hints[f.name], f.metadata["help"]
-        kw: dict = {"dest": f.name, "default": None, "help": f"{help_text} [{f.default}]"}
+        shown = Path(f.default).name if f.name == "codebook" else f.default
+        kw: dict = {"dest": f.name, "default": None, "help": f"{help_text} [{shown}]"}
         if f.name == "k":
             kw.update(type=_k, metavar="auto|N", help=f"{help_text} [auto]")
         elif hint is bool:

@@ -64,7 +64,7 @@ class PipelineConfig:
     unit: Literal["passage", "article"] = _opt(
         "passage", "Cluster passages, or whole articles by the mean of their passage vectors."
     )
-    k: int | None = _opt(None, "Number of clusters; None chooses k automatically.")
+    k: int | None = _opt(None, "Number of clusters; auto (None) picks the k with the best silhouette between k-min and k-max.")
     k_min: int = _opt(4, "Smallest k tried by the automatic choice.")
     k_max: int = _opt(30, "Largest k tried by the automatic choice.")
     seed: int = _opt(0, "Random seed; the same input and seed give identical clusters.")

@@ -38,7 +38,7 @@ def demo_articles() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def demo_sample(demo_articles) -> pd.DataFrame:
     """60 demo articles spread over outlets and time: a real corpus that analyses in seconds."""
-    return demo_articles.sort_values("article_id").iloc[::6].head(60).reset_index(drop=True)
+    return demo_articles.sort_values("article_id").iloc[::5].head(60).reset_index(drop=True)
 
 
 @pytest.fixture
