@@ -1,7 +1,7 @@
 """Shares of frames and clusters by period, by outlet and by outlet × period.
 
-Every share is reported with its denominator (`n_passages`, the passages in the cell),
-the count behind it and a 95 % Wilson interval, so a 60 % share of 5 passages never
+Every share is reported with its denominator (`n_total`, the passages in the cell),
+the count behind it (`n`) and a 95 % Wilson interval, so a 60 % share of 5 passages never
 looks like a 60 % share of 500. Empty periods inside the date span are filled with
 zero rather than skipped (a gap in coverage is information), and cells with fewer than
 `min_cell_n` passages are flagged `thin`, not hidden. Undated passages count in outlet
@@ -24,8 +24,8 @@ from . import schema as S
 
 PERIOD = "period"  # label: "2024-05-06" (week start), "2024-05", "2024Q2" or "undated"
 PERIOD_START = "period_start"  # first day of the period, NaT when undated
-N_PASSAGES = "n_passages"
-COUNT = "count"
+N_PASSAGES = "n_total"  # the denominator: passages in the cell
+COUNT = "n"  # passages in the cell that carry the frame or belong to the cluster
 SHARE = "share"
 CI_LOW = "ci_low"
 CI_HIGH = "ci_high"
@@ -171,12 +171,12 @@ def volume(passages: pd.DataFrame, *, period: str, by: str = S.OUTLET) -> pd.Dat
     label, _ = period_of(passages[S.DATE], period)
     df = pd.DataFrame({PERIOD: label.to_numpy(), by: passages[by].to_numpy(), S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy()})
     g = df.groupby([PERIOD, by], sort=False)
-    counts = pd.DataFrame({"n_articles": g[S.ARTICLE_ID].nunique(), N_PASSAGES: g.size()}).reset_index()
+    counts = pd.DataFrame({"n_articles": g[S.ARTICLE_ID].nunique(), "n_passages": g.size()}).reset_index()
     grid = all_periods(passages[S.DATE], period).merge(
         pd.DataFrame({by: sorted(passages[by].dropna().unique())}), how="cross"
     )
     out = grid.merge(counts, on=[PERIOD, by], how="left")
-    out[["n_articles", N_PASSAGES]] = out[["n_articles", N_PASSAGES]].fillna(0).astype("int64")
+    out[["n_articles", "n_passages"]] = out[["n_articles", "n_passages"]].fillna(0).astype("int64")
     return out
 
 

@@ -39,6 +39,14 @@ def _k(value: str) -> int | None:
     return k
 
 
+def _on_off(value: str) -> bool:
+    if value.lower() in ("on", "yes", "true", "1"):
+        return True
+    if value.lower() in ("off", "no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     """One option per PipelineConfig field, help text from the config itself."""
     hints = typing.get_type_hints(PipelineConfig)
@@ -51,7 +59,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         if f.name == "k":
             kw.update(type=_k, metavar="auto|N", help=f"{help_text} [auto]")
         elif hint is bool:
-            kw.update(action=argparse.BooleanOptionalAction)
+            kw.update(type=_on_off, nargs="?", const=True, metavar="on|off", help=f"{help_text} [off]")
         elif typing.get_origin(hint) is typing.Literal:
             kw.update(choices=typing.get_args(hint))
         elif hint in (int, float):

@@ -235,21 +235,38 @@ def _article_table(
     return out
 
 
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("torch", "sentence-transformers", "transformers", "scikit-learn", "numpy", "pandas", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
 def _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings) -> dict:
     dated = passages[S.DATE].dropna()
     return {
         "framescope_version": __version__,
+        "library_versions": _versions(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": list(sources),
         "config": config.as_dict(),
         "model_id": embedder.model_id,
+        "model_weights_sha256": getattr(embedder, "weights_sha256", None),
         "codebook": {"name": codebook.name, "version": codebook.version, "digest": codebook.digest(),
                      "source": codebook.source},
         "clustering": {"k": clustering.k, "criterion": clustering.criterion,
                        "k_scores": {str(k): round(v, 4) for k, v in clustering.k_scores.items()}},
         "counts": {
+            "rows_read": int(sum(s.get("rows_read", 0) for s in sources)),
+            "rows_accepted": int(sum(s.get("accepted", 0) for s in sources)),
             "articles": int(len(articles)),
             "articles_relevant": int(articles[RELEVANT].sum()),
+            "articles_excluded": int((~articles[RELEVANT]).sum()),
             "passages": int(len(passages)),
             "outlets": int(passages[S.OUTLET].nunique()),
             "rejected_rows": int(len(rejected)) if rejected is not None else 0,
@@ -292,6 +309,12 @@ def summary_tables(
     return tables
 
 
+def excluded_table(articles: pd.DataFrame) -> pd.DataFrame:
+    """Articles the relevance gate set aside, with the reason (empty when the gate is off)."""
+    cols = [S.ARTICLE_ID, S.TITLE, S.OUTLET, S.DATE, S.URL, REASON]
+    return articles.loc[~articles[RELEVANT].astype(bool), cols].reset_index(drop=True)
+
+
 def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
     """Every table a run publishes, by file stem."""
     labels = dict(zip(analysis.clusters[S.CLUSTER_ID], analysis.clusters["label"], strict=True))
@@ -302,6 +325,7 @@ def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
         "frames": analysis.frames_long(),
         **summary_tables(analysis.passages, analysis.frame_ids, labels, analysis.config),
         "syndication": syndication_table(analysis.passages),
+        "excluded": excluded_table(analysis.articles),
         "rejected": analysis.rejected,
     }
 

@@ -36,17 +36,17 @@ def test_time_shares_carry_denominators_fill_gaps_flag_thin_cells_and_list_undat
                     category="frame_id", period="month", min_n=2)
     t = t.set_index("period")
     assert list(t.index) == ["2024-01", "2024-02", "2024-03", "undated"]
-    assert t.loc["2024-01", "n_passages"] == 2 and t.loc["2024-01", "share"] == 0.5
-    assert t.loc["2024-02", "n_passages"] == 0 and t.loc["2024-02", "share"] == 0  # empty month is zero, not missing
+    assert t.loc["2024-01", "n_total"] == 2 and t.loc["2024-01", "share"] == 0.5
+    assert t.loc["2024-02", "n_total"] == 0 and t.loc["2024-02", "share"] == 0  # empty month is zero, not missing
     assert t.loc["2024-03", "thin"] and not t.loc["2024-01", "thin"]
-    assert t.loc["undated", "count"] == 1 and pd.isna(t.loc["undated", "period_start"])
+    assert t.loc["undated", "n"] == 1 and pd.isna(t.loc["undated", "period_start"])
     assert (t["ci_low"] <= t["share"]).all() and (t["share"] <= t["ci_high"]).all()
 
 
 def test_outlet_view_counts_undated_and_cluster_shares_sum_to_one():
     p = passages(["2024-01-05", None, "2024-03-02", None], ["X", "X", "Y", "Y"], [True, False, True, True])
     by = A.by_group(p, A.cluster_indicators(p, [0, 1]), category="cluster_id")
-    assert by.groupby("outlet")["n_passages"].first().to_dict() == {"X": 2, "Y": 2}
+    assert by.groupby("outlet")["n_total"].first().to_dict() == {"X": 2, "Y": 2}
     np.testing.assert_allclose(by.groupby("outlet")["share"].sum(), 1.0)
     grid = A.over_time(p, A.cluster_indicators(p, [0, 1]), category="cluster_id", period="month", by=("outlet",))
     assert len(grid) == 4 * 2 * 2  # 3 months + undated, 2 outlets, 2 clusters: every cell present

@@ -34,11 +34,14 @@ def test_run_writes_every_table_and_a_manifest(demo_run):
     names = {p.name for p in (out / "a").iterdir()}
     assert {"articles.csv", "passages.csv", "clusters.csv", "frames.csv", "frames_over_time.csv",
             "frames_by_outlet.csv", "frames_outlet_period.csv", "outlet_similarity_frames.csv",
-            "clusters_over_time.csv", "syndication.csv", "rejected.csv", "manifest.json",
+            "clusters_over_time.csv", "syndication.csv", "rejected.csv", "excluded.csv", "manifest.json",
             "framescope.xlsx"} <= names
     m = json.loads((out / "a" / "manifest.json").read_text())
     assert m["clustering"]["k"] == 6 and m["config"]["k"] == 6
     assert m["counts"]["articles"] == 60 and m["inputs"][0]["sha256"]
+    assert m["counts"]["rows_read"] == 60 and m["model_weights_sha256"] and m["library_versions"]["torch"]
+    assert m["codebook"]["digest"] and set(m["timings_s"]) >= {"ingest", "embed", "cluster", "frames", "export"}
+    assert read(out / "a" / "rejected.csv").columns.tolist() == ["file", "row", "reason"]  # header only
     arts, passages = read(out / "a" / "articles.csv"), read(out / "a" / "passages.csv")
     assert set(passages["cluster_id"]) == set(range(6))  # every passage in a real cluster
     assert {"energy_trade", "ukraine_war"} <= set(arts.columns)  # frame mix columns
@@ -77,6 +80,13 @@ def test_console_script_is_installed():
     assert r.returncode == 0 and r.stdout.startswith("framescope")
 
 
+def test_relevance_option_takes_on_and_off(tmp_path, demo_run):
+    _, src, db = demo_run
+    assert main(["run", str(src), "--out", str(tmp_path), "--store", str(db), "--quiet", "--relevance", "on"]) == 0
+    excluded = read(tmp_path / "excluded.csv")
+    assert len(excluded) >= 1 and excluded["relevance_reason"].str.startswith("mentions").all()
+
+
 def test_article_unit_and_relevance_gate(embedder, demo_sample):
     cfg = PipelineConfig(unit="article", k=4, relevance=True)
     a = analyse(demo_sample, cfg, embedder=embedder)
@@ -87,7 +97,7 @@ def test_article_unit_and_relevance_gate(embedder, demo_sample):
     assert (per_article == 1).all()  # article unit: one cluster per article
     tables = all_tables(a)
     t = tables["frames_over_time"]
-    assert t[t["frame_id"] == a.frame_ids[0]]["n_passages"].sum() == len(a.passages)  # undated included
+    assert t[t["frame_id"] == a.frame_ids[0]]["n_total"].sum() == len(a.passages)  # undated included
 
 
 @pytest.mark.slow

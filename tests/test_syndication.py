@@ -47,5 +47,5 @@ def test_counting_syndicated_passages_once_shrinks_the_denominator(embedder):
     p = pd.concat([p, s], axis=1).assign(cluster_id=0, present_energy=True)
     per_outlet = summary_tables(p, ["energy"], {0: "gas"}, PipelineConfig(count_syndicated="per-outlet"))
     once = summary_tables(p, ["energy"], {0: "gas"}, PipelineConfig(count_syndicated="once"))
-    assert per_outlet["frames_by_outlet"]["n_passages"].sum() == 2
-    assert once["frames_by_outlet"].set_index("outlet")["n_passages"].to_dict() == {"Alpha": 1}
+    assert per_outlet["frames_by_outlet"]["n_total"].sum() == 2
+    assert once["frames_by_outlet"].set_index("outlet")["n_total"].to_dict() == {"Alpha": 1}
