@@ -17,8 +17,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported 
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import hashlib
+import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,37 +91,69 @@ def weights_digest(path: str) -> str:
 
 @dataclass
 class SentenceTransformerEmbedder:
-    """sentence-transformers model on the CPU, bf16 where the hardware has it."""
+    """sentence-transformers model on the CPU, bf16 where the hardware has it.
+
+    Only the tokenizer loads up front (well under a second); the network itself loads on
+    the first `encode`, so a run whose passages are all cached never pays for it.
+    """
 
     model: str = DEFAULT_MODEL
     precision: str = "auto"
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
+        from transformers import AutoTokenizer
 
-        path = resolve_model_path(self.model)
-        use_bf16 = self.precision == "bf16" or (self.precision == "auto" and native_bf16())
-        kwargs = {"torch_dtype": torch.bfloat16} if use_bf16 else {}
+        self._path = resolve_model_path(self.model)
+        self._st = None
+        self._lock = threading.Lock()
+        self.precision_used = "bf16" if self.precision == "bf16" or (self.precision == "auto" and native_bf16()) else "fp32"
         try:
-            self._st = SentenceTransformer(path, device="cpu", model_kwargs=kwargs)
+            self._tokenizer = AutoTokenizer.from_pretrained(self._path)
         except Exception as exc:  # any loader failure means the same thing to a user
             raise ModelUnavailableError(
                 f"cannot load the embedding model {self.model!r} offline ({type(exc).__name__}: {exc}); "
                 "give a local folder of a sentence-transformers model"
             ) from exc
-        self.precision_used = "bf16" if use_bf16 else "fp32"
-        self.weights_sha256 = weights_digest(path)
-        self.dim = int(self._st.get_embedding_dimension())
-        self.max_tokens = int(self._st.max_seq_length)
+        self.weights_sha256 = weights_digest(self._path)
         self.model_id = f"{Path(self.model).name}@{self.weights_sha256[:12]}/{self.precision_used}"
+        pooling = _json(Path(self._path) / "1_Pooling" / "config.json")
+        settings = _json(Path(self._path) / "sentence_bert_config.json")
+        self._dim = pooling.get("word_embedding_dimension")
+        self._max_tokens = settings.get("max_seq_length")
+
+    def _network(self):
+        with self._lock:
+            if self._st is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                kwargs = {"torch_dtype": torch.bfloat16} if self.precision_used == "bf16" else {}
+                t0 = time.perf_counter()
+                try:
+                    self._st = SentenceTransformer(self._path, device="cpu", model_kwargs=kwargs)
+                except Exception as exc:
+                    raise ModelUnavailableError(
+                        f"cannot load the embedding model {self.model!r} offline ({type(exc).__name__}: {exc})"
+                    ) from exc
+                log.info("Embedding - loaded %s in %.1fs", self.model_id, time.perf_counter() - t0)
+            return self._st
+
+    @property
+    def dim(self) -> int:
+        return int(self._dim or self._network().get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._max_tokens or self._network().max_seq_length)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
         with torch.inference_mode():
-            vecs = self._st.encode(
+            vecs = self._network().encode(
                 list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                 normalize_embeddings=False, show_progress_bar=False,
             )
@@ -134,19 +168,23 @@ class SentenceTransformerEmbedder:
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
-            enc = self._st.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+            enc = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         finally:
             quiet.setLevel(level)
         return [len(ids) for ids in enc]
 
 
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 @lru_cache(maxsize=4)
 def load_embedder(model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = 64) -> SentenceTransformerEmbedder:
     """One loaded model per (name, precision, batch) in this process."""
-    t0 = time.perf_counter()
-    emb = SentenceTransformerEmbedder(model, precision, batch_size)
-    log.info("Embedding - loaded %s (%s) in %.1fs", emb.model_id, emb.precision_used, time.perf_counter() - t0)
-    return emb
+    return SentenceTransformerEmbedder(model, precision, batch_size)
 
 
 class VectorCache(Protocol):

@@ -36,7 +36,8 @@ import pandas as pd
 
 from . import schema as S
 from .codebook import Codebook
-from .embeddings import Embedder
+from .embeddings import Embedder, VectorCache, embed_texts
+from .passages import text_hash
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class CodebookScorer:
     embedder: Embedder
     params: ScoringParams = field(default_factory=ScoringParams)
     thresholds: dict[str, float] = field(default_factory=dict)
+    cache: VectorCache | None = None  # prototypes are embedded once, like passages
 
     def __post_init__(self) -> None:
         cb = self.codebook
@@ -94,9 +96,11 @@ class CodebookScorer:
             owner.extend([j] * len(fr.examples))
         self.example_texts_ = np.array(texts, dtype=object)
         self.example_owner_ = np.array(owner)
-        self.examples_ = self.embedder.encode(texts)
-        self.descriptions_ = self.embedder.encode([f.description for f in cb.frames])
-        self.description_texts_ = np.array([f.description for f in cb.frames], dtype=object)
+        descriptions = [f.description for f in cb.frames]
+        prototypes = texts + descriptions
+        vectors = embed_texts(prototypes, [text_hash(t) for t in prototypes], self.embedder, self.cache).vectors
+        self.examples_, self.descriptions_ = vectors[: len(texts)], vectors[len(texts) :]
+        self.description_texts_ = np.array(descriptions, dtype=object)
         self.bg_mean_, self.bg_sd_ = self._background()
 
     def _raw(self, x: np.ndarray, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:

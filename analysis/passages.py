@@ -100,9 +100,14 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
-def split_long(paras: list[str], max_tokens: int, count: TokenCounter) -> list[str]:
-    """Split paragraphs over the encoder window into runs of whole sentences that fit."""
-    sizes = count(paras)
+def split_long(
+    paras: list[str], max_tokens: int, count: TokenCounter, sizes: list[int] | None = None
+) -> list[str]:
+    """Split paragraphs over the encoder window into runs of whole sentences that fit.
+
+    `sizes` are the paragraphs' token counts when the caller already has them.
+    """
+    sizes = count(paras) if sizes is None else sizes
     out: list[str] = []
     for para, size in zip(paras, sizes, strict=True):
         if size <= max_tokens:
@@ -142,10 +147,11 @@ def split_passages(
     A batch function: it maps over any partition of the articles independently.
     """
     rows: list[tuple] = []
-    for art_id, outlet, date, text in _iter(articles):
-        for pos, passage in enumerate(
-            article_passages(text, min_words=min_words, max_tokens=max_tokens, count=count)
-        ):
+    merged = [merge_fragments(paragraphs(text), min_words) for text in articles[S.TEXT]]
+    sizes = iter(count([p for paras in merged for p in paras]))  # one batched call: fast tokenizers parallelise
+    for (art_id, outlet, date, _), paras in zip(_iter(articles), merged, strict=True):
+        own = [next(sizes) for _ in paras]
+        for pos, passage in enumerate(split_long(paras, max_tokens, count, own)):
             rows.append((f"{art_id}:{pos}", art_id, outlet, date, pos, passage, text_hash(passage)))
     out = pd.DataFrame(rows, columns=list(S.PASSAGE_COLUMNS))
     out[S.DATE] = pd.to_datetime(out[S.DATE], utc=True)

@@ -71,10 +71,12 @@ class Analysis:
         return self.scores.long_table(self.passages[S.PASSAGE_ID])
 
 
-def make_scorer(config: PipelineConfig, embedder: Embedder, codebook: Codebook | None = None):
+def make_scorer(
+    config: PipelineConfig, embedder: Embedder, codebook: Codebook | None = None, cache: VectorCache | None = None
+):
     """The codebook's zero-shot scorer, or the fitted model when the config names one."""
     codebook = codebook or load_codebook(config.codebook)
-    zero_shot = CodebookScorer(codebook, embedder)
+    zero_shot = CodebookScorer(codebook, embedder, cache=cache)
     if not config.frame_model:
         return zero_shot
     model = FittedFrameModel.load(config.frame_model)
@@ -173,7 +175,7 @@ def analyse(
         label_of = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
 
     with timer.stage("frames"):
-        scorer = make_scorer(config, embedder, codebook)
+        scorer = make_scorer(config, embedder, codebook, cache)
         scores = scorer.score(vectors) if len(vectors) else _no_scores(codebook)
 
     with timer.stage("syndication"):
