@@ -19,7 +19,7 @@ def project_2d(vectors: np.ndarray) -> np.ndarray:
     if n < 3:
         return np.zeros((n, 2), dtype=np.float32)
     x = vectors - vectors.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(x[: min(n, 20_000)], full_matrices=False)  # axes from a prefix sample
-    axes = vt[:2]
+    _, eigvecs = np.linalg.eigh(x.T @ x)  # d × d covariance: O(n·d²) time, O(d²) memory
+    axes = eigvecs[:, ::-1][:, :2].T.copy()
     axes *= np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])[:, None]
     return (x @ axes.T).astype(np.float32)
