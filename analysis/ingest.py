@@ -822,3 +822,17 @@ def _unique_ids(ids: pd.Series) -> list[str]:
         seen.add(candidate)
         unique.append(candidate)
     return unique
+
+
+def file_columns(name: str, data: bytes, limits: IngestLimits = IngestLimits()) -> tuple[str, ...]:
+    """The column names one file offers, for a column-mapping form (ZIP of .txt: title, text).
+
+    Reads the file with the same reader `ingest` uses; raises `IngestError` when it cannot.
+    """
+    fmt = PurePath(name).suffix.lower().lstrip(".")
+    if fmt not in _READERS:
+        raise IngestError(f"{name}: unsupported format '.{fmt}'; supported: " + ", ".join("." + f for f in _READERS))
+    if not data:
+        raise IngestError(f"{name} is empty")
+    _check_size(name, len(data), limits)
+    return _READERS[fmt](name, data, limits).columns

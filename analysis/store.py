@@ -361,6 +361,11 @@ class Store:
         ).fetchone()
         return RunStatus(*row) if row else None
 
+    def run_owner(self, run_key: str) -> str | None:
+        """Who claimed a run (the `owner` given to claim_run), or None when there is no run."""
+        row = self.connection().execute("SELECT owner FROM runs WHERE run_key=?", (run_key,)).fetchone()
+        return row[0] if row else None
+
     def run_tables(self, run_key: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
         """A finished run's tables and manifest, or None when it is not done."""
         status = self.run_status(run_key)

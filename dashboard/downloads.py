@@ -1,0 +1,120 @@
+"""Download buttons: every table as CSV and XLSX (with the manifest), every chart as PNG and SVG.
+
+The payloads come from pure functions (`table_payload`, `chart_payload`) over the library's
+exporters, so tests check the bytes; the buttons generate them only when clicked
+(`data=` a callable) and do not rerun the page (`on_click="ignore"`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from analysis.export import export_filename, to_csv_bytes, to_xlsx_bytes
+
+log = logging.getLogger(__name__)
+
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+EXPORT_WIDTH = 820
+XLSX_MAX_ROWS = 1_048_575  # rows per sheet after the header
+
+
+def table_payload(name: str, df: pd.DataFrame, fmt: str, manifest: Mapping[str, Any] | None = None) -> bytes:
+    """CSV (formula-safe, UTF-8 with BOM) or XLSX with a manifest sheet."""
+    if fmt == "csv":
+        return to_csv_bytes(df)
+    if fmt == "xlsx":
+        return to_xlsx_bytes({name: df}, dict(manifest or {}))
+    raise ValueError(f"unknown table format {fmt!r}")
+
+
+def export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with a fixed width (the page's charts stretch to the container)."""
+    spec = chart.to_dict()
+    if not any(k in spec for k in ("facet", "vconcat", "hconcat", "concat", "repeat")) and "width" not in spec:
+        spec["width"] = EXPORT_WIDTH
+    return spec
+
+
+def chart_payload(chart: alt.TopLevelMixin, fmt: str) -> bytes:
+    """PNG (2× scale) or SVG of a chart, rendered by vl-convert without a browser."""
+    import vl_convert as vlc
+
+    spec = json.dumps(export_spec(chart))
+    if fmt == "png":
+        return vlc.vegalite_to_png(spec, scale=2)
+    if fmt == "svg":
+        return vlc.vegalite_to_svg(spec).encode("utf-8")
+    raise ValueError(f"unknown chart format {fmt!r}")
+
+
+def table_buttons(name: str, df: pd.DataFrame, manifest: Mapping[str, Any] | None, key: str) -> None:
+    """Two buttons: the table as CSV and as XLSX with the manifest."""
+    cols = st.columns([3, 1, 1], vertical_alignment="center")
+    cols[0].caption(f"{name.replace('_', ' ')} · {len(df):,} rows")
+    for col, fmt in zip(cols[1:], ("csv", "xlsx"), strict=True):
+        too_big = fmt == "xlsx" and len(df) >= XLSX_MAX_ROWS
+        col.download_button(
+            fmt.upper(), data=_lazy_table(name, df, fmt, manifest), file_name=export_filename(name, fmt),
+            mime=MIME[fmt], key=f"dl_{key}_{name}_{fmt}", on_click="ignore", icon=":material/download:",
+            disabled=too_big, help="Too many rows for one Excel sheet; download the CSV." if too_big else None,
+        )
+
+
+def chart_buttons(name: str, chart: alt.TopLevelMixin, key: str) -> None:
+    cols = st.columns([3, 1, 1], vertical_alignment="center")
+    cols[0].caption(f"chart: {name.replace('_', ' ')}")
+    for col, fmt in zip(cols[1:], ("png", "svg"), strict=True):
+        col.download_button(
+            fmt.upper(), data=_lazy_chart(chart, fmt), file_name=export_filename(name, fmt), mime=MIME[fmt],
+            key=f"dl_{key}_{name}_{fmt}", on_click="ignore", icon=":material/image:",
+        )
+
+
+def downloads(
+    key: str,
+    tables: Mapping[str, pd.DataFrame],
+    charts: Mapping[str, alt.TopLevelMixin] | None = None,
+    manifest: Mapping[str, Any] | None = None,
+    *,
+    expanded: bool = False,
+) -> None:
+    """A "Downloads" expander with every table and chart behind a page."""
+    with st.expander("Downloads: tables (CSV, XLSX) and charts (PNG, SVG)", expanded=expanded, icon=":material/download:"):
+        for name, df in tables.items():
+            table_buttons(name, df, manifest, key)
+        for name, chart in (charts or {}).items():
+            chart_buttons(name, chart, key)
+
+
+def _lazy_table(name: str, df: pd.DataFrame, fmt: str, manifest: Mapping[str, Any] | None):
+    def build() -> bytes:
+        try:
+            return table_payload(name, df, fmt, manifest)
+        except Exception:  # never a traceback in the browser; the log keeps the details
+            log.exception("table export failed")
+            return b""
+
+    return build
+
+
+def _lazy_chart(chart: alt.TopLevelMixin, fmt: str):
+    def build() -> bytes:
+        try:
+            return chart_payload(chart, fmt)
+        except Exception:  # the button must not crash the page; the log keeps the details
+            log.exception("chart export failed")
+            return b""
+
+    return build

@@ -1,0 +1,296 @@
+"""Pure helpers behind the pages: filtering, drill-downs, pasted-text scoring, nearest passages.
+
+No Streamlit here, so each is tested as a plain function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis import aggregates as A
+from analysis import schema as S
+from analysis.passages import article_passages, text_hash
+
+CLUSTER_LABEL = "cluster_label"
+SNIPPET_CHARS = 220
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The filters that act on a finished run's tables (no recomputation of the model)."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    outlets: tuple[str, ...] = ()
+    include_undated: bool = True
+
+
+def filter_rows(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
+    """Rows (articles or passages) inside the date range and outlets; undated rows only when asked."""
+    mask = np.ones(len(df), dtype=bool)
+    if sel.outlets:
+        mask &= df[S.OUTLET].isin(sel.outlets).to_numpy()
+    if sel.date_from is not None or sel.date_to is not None:
+        d = pd.to_datetime(df[S.DATE], utc=True)
+        dated = d.notna().to_numpy()
+        inside = np.ones(len(df), dtype=bool)
+        if sel.date_from is not None:
+            inside &= (d >= pd.Timestamp(sel.date_from, tz="UTC")).fillna(False).to_numpy(dtype=bool)
+        if sel.date_to is not None:
+            end = pd.Timestamp(sel.date_to, tz="UTC") + pd.Timedelta(days=1)
+            inside &= (d < end).fillna(False).to_numpy(dtype=bool)
+        mask &= np.where(dated, inside, sel.include_undated)
+    return df[mask]
+
+
+def frame_ids_of(passages: pd.DataFrame) -> list[str]:
+    """Frame ids in codebook order, from the passages' present_<frame> columns."""
+    return [c[len("present_"):] for c in passages.columns if c.startswith("present_")]
+
+
+def overall_frame_shares(passages: pd.DataFrame, frame_ids: Sequence[str], min_n: int = 5) -> pd.DataFrame:
+    """Share of passages carrying each frame, with n, count and Wilson interval."""
+    fi = A.frame_indicators(passages, frame_ids)
+    keys = pd.DataFrame(index=range(len(passages)))
+    return A.shares(keys, fi, category=S.FRAME_ID, min_n=min_n)
+
+
+def with_period(passages: pd.DataFrame, period: str) -> pd.Series:
+    label, _ = A.period_of(passages[S.DATE], period)
+    return pd.Series(label.to_numpy(), index=passages.index)
+
+
+def passages_in_cell(
+    passages: pd.DataFrame,
+    frames_long: pd.DataFrame,
+    frame_id: str,
+    *,
+    period: str | None = None,
+    period_label: str | None = None,
+    outlet: str | None = None,
+    limit: int = 200,
+) -> pd.DataFrame:
+    """The passages behind one mark: frame present, in this period and/or outlet, with evidence."""
+    col = A.present_column(frame_id)
+    if col not in passages:
+        return pd.DataFrame()
+    rows = passages[passages[col].astype(bool)]
+    if outlet is not None:
+        rows = rows[rows[S.OUTLET] == outlet]
+    if period is not None and period_label is not None:
+        rows = rows[with_period(rows, period) == period_label]
+    ev = frames_long[frames_long[S.FRAME_ID] == frame_id][[S.PASSAGE_ID, S.SCORE, S.EVIDENCE]]
+    out = rows.merge(ev, on=S.PASSAGE_ID, how="left")
+    out = out.sort_values(S.SCORE, ascending=False).head(limit)
+    return out[[S.DATE, S.OUTLET, S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE, CLUSTER_LABEL, S.PASSAGE_ID]].reset_index(drop=True)
+
+
+def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, str]) -> str:
+    names = [labels.get(f, f) for f in frame_ids if bool(row.get(A.present_column(f), False))]
+    return ", ".join(names) if names else "—"
+
+
+def map_points(passages: pd.DataFrame, max_points: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+    """Passages for the map (a stratified sample when there are too many), with a snippet column."""
+    cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
+            S.DOMINANT_FRAME]
+    pts = passages[[c for c in cols if c in passages]]
+    sampled = len(pts) > max_points
+    if sampled:
+        frac = max_points / len(pts)
+        pts = pts.groupby(S.CLUSTER_ID, group_keys=False).sample(frac=frac, random_state=seed)
+    pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
+    return pts.reset_index(drop=True), sampled
+
+
+def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def cluster_centroids(vectors: np.ndarray, cluster_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, unit centroid rows) from passage vectors and their cluster ids."""
+    ids = np.unique(cluster_ids)
+    cents = np.stack([vectors[cluster_ids == c].mean(axis=0) for c in ids]) if len(ids) else np.zeros((0, vectors.shape[1]))
+    norms = np.linalg.norm(cents, axis=1, keepdims=True)
+    return ids, (cents / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def analyse_text(
+    text: str,
+    embedder,
+    scorer,
+    *,
+    min_words: int = 25,
+    max_tokens: int = 256,
+    centroids: tuple[np.ndarray, np.ndarray] | None = None,
+    cluster_labels: Mapping[int, str] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pasted text → passages with frame scores/presence/evidence and nearest cluster; and their vectors."""
+    parts = article_passages(text, min_words=min_words, max_tokens=max_tokens, count=embedder.count_tokens)
+    if not parts:
+        return pd.DataFrame(), np.zeros((0, getattr(embedder, "dim", 0)), dtype=np.float32)
+    vectors = embedder.encode(parts)
+    scores = scorer.score(vectors)
+    df = pd.DataFrame({
+        S.POSITION: range(len(parts)), S.TEXT: parts, S.TEXT_HASH: [text_hash(p) for p in parts],
+        S.DOMINANT_FRAME: scores.dominant(),
+    })
+    for j, f in enumerate(scores.frame_ids):
+        df[A.score_column(f)] = scores.scores[:, j].round(4)
+        df[A.present_column(f)] = scores.present[:, j]
+        df[f"evidence_{f}"] = scores.evidence[:, j]
+    if centroids is not None and len(centroids[0]):
+        ids, cents = centroids
+        sims = vectors @ cents.T
+        best = sims.argmax(axis=1)
+        df[S.CLUSTER_ID] = ids[best].astype("int64")
+        df[S.SIMILARITY] = sims[np.arange(len(best)), best].round(4)
+        df[CLUSTER_LABEL] = [(cluster_labels or {}).get(int(c), str(c)) for c in df[S.CLUSTER_ID]]
+    return df, vectors
+
+
+def frame_mix(passages: pd.DataFrame, frame_ids: Sequence[str], labels: Mapping[str, str]) -> pd.DataFrame:
+    """Per frame: share of the article's passages where it is present, and its mean score."""
+    n = max(len(passages), 1)
+    rows = []
+    for f in frame_ids:
+        pres = passages[A.present_column(f)].astype(bool) if A.present_column(f) in passages else pd.Series(dtype=bool)
+        score = passages[A.score_column(f)] if A.score_column(f) in passages else pd.Series(dtype=float)
+        rows.append({S.FRAME_ID: f, "frame": labels.get(f, f), "passages": int(pres.sum()),
+                     "share": round(float(pres.sum()) / n, 4), "mean_score": round(float(score.mean()), 4) if len(score) else 0.0})
+    return pd.DataFrame(rows)
+
+
+def nearest_passages(
+    query: np.ndarray,
+    corpus: np.ndarray,
+    passages: pd.DataFrame,
+    *,
+    exclude_outlet: str | None = None,
+    exclude_article: str | None = None,
+    per_query: int = 3,
+) -> pd.DataFrame:
+    """For each query passage, the most similar corpus passages (cosine) from other outlets."""
+    if len(query) == 0 or len(corpus) == 0:
+        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL])
+    keep = np.ones(len(passages), dtype=bool)
+    if exclude_outlet is not None:
+        keep &= (passages[S.OUTLET] != exclude_outlet).to_numpy()
+    if exclude_article is not None:
+        keep &= (passages[S.ARTICLE_ID] != exclude_article).to_numpy()
+    idx = np.flatnonzero(keep)
+    if len(idx) == 0:
+        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL])
+    sims = query @ corpus[idx].T  # (q, m)
+    rows = []
+    k = min(per_query, len(idx))
+    for qi in range(len(query)):
+        top = np.argpartition(-sims[qi], k - 1)[:k]
+        top = top[np.argsort(-sims[qi][top])]
+        for t in top:
+            p = passages.iloc[idx[t]]
+            rows.append({"query": qi + 1, "similarity": round(float(sims[qi, t]), 3), S.OUTLET: p[S.OUTLET],
+                         S.DATE: p[S.DATE], S.TITLE: p[S.TITLE], S.TEXT: p[S.TEXT],
+                         CLUSTER_LABEL: p.get(CLUSTER_LABEL, "")})
+    return pd.DataFrame(rows)
+
+
+# --- uploads -------------------------------------------------------------------------------
+
+
+def ingest_report(result) -> dict:
+    """What the data set's report keeps of an IngestResult (JSON-serialisable)."""
+    from dataclasses import asdict
+
+    return {
+        "files": [asdict(f) for f in result.files],
+        "rows_read": int(result.n_rows_read),
+        "accepted": int(len(result.articles)),
+        "rejected": int(len(result.rejected)),
+        "duplicates": int(result.n_duplicates),
+        "warnings": list(result.warnings[:100]),
+    }
+
+
+def files_table(result) -> pd.DataFrame:
+    """One row per file: format, encoding, rows read/accepted/rejected and the column mapping used."""
+    rows = []
+    for f in result.files:
+        rows.append({
+            "file": f.name, "format": f.format, "encoding": f.encoding or "", "rows read": f.rows_read,
+            "accepted": f.accepted, "rejected": f.rejected,
+            "mapping used": ", ".join(f"{k} ← {v}" for k, v in f.mapping.items()),
+        })
+    return pd.DataFrame(rows)
+
+
+UPLOAD_TYPES = ("csv", "tsv", "json", "jsonl", "ndjson", "parquet", "xlsx", "zip")
+MAPPABLE_FIELDS = (S.TEXT, S.TITLE, S.OUTLET, S.DATE, S.URL, S.ARTICLE_ID, S.LANGUAGE)
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    """The validation report of one batch of uploaded files (or the error that stopped it)."""
+
+    result: object | None  # IngestResult
+    error: str | None
+    columns: tuple[str, ...]  # every column seen in the files, for the mapping form
+    already_saved: tuple[tuple[str, str], ...]  # (file, data set name) for files saved before
+
+
+def check_upload(files, *, mapping=None, dayfirst: bool = False, store=None, limits=None) -> UploadCheck:
+    """Ingest (name, bytes) pairs with an optional column mapping; never raises for bad input."""
+    import hashlib
+
+    from analysis.config import IngestLimits
+    from analysis.errors import FramescopeError
+    from analysis.ingest import file_columns, ingest
+
+    limits = limits or IngestLimits()
+    columns: list[str] = []
+    for name, data in files:
+        try:
+            for c in file_columns(name, data, limits):
+                if c not in columns:
+                    columns.append(c)
+        except FramescopeError:
+            pass  # the ingest below reports it
+    already = []
+    if store is not None:
+        for name, data in files:
+            info = store.dataset_for_file(hashlib.sha256(data).hexdigest())
+            if info is not None:
+                already.append((name, info.name))
+    try:
+        result = ingest(list(files), mapping={k: v for k, v in (mapping or {}).items() if v}, limits=limits,
+                        dayfirst=dayfirst)
+    except FramescopeError as exc:
+        return UploadCheck(None, str(exc), tuple(columns), tuple(already))
+    return UploadCheck(result, None, tuple(columns), tuple(already))
+
+
+def rejected_lines(rejected: pd.DataFrame, limit: int = 8) -> list[str]:
+    """'file, line N: reason' (row, line or archive member, as the reader counts) for the first rejected rows."""
+    out = []
+    for fname, row, reason in rejected[list(S.REJECTED_COLUMNS)].head(limit).itertuples(index=False, name=None):
+        kind = _ROW_KIND.get(str(fname).rsplit(".", 1)[-1].lower(), "row")
+        where = f"{fname}, {kind} {row}" if str(row) else f"{fname}"
+        out.append(f"{where}: {reason}")
+    return out
+
+
+_ROW_KIND = {"csv": "line", "tsv": "line", "jsonl": "line", "ndjson": "line", "zip": "file"}
+
+
+def save_upload(store, name: str, result):
+    """Save an ingested batch as a named data set in one transaction; returns its DatasetInfo."""
+    return store.add_dataset(
+        name, result.articles, result.rejected, [(f.name, f.sha256) for f in result.files],
+        n_duplicates=result.n_duplicates, report=ingest_report(result),
+    )

@@ -1,0 +1,325 @@
+"""Analysis runs behind the dashboard: content-addressed keys and one background worker per key.
+
+No Streamlit here. A run is identified by `run_key`: the sha256 of the sorted content keys of
+the active data sets' articles, the pipeline configuration and the codebook's digest (never a
+hash of a sampled DataFrame, RELIABILITY.md B1). The worker claims the key in the store
+(`Store.claim_run`), so two browser sessions, two server processes or a CLI never compute the
+same run twice; it writes its progress to the store, and saves every result table in one
+transaction (`Store.finish_run`), so a finished run reloads after a restart without
+recomputation and an interrupted one leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis import schema as S
+from analysis.codebook import load_codebook
+from analysis.config import PipelineConfig
+from analysis.embeddings import load_embedder
+from analysis.errors import FramescopeError
+from analysis.store import RunStatus, Store, article_key
+
+log = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+OWNER = f"dashboard@{HOST}:{os.getpid()}"
+
+# stage -> (start, end) of the overall progress bar; embedding dominates a cold run
+_STAGE_SPAN = {
+    "starting": (0.0, 0.01),
+    "loading data": (0.01, 0.03),
+    "loading model": (0.03, 0.08),
+    "relevance": (0.08, 0.09),
+    "passages": (0.09, 0.12),
+    "embed": (0.12, 0.88),
+    "cluster": (0.88, 0.93),
+    "label": (0.93, 0.94),
+    "frames": (0.94, 0.96),
+    "syndication": (0.96, 0.97),
+    "map": (0.97, 0.98),
+    "saving": (0.98, 1.0),
+    "done": (1.0, 1.0),
+}
+STAGE_TEXT = {
+    "starting": "Starting",
+    "loading data": "Reading the articles from the store",
+    "loading model": "Loading the embedding model",
+    "relevance": "Checking relevance",
+    "passages": "Splitting articles into passages",
+    "embed": "Embedding passages",
+    "cluster": "Clustering passages",
+    "label": "Naming clusters",
+    "frames": "Scoring frames",
+    "syndication": "Finding syndicated copies",
+    "map": "Drawing the passage map",
+    "saving": "Saving the results",
+    "done": "Done",
+}
+
+
+def articles_digest(articles: pd.DataFrame) -> str:
+    """sha256 over the sorted content keys (text and outlet) plus id, date and title of each article."""
+    keys = sorted(
+        "\x1f".join((article_key(text, outlet), str(aid), "" if pd.isna(date) else str(date), str(title)))
+        for aid, title, text, outlet, date in zip(
+            articles[S.ARTICLE_ID], articles[S.TITLE], articles[S.TEXT], articles[S.OUTLET],
+            articles[S.DATE], strict=True,
+        )
+    )
+    h = hashlib.sha256()
+    for k in keys:
+        h.update(k.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str) -> str:
+    """The cache key of a run: article content, parameters and codebook content."""
+    params = config.as_dict()
+    params["codebook"] = codebook_digest  # content, not the file's path
+    payload = json.dumps({"articles": articles_sha, "config": params}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to compute: these data sets with this configuration."""
+
+    key: str
+    dataset_ids: tuple[int, ...]
+    config: PipelineConfig
+    codebook_digest: str
+    n_articles: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def params(self) -> dict[str, Any]:
+        return {"datasets": list(self.dataset_ids), "config": self.config.as_dict(),
+                "codebook_digest": self.codebook_digest, "n_articles": self.n_articles}
+
+
+def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineConfig, n_articles: int) -> RunSpec:
+    codebook = load_codebook(config.codebook)
+    digest = codebook.digest()
+    return RunSpec(run_key(articles_sha, config, digest), tuple(sorted(dataset_ids)), config, digest, n_articles)
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's state as the pages show it."""
+
+    status: str  # none | running | done | failed
+    stage: str
+    fraction: float
+    text: str
+    message: str = ""
+
+
+def describe(status: RunStatus | None, now: float | None = None) -> Progress:
+    """Turn the store's run row into a progress fraction and a sentence (stage, rate, time left)."""
+    if status is None:
+        return Progress("none", "", 0.0, "Not started")
+    if status.status == "done":
+        return Progress("done", "done", 1.0, "Done")
+    if status.status == "failed":
+        return Progress("failed", status.stage, 0.0, "Failed", status.message)
+    info: dict[str, Any] = {}
+    try:
+        info = json.loads(status.message) if status.message else {}
+    except (ValueError, TypeError):
+        info = {}
+    lo, hi = _STAGE_SPAN.get(status.stage, (0.0, 0.0))
+    within = status.done / status.total if status.total else 0.0
+    fraction = min(1.0, max(0.0, lo + (hi - lo) * within))
+    text = STAGE_TEXT.get(status.stage, status.stage.capitalize())
+    if status.stage == "embed" and status.total > 1:
+        text += f": {status.done:,}/{status.total:,} passages"
+        rate = info.get("rate")
+        if rate:
+            left = (status.total - status.done) / rate
+            text += f", {rate:,.0f} passages/s, about {_duration(left)} left"
+    elapsed = info.get("elapsed")
+    if elapsed is not None:
+        text += f" (running {_duration(elapsed)})"
+    quiet = (now or time.time()) - status.updated_at
+    if quiet > 60:
+        text += f"; no progress for {_duration(quiet)}"
+    return Progress("running", status.stage, fraction, text)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    if m < 60:
+        return f"{m} min {s:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+
+class _Reporter:
+    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store."""
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.t0 = time.time()
+        self.stage_t0 = self.t0
+        self.stage = ""
+        self.last_write = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.time()
+        if stage != self.stage:
+            self.stage, self.stage_t0 = stage, now
+        elif now - self.last_write < 0.5 and done < total:
+            return  # throttle: at most two writes a second within a stage
+        info: dict[str, Any] = {"elapsed": round(now - self.t0, 1)}
+        if stage == "embed" and done > 0 and now > self.stage_t0:
+            info["rate"] = round(done / (now - self.stage_t0), 2)
+        self.store.update_run(self.key, stage=stage, done=int(done), total=int(total), message=json.dumps(info))
+        self.last_write = now
+
+
+# --- the worker ----------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_embedder_lock = threading.Lock()
+_threads: dict[str, threading.Thread] = {}
+
+
+def embedder_for(config: PipelineConfig):
+    """The process's one loaded model for this config (load_embedder is lru-cached; the lock
+    stops two threads loading it twice at once)."""
+    with _embedder_lock:
+        return load_embedder(config.model, config.precision, config.batch_size)
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """True when a run was claimed by a dashboard process on this host that no longer runs it."""
+    if not owner or not owner.startswith(f"dashboard@{HOST}:"):
+        return False
+    try:
+        pid = int(owner.rsplit(":", 1)[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True  # ours, but no live thread of ours has it (checked by the caller)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def is_running_here(key: str) -> bool:
+    t = _threads.get(key)
+    return t is not None and t.is_alive()
+
+
+def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False) -> Progress:
+    """Start computing `spec` in a background thread unless it is done, running or failed.
+
+    A failed run is only started again with `retry=True`. Returns the run's progress.
+    """
+    with _lock:
+        status = store.run_status(spec.key)
+        if status is not None and status.status == "done":
+            return describe(status)
+        if is_running_here(spec.key):
+            return describe(status)
+        if status is not None and status.status == "failed" and not retry:
+            return describe(status)
+        stale_s = 600.0
+        if status is not None and status.status in ("queued", "running") and _owner_gone(store.run_owner(spec.key)):
+            stale_s = 0.0  # claimed by a process that died (server restart): take it over
+        if not store.claim_run(spec.key, spec.params(), OWNER, stale_s=stale_s):
+            return describe(store.run_status(spec.key))  # another session, process or CLI has it
+        thread = threading.Thread(
+            target=_work, args=(store.path, spec), name=f"framescope-run-{spec.key[:8]}", daemon=True
+        )
+        _threads[spec.key] = thread
+        thread.start()
+    return describe(store.run_status(spec.key))
+
+
+def wait(store: Store, key: str, timeout: float = 600.0, poll: float = 0.2) -> Progress:
+    """Block until a run is done or failed (for tests and scripts)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        p = describe(store.run_status(key))
+        if p.status in ("done", "failed"):
+            return p
+        time.sleep(poll)
+    raise TimeoutError(f"run {key[:12]} did not finish in {timeout:.0f} s")
+
+
+def _work(store_path: Path, spec: RunSpec) -> None:
+    from analysis.pipeline import all_tables, analyse  # heavy imports off the page's path
+
+    store = Store(store_path)
+    report = _Reporter(store, spec.key)
+    try:
+        report("loading data", 0, 1)
+        articles = store.articles(spec.dataset_ids)
+        if articles.empty:
+            raise FramescopeError("the active data sets hold no articles")
+        rejected = [store.rejected(i) for i in spec.dataset_ids]
+        rejected_df = pd.concat(rejected, ignore_index=True) if rejected else None
+        sources = []
+        for i in spec.dataset_ids:
+            info = store.dataset(i)
+            if info is not None:
+                sources.append({"dataset_id": info.dataset_id, "dataset": info.name, "files": list(info.files),
+                                "articles": info.n_articles})
+        report("loading model", 0, 1)
+        embedder = embedder_for(spec.config)
+        analysis = analyse(articles, spec.config, embedder=embedder, cache=store, progress=report,
+                           rejected=rejected_df, sources=sources)
+        report("saving", 0, 1)
+        tables = all_tables(analysis)
+        manifest = {
+            **analysis.manifest,
+            "run_key": spec.key,
+            "datasets": sources,
+            "frames": {f.id: f.label for f in analysis.codebook.frames},
+        }
+        store.finish_run(spec.key, tables, manifest)
+        log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
+    except FramescopeError as exc:
+        log.warning("run %s failed: %s", spec.key[:12], exc)
+        _fail(store, spec.key, str(exc))
+    except Exception as exc:  # a bug: the console keeps the traceback, the page gets one line
+        log.exception("run %s failed", spec.key[:12])
+        _fail(store, spec.key, f"the analysis stopped with an internal error ({type(exc).__name__}); "
+                               "the details are in the server log")
+    finally:
+        store.close()
+        with _lock:
+            if _threads.get(spec.key) is threading.current_thread():
+                _threads.pop(spec.key, None)
+
+
+def _fail(store: Store, key: str, message: str) -> None:
+    try:
+        store.fail_run(key, message)
+    except Exception:  # the store itself is failing; nothing more to record
+        log.exception("could not record the failure of run %s", key[:12])

@@ -1,0 +1,110 @@
+"""Render helpers shared by the pages: the error guard, the run progress panel, safe tables.
+
+User text (titles, passages, outlet names, file names) only ever reaches the browser as
+dataframe cells, chart data or plain `st.text`/widget labels — never as HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from analysis.errors import FramescopeError
+
+from . import runs, state
+
+log = logging.getLogger("dashboard")
+
+GENERIC_ERROR = "Something went wrong on this page. The details are in the server log; try another filter or page."
+
+
+def guarded(fn: Callable[[], Any]) -> None:
+    """Run a page; an expected failure shows its message, anything else a short generic one."""
+    try:
+        fn()
+    except ScriptControlException:  # st.rerun / st.stop / page switches must pass through
+        raise
+    except FramescopeError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:
+        log.exception("page failed")
+        st.error(f"{GENERIC_ERROR} ({type(exc).__name__})", icon=":material/error:")
+
+
+def results_or_progress(f: state.Filters, *, what: str = "this page") -> state.Results | None:
+    """The finished run for these filters, or None after showing its progress (and starting it)."""
+    if not f.datasets:
+        st.info("Choose a data set in the sidebar, or upload one on the Data page.", icon=":material/info:")
+        return None
+    spec, prog = state.ensure_run(f)
+    if spec is None:
+        st.warning("The active data sets hold no articles.")
+        return None
+    if prog.status == "done":
+        res = state.results(spec.key)
+        if res is not None:
+            return res
+    progress_panel(spec.key, what)
+    return None
+
+
+@st.fragment(run_every=1.0)
+def progress_panel(key: str, what: str = "this page") -> None:
+    """Polls the run in the store once a second; reruns the whole page when it is done."""
+    prog = state.run_progress(key)
+    if prog.status == "done":
+        st.rerun(scope="app")
+    if prog.status == "failed":
+        st.error(f"The analysis failed: {prog.message}", icon=":material/error:")
+        if st.button("Try again", key=f"retry_{key[:12]}"):
+            runs.ensure_run(state.store(), state.run_spec(state.filters()), retry=True)  # type: ignore[arg-type]
+            st.rerun(scope="app")
+        return
+    with st.container(border=True):
+        st.markdown(f"**Analysing the active data sets** — {what} fills in when the run is done. "
+                    "You can switch pages meanwhile; the run continues.")
+        st.progress(prog.fraction, text=prog.text)
+        st.caption(f"run {key[:12]}")
+
+
+def table(df: pd.DataFrame, *, height: int | str = "auto", key: str | None = None, **kw: Any) -> Any:
+    """A dataframe with readable defaults (long text wraps into a wide column)."""
+    config = {
+        "text": st.column_config.TextColumn("text", width="large"),
+        "snippet": st.column_config.TextColumn("passage", width="large"),
+        "date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD"),
+        "share": st.column_config.NumberColumn("share", format="percent"),
+        "ci_low": st.column_config.NumberColumn("95% CI low", format="percent"),
+        "ci_high": st.column_config.NumberColumn("95% CI high", format="percent"),
+    }
+    config.update(kw.pop("column_config", {}))
+    return st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=config, key=key, **kw)
+
+
+def run_caption(res: state.Results) -> None:
+    m = res.manifest
+    cl = m.get("clustering", {})
+    cb = m.get("codebook", {})
+    c = m.get("counts", {})
+    st.caption(
+        f"Run {res.key[:12]} · {c.get('articles', '?'):,} articles, {c.get('passages', '?'):,} passages · "
+        f"k = {cl.get('k', '?')} · codebook {cb.get('name', '?')} v{cb.get('version', '?')} · "
+        f"model {m.get('model_id', '?')}"
+    )
+
+
+def selection_values(event: Any, param: str) -> list[dict[str, Any]]:
+    """The selected points of an Altair chart event (`on_select="rerun"`), as a list of field dicts."""
+    try:
+        sel = event.selection  # type: ignore[union-attr]
+    except AttributeError:
+        sel = (event or {}).get("selection", {}) if isinstance(event, dict) else {}
+    got = sel.get(param) if hasattr(sel, "get") else None
+    if isinstance(got, list):
+        return [dict(x) for x in got if isinstance(x, dict)]
+    return []

@@ -1,0 +1,59 @@
+"""Outlets: which outlets frame alike (Jensen–Shannon heatmap) and one outlet against the corpus."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis import aggregates as A
+from analysis import schema as S
+from analysis.similarity import profile_against_corpus
+from dashboard import charts, state, ui
+from dashboard.downloads import downloads
+
+st.title("Outlets", anchor=False)
+f = state.filters()
+res = ui.results_or_progress(f, what="the outlet comparison")
+if res is not None:
+    ui.run_caption(res)
+    view = state.view(res, f)
+    if view.passages.empty or not view.tables:
+        st.info("No passages under the current filters.")
+        st.stop()
+    if st.session_state.get(state.K_SIM_BASIS) not in ("frames", "clusters"):
+        st.session_state[state.K_SIM_BASIS] = "frames"
+    basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=state.K_SIM_BASIS) or "frames"
+    long = view.tables[f"outlet_similarity_{basis}"]
+    heat = charts.similarity_heatmap(long, what=basis)
+    st.altair_chart(heat, width="stretch")
+    st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
+               "so outlets that frame alike sit next to each other.")
+
+    st.subheader("One outlet against the rest of the corpus", anchor=False)
+    outlets = sorted(view.passages[S.OUTLET].dropna().unique())
+    if st.session_state.get(state.K_PROFILE_OUTLET) not in outlets:
+        st.session_state[state.K_PROFILE_OUTLET] = outlets[0]
+    outlet = st.selectbox("Outlet", outlets, key=state.K_PROFILE_OUTLET)
+    if basis == "frames":
+        ind = A.frame_indicators(view.passages, res.frame_ids)
+        names = res.frame_labels
+    else:
+        ind = A.cluster_indicators(view.passages, sorted(res.cluster_labels))
+        names = {c: f"{c} · {lab}" for c, lab in res.cluster_labels.items()}
+    profile = profile_against_corpus(view.passages, ind, outlet)
+    profile["name"] = profile["category"].map(lambda c: names.get(c, str(c)))
+    n_out = int((view.passages[S.OUTLET] == outlet).sum())
+    st.caption(f"{outlet}: {n_out:,} passages. Shares are of the outlet's {basis} mentions"
+               + (" (a passage can carry several frames)." if basis == "frames" else "."))
+    prof_chart = charts.profile_chart(profile, outlet)
+    st.altair_chart(prof_chart, width="stretch")
+    ui.table(profile[["name", "outlet", "rest_of_corpus", "difference"]].sort_values("difference", ascending=False),
+             column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")
+                            for c in ("outlet", "rest_of_corpus", "difference")})
+    downloads(
+        "outlets",
+        {"outlet_similarity_frames": view.tables["outlet_similarity_frames"],
+         "outlet_similarity_clusters": view.tables["outlet_similarity_clusters"],
+         "volume_by_outlet": view.tables["volume_by_outlet"], f"profile_{basis}": profile},
+        {f"outlet_similarity_{basis}": heat, f"outlet_profile_{basis}": prof_chart},
+        state.manifest_for(res, f, outlet=outlet, basis=basis),
+    )

@@ -1,0 +1,542 @@
+"""The dashboard, page by page, through Streamlit's AppTest (in-process, real model, tiny corpus).
+
+One module-scoped store starts empty: the first run of the app imports the "demonstration
+corpus" (patched to the 25-article fixture so the analysis takes seconds) and starts its run
+in the background; every page test then works on that finished run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import tomllib
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analysis import aggregates as A
+from analysis import schema as S
+from analysis.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboard" / "app.py")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SMALL = FIXTURES / "small_corpus.csv"
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A fresh store whose first app run imports the small corpus as the demo and analyses it."""
+    tmp = tmp_path_factory.mktemp("dash")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FRAMESCOPE_DB", str(tmp / "fs.db"))
+    mp.setenv("FRAMESCOPE_CODEBOOKS", str(tmp / "codebooks"))
+    import dashboard.state as state
+
+    mp.setattr(state, "DEMO_CORPUS", SMALL)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    store = Store(tmp / "fs.db")
+    keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+    assert len(keys) == 1, "the first run starts exactly one analysis"
+    from dashboard import runs
+
+    progress = runs.wait(store, keys[0], timeout=300)
+    assert progress.status == "done", progress
+    yield {"tmp": tmp, "store": store, "key": keys[0], "first": at}
+    mp.undo()
+    st.cache_resource.clear()
+
+
+def app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
+
+
+def page(at: AppTest, name: str) -> AppTest:
+    """Switch an app that has run once to a page, and run it."""
+    return at.switch_page(f"views/{name}.py").run()
+
+
+def qp(at: AppTest, key: str) -> list[str]:
+    """A query parameter as a list (AppTest gives one value as a string)."""
+    v = at.query_params.get(key)
+    return [] if v is None else list(v) if isinstance(v, list | tuple) else [v]
+
+
+def charts(at: AppTest) -> list[dict]:
+    els = list(at.get("arrow_vega_lite_chart")) + list(at.get("vega_lite_chart"))
+    return [json.loads(e.proto.spec) for e in els]
+
+
+def clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def results(env):
+    got = env["store"].run_tables(env["key"])
+    assert got is not None
+    return got
+
+
+# --- first start, overview ------------------------------------------------------------------------
+
+
+def test_first_start_imports_the_demo_and_shows_progress(env):
+    at = env["first"]
+    clean(at)
+    infos = env["store"].datasets()
+    assert [d.name for d in infos] == ["Demonstration corpus"]
+    assert infos[0].n_articles == 25
+    # before the run finished the overview already had its volume chart and a progress bar
+    assert any(c.get("title") == "Articles per month, by outlet" or "Articles per" in str(c.get("title")) for c in charts(at))
+    assert at.get("progress"), "the run's progress is shown while it computes"
+    assert qp(at, "ds") == [str(infos[0].dataset_id)]
+
+
+def test_overview_shows_corpus_size_clusters_and_frames(env):
+    tables, manifest = results(env)
+    at = app().run()
+    clean(at)
+    assert metric(at, "Articles") == "25"
+    assert metric(at, "Outlets") == "5"
+    assert metric(at, "Passages") == f"{len(tables['passages']):,}"
+    assert metric(at, "Rejected rows") == "0"
+    titles = [str(c.get("title")) for c in charts(at)]
+    assert any("Largest clusters" in t for t in titles)
+    assert any("Frame shares" in t for t in titles)
+    assert any("Articles per" in t for t in titles)
+    assert manifest["run_key"] == env["key"]
+
+
+def test_filters_come_from_the_query_string_and_go_back_to_it(env):
+    articles = env["store"].articles([1])
+    outlet = sorted(articles[S.OUTLET].unique())[0]
+    at = app(outlet=[outlet], k="auto", period="quarter").run()
+    clean(at)
+    expected = int((articles[S.OUTLET] == outlet).sum())
+    assert metric(at, "Articles") == str(expected)
+    assert at.multiselect(key="fs_outlets").value == [outlet]
+    assert qp(at, "outlet") == [outlet]
+    assert qp(at, "period") == ["quarter"]
+    # a date range from the link narrows the articles the same way
+    at = app(**{"from": "2023-01-01", "to": "2023-12-31"}).run()
+    clean(at)
+    d = articles[S.DATE]
+    inside = ((d >= pd.Timestamp("2023-01-01", tz="UTC")) & (d < pd.Timestamp("2024-01-01", tz="UTC"))).sum()
+    assert metric(at, "Articles") == str(int(inside))
+    assert qp(at, "from") == ["2023-01-01"]
+    # changing a widget rewrites the link
+    at.selectbox(key="fs_period").select("week").run()
+    assert qp(at, "period") == ["week"]
+
+
+def test_nonsense_in_the_query_string_falls_back_to_defaults(env):
+    at = app(ds="999", k="many", period="decade", outlet="No Such Outlet", codebook="../../etc/passwd").run()
+    clean(at)
+    assert qp(at, "ds") == ["1"]
+    assert qp(at, "k") == ["auto"]
+    assert qp(at, "codebook") == ["partnership"]
+    assert "outlet" not in at.query_params
+    assert metric(at, "Articles") == "25"
+
+
+# --- clusters ---------------------------------------------------------------------------------
+
+
+def test_clusters_page_map_table_and_one_cluster(env):
+    tables, _ = results(env)
+    passages, clusters = tables["passages"], tables["clusters"]
+    at = page(app().run(), "clusters")
+    clean(at)
+    specs = charts(at)
+    cmap = next(c for c in specs if "Passage map" in str(c.get("title")))
+    assert cmap["params"][0]["name"] == "cluster_pick"
+    assert {t["field"] for t in cmap["encoding"]["tooltip"]} >= {"outlet", "day", "title", "snippet"}
+    assert len(at.dataframe[0].value) == len(clusters)
+    cid = int(clusters[S.CLUSTER_ID].iloc[-1])
+    at.selectbox(key="fs_cluster_pick").select(cid).run()
+    clean(at)
+    assert metric(at, "Passages (filtered)") == f"{int((passages[S.CLUSTER_ID] == cid).sum()):,}"
+    listing = at.dataframe[-1].value
+    assert len(listing) == min(300, int((passages[S.CLUSTER_ID] == cid).sum()))
+    assert any("Volume of this cluster" in str(c.get("title")) for c in charts(at))
+
+
+def test_a_failing_page_shows_a_short_error_not_a_traceback(env, monkeypatch):
+    import dashboard.explore as explore
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(explore, "map_points", boom)
+    at = page(app().run(), "clusters")
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "Something went wrong" in at.error[0].value
+    assert "secret internals" not in at.error[0].value
+
+
+# --- frames -----------------------------------------------------------------------------------
+
+
+def test_frames_page_charts_and_drill_down(env):
+    tables, _ = results(env)
+    at = page(app(period="quarter").run(), "frames")
+    clean(at)
+    specs = charts(at)
+    assert len(specs) == 3
+    over_time = specs[0]
+    assert [p["name"] for p in over_time["params"]] == ["frame_cell"]
+    tips = {t.get("title") for layer in over_time["layer"] for t in layer["encoding"].get("tooltip", [])}
+    assert {"share", "n (passages)", "95% CI low", "95% CI high"} <= tips
+    heat = specs[1]
+    assert [p["name"] for p in heat["params"]] == ["outlet_cell"]
+    # pick a non-empty cell and check the listed passages are exactly the count in the table
+    from dashboard.state import K_FRAME_TIME_FRAME, K_FRAME_TIME_PERIOD
+    from analysis.pipeline import summary_tables
+    from analysis.config import PipelineConfig
+
+    labels = dict(zip(tables["clusters"][S.CLUSTER_ID], tables["clusters"]["label"], strict=True))
+    fids = [c[len("present_"):] for c in tables["passages"].columns if c.startswith("present_")]
+    fot = summary_tables(tables["passages"], fids, labels, PipelineConfig(period="quarter"))["frames_over_time"]
+    cell = fot[(fot[A.COUNT] > 0) & (fot[A.PERIOD] != S.UNDATED)].sort_values(A.COUNT).iloc[-1]
+    at.selectbox(key=K_FRAME_TIME_PERIOD).select(cell[A.PERIOD]).run()
+    at.selectbox(key=K_FRAME_TIME_FRAME).select(cell[S.FRAME_ID]).run()
+    clean(at)
+    listing = at.dataframe[0].value
+    assert len(listing) == int(cell[A.COUNT])
+    assert listing["evidence"].notna().all() and (listing["evidence"].str.len() > 0).all()
+
+
+def test_frames_over_time_is_zero_filled_and_marks_thin_cells(env):
+    from dashboard import charts as C
+    from dashboard.explore import frame_ids_of
+
+    tables, _ = results(env)
+    from analysis.pipeline import summary_tables
+    from analysis.config import PipelineConfig
+
+    fids = frame_ids_of(tables["passages"])
+    fot = summary_tables(tables["passages"], fids, {0: "x"}, PipelineConfig(period="month"))["frames_over_time"]
+    dated = fot[fot[A.PERIOD] != S.UNDATED]
+    months = pd.period_range(tables["passages"][S.DATE].min().tz_convert(None).to_period("M"),
+                             tables["passages"][S.DATE].max().tz_convert(None).to_period("M"))
+    assert dated[A.PERIOD].nunique() == len(months)  # every month, even empty ones
+    assert (dated[A.N_PASSAGES] == 0).any() and dated[A.THIN].any()
+    spec = C.frames_over_time(fot, {}, fids).to_dict()
+    points = spec["layer"][1]
+    assert points["encoding"]["shape"]["field"] == "cell"
+    assert "thin (n < 5)" in points["encoding"]["shape"]["scale"]["domain"]
+
+
+# --- outlets ----------------------------------------------------------------------------------
+
+
+def test_outlets_page_heatmap_toggle_and_profile(env):
+    at = page(app().run(), "outlets")
+    clean(at)
+    assert "(frames)" in str(charts(at)[0]["title"])
+    from dashboard.state import K_PROFILE_OUTLET, K_SIM_BASIS
+
+    at.segmented_control(key=K_SIM_BASIS).set_value("clusters").run()
+    clean(at)
+    assert "(clusters)" in str(charts(at)[0]["title"])
+
+    outlets = at.selectbox(key=K_PROFILE_OUTLET).options
+    assert len(outlets) == 5
+    at.selectbox(key=K_PROFILE_OUTLET).select(outlets[-1]).run()
+    clean(at)
+    prof = at.dataframe[0].value
+    assert abs(prof["outlet"].sum() - 1) < 1e-6 and abs(prof["rest_of_corpus"].sum() - 1) < 1e-6
+    assert any(outlets[-1] in str(c.get("title")) for c in charts(at))
+
+
+# --- article ----------------------------------------------------------------------------------
+
+
+def test_article_page_pick_shows_passages_frames_and_neighbours(env):
+    tables, _ = results(env)
+    at = page(app().run(), "article")
+    clean(at)
+    from dashboard.state import K_ARTICLE_PICK
+
+    aid = at.selectbox(key=K_ARTICLE_PICK).value
+    n = int((tables["passages"][S.ARTICLE_ID] == aid).sum())
+    assert any(f"**{n} passage(s)**" in m.value for m in at.markdown)
+    styled = at.dataframe[0].value
+    assert len(styled) == n and list(styled.columns)[:2] == ["#", "dominant frame"]
+    near = at.dataframe[-1].value
+    outlet = tables["articles"].set_index(S.ARTICLE_ID).loc[aid, S.OUTLET]
+    assert len(near) == 3 * n and (near[S.OUTLET] != outlet).all()
+
+
+def test_article_page_pasted_text_shows_several_frames(env):
+    from dashboard.state import K_ARTICLE_MODE, K_ARTICLE_TEXT
+
+    text = (FIXTURES / "multi_frame_article.txt").read_text(encoding="utf-8")
+    at = app()
+    at.session_state[K_ARTICLE_MODE] = "Paste text"
+    at.session_state[K_ARTICLE_TEXT] = text + "\n\n<img src=x onerror=alert(1)> **not bold** [link](javascript:alert(1))"
+    at = page(at.run(), "article")
+    clean(at)
+    styled = at.dataframe[0].value
+    assert len(styled) >= 5
+    assert styled["dominant frame"].nunique() >= 4, styled["dominant frame"].tolist()
+    assert any(c.get("title") == "Frame mix: share of this article's passages carrying each frame" for c in charts(at))
+    # user text stays text: it is in a dataframe cell, never in markdown
+    assert any("<img src=x" in p for p in styled["passage"])
+    assert not any("<img" in m.value or "javascript:" in m.value for m in at.markdown)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+BAD_CSV = (b"title,text,outlet,date\n"
+           b"Gas deal,\"Moscow and Beijing signed a gas supply contract for the new pipeline, officials said.\",Paper A,2024-01-02\n"
+           b"Empty one,,Paper B,2024-01-03\n"
+           b"Summit,\"The two leaders met in Beijing and praised their strategic partnership in warm terms.\",Paper C,2024-02-03\n")
+
+
+def test_upload_reports_bad_rows_and_saves_a_data_set(env):
+    store = env["store"]
+    at = page(app().run(), "data")
+    clean(at)
+    at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
+    assert not at.exception
+    errs = [e.value for e in at.error]
+    assert any("bad.csv, line 3: empty text" in e for e in errs), errs
+    assert metric(at, "Accepted articles") == "2" and metric(at, "Rejected rows") == "1"
+    before = len(store.datasets())
+    at.text_input(key="fs_dsname_0").set_value("Two good rows").run()
+    next(b for b in at.button if b.label == "Save as data set").click().run()
+    assert not at.exception
+    infos = store.datasets()
+    assert len(infos) == before + 1
+    saved = next(d for d in infos if d.name == "Two good rows")
+    assert saved.n_articles == 2 and saved.n_rejected == 1
+    assert list(store.rejected(saved.dataset_id)["row"]) == ["3"]
+    assert any("Saved the data set" in s.value for s in at.success)
+    assert qp(at, "ds") == [str(saved.dataset_id)]  # made active
+    # the uploader was reset, and uploading the same file again says so
+    at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
+    assert any("uploaded before" in i.value and "Two good rows" in i.value for i in at.info)
+    at.session_state["fs_pending_datasets"] = [1]  # back to the corpus for the other tests
+    at.run()
+    store.delete_dataset(saved.dataset_id)
+
+
+def test_upload_without_a_text_column_is_fixed_by_the_mapping(env):
+    at = page(app().run(), "data")
+    data = b"headline,body_text,paper\nA title,Some words about the partnership,Daily X\n"
+    at.file_uploader[0].set_value([("odd.csv", data, "text/csv")]).run()
+    assert not at.exception
+    assert any("odd.csv has no text column" in e.value and "body_text" in e.value for e in at.error)
+    at.selectbox(key="fs_map_0_text").select("body_text").run()
+    at.selectbox(key="fs_map_0_outlet").select("paper").run()
+    next(b for b in at.button if b.label == "Apply mapping and check again").click().run()
+    clean(at)
+    assert metric(at, "Accepted articles") == "1"
+    mapping_used = at.dataframe[0].value["mapping used"].iloc[0]
+    assert "text ← body_text" in mapping_used and "outlet ← paper" in mapping_used
+
+
+def test_several_files_and_formats_in_one_upload(env):
+    at = page(app().run(), "data")
+    jsonl = (b'{"title": "One", "text": "A long enough text about Russia and China trade."}\n'
+             b'{"title": "Two", "text": "Another text on the summit."}\nnot json\n')
+    buf = io.BytesIO()
+    pd.DataFrame({"text": ["Parquet text about pipelines and gas."], "outlet": ["P"]}).to_parquet(buf)
+    at.file_uploader[0].set_value([("a.jsonl", jsonl, "application/json"),
+                                   ("b.parquet", buf.getvalue(), "application/octet-stream")]).run()
+    assert not at.exception
+    assert metric(at, "Accepted articles") == "3"
+    assert any("a.jsonl, line 3" in e.value for e in at.error)
+
+
+def test_rename_and_delete_data_sets(env):
+    store = env["store"]
+    from analysis.ingest import ingest
+
+    r = ingest([("extra.csv", BAD_CSV)])
+    info = store.add_dataset("Extra", r.articles, r.rejected, [("extra.csv", "x" * 64)])
+    at = page(app().run(), "data")
+    at.selectbox(key="fs_rename_pick").select(info.dataset_id).run()
+    at.text_input(key=f"fs_rename_to_{info.dataset_id}").set_value("Renamed extra").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    clean(at)
+    assert store.dataset(info.dataset_id).name == "Renamed extra"
+    # renaming onto an existing name is refused with a message
+    at.selectbox(key="fs_rename_pick").select(info.dataset_id).run()
+    at.text_input(key=f"fs_rename_to_{info.dataset_id}").set_value("Demonstration corpus").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert any("exists already" in e.value for e in at.error)
+    at.selectbox(key="fs_delete_pick").select(info.dataset_id).run()
+    assert next(b for b in at.button if b.label == "Delete").disabled
+    at.checkbox(key=f"fs_delete_sure_{info.dataset_id}").check().run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert not at.exception
+    assert store.dataset(info.dataset_id) is None
+    assert len(store.articles([1])) == 25  # the corpus kept its articles
+
+
+def test_codebook_edit_saves_a_new_version_and_shows_errors(env):
+    folder = env["tmp"] / "codebooks"
+    shipped = ROOT / "data" / "codebooks" / "partnership.yaml"
+    original = shipped.read_bytes()
+    at = page(app().run(), "data")
+    key = "fs_cb_text_partnership"
+    yaml_text = at.text_area(key=key).value
+    at.text_area(key=key).set_value("name: x\nframes: [").run()
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert not at.exception
+    assert any("invalid YAML" in e.value for e in at.error)
+    at.text_area(key=key).set_value(yaml_text.replace("id: energy_trade", "id: Energy Trade", 1)).run()
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert any("lower_snake_case" in e.value for e in at.error)
+    assert not folder.exists() or not list(folder.glob("*.yaml"))
+    from analysis.codebook import load_codebook
+
+    label = load_codebook(shipped).frames[0].label
+    edited = yaml_text.replace(f"label: {label}", f"label: {label} (edited)", 1)
+    assert edited != yaml_text
+    at.text_area(key=key).set_value(edited).run()
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert not at.exception
+    saved = list(folder.glob("*.yaml"))
+    assert len(saved) == 1 and saved[0].name.endswith("_v2.yaml")
+    assert load_codebook(saved[0]).frames[0].label == f"{label} (edited)"
+    assert shipped.read_bytes() == original  # never overwritten
+    assert qp(at, "codebook") == [saved[0].stem]
+    at.session_state["fs_pending_codebook"] = "partnership"
+    at.run()
+    saved[0].unlink()
+
+
+# --- downloads, runs, config ------------------------------------------------------------------
+
+
+def test_download_payloads_round_trip(env):
+    from dashboard import charts as C
+    from dashboard.downloads import chart_payload, table_payload
+
+    tables, manifest = results(env)
+    clusters = tables["clusters"]
+    csv = table_payload("clusters", clusters, "csv", manifest)
+    assert csv.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert len(back) == len(clusters)
+    assert back[S.CLUSTER_ID].tolist() == clusters[S.CLUSTER_ID].tolist()
+    assert back["n_passages"].tolist() == clusters["n_passages"].tolist()
+    xlsx = table_payload("clusters", clusters, "xlsx", {**manifest, "view": {"outlets": "all"}})
+    book = openpyxl.load_workbook(io.BytesIO(xlsx))
+    assert book.sheetnames == ["clusters", "manifest"]
+    keys = [r[0].value for r in book["manifest"].iter_rows(min_row=2)]
+    assert {"run_key", "config", "codebook", "view"} <= set(keys)
+    assert book["clusters"].max_row == len(clusters) + 1
+    chart = C.cluster_size_bars(clusters)
+    assert chart_payload(chart, "png").startswith(b"\x89PNG")
+    assert b"<svg" in chart_payload(chart, "svg")[:400]
+    from analysis.export import export_filename
+
+    assert export_filename("clusters", "csv").startswith("framescope_clusters_")
+
+
+def test_runs_are_keyed_by_content_and_claimed_once(env, monkeypatch):
+    from analysis.config import PipelineConfig
+    from dashboard import runs
+
+    articles = env["store"].articles([1])
+    a = runs.articles_digest(articles)
+    assert a == runs.articles_digest(articles.sample(frac=1, random_state=1))  # order does not matter
+    changed = articles.copy()
+    changed.loc[len(changed) - 1, S.TEXT] += " One more sentence."
+    assert runs.articles_digest(changed) != a
+    cfg = PipelineConfig()
+    assert runs.run_key(a, cfg, "d1") != runs.run_key(a, cfg.replace(k=5), "d1") != runs.run_key(a, cfg, "d2")
+    # a finished run is reloaded, never recomputed
+    spec = runs.make_spec([1], a, cfg, len(articles))
+    assert spec.key == env["key"]
+    started = []
+    monkeypatch.setattr(runs.threading, "Thread", lambda *x, **k: started.append(k) or threading.Thread())
+    assert runs.ensure_run(env["store"], spec).status == "done"
+    # a run claimed by a live owner elsewhere is not started twice
+    other = runs.make_spec([1], a, cfg.replace(k=3), len(articles))
+    assert env["store"].claim_run(other.key, other.params(), "cli@elsewhere:1")
+    assert runs.ensure_run(env["store"], other).status == "running"
+    assert started == []
+
+
+def test_a_failed_run_is_reported_and_not_retried_by_itself(env):
+    from analysis.config import PipelineConfig
+    from dashboard import runs
+
+    spec = runs.make_spec([999], "no-such-articles", PipelineConfig(), 0)
+    runs.ensure_run(env["store"], spec)
+    done = runs.wait(env["store"], spec.key, timeout=60)
+    assert done.status == "failed" and "hold no articles" in done.message
+    assert runs.ensure_run(env["store"], spec).status == "failed"
+    assert not runs.is_running_here(spec.key)
+
+
+def test_progress_text_says_stage_rate_and_time_left():
+    from analysis.store import RunStatus
+    from dashboard import runs
+
+    now = 1000.0
+    st_ = RunStatus("k", "running", "embed", 300, 1200, json.dumps({"rate": 30.0, "elapsed": 12.0}), now)
+    p = runs.describe(st_, now=now)
+    assert p.status == "running"
+    assert "300/1,200 passages" in p.text and "30 passages/s" in p.text and "about 30 s left" in p.text
+    assert 0.12 < p.fraction < 0.88
+    stale = runs.describe(st_, now=now + 125)
+    assert "no progress for 2 min 05 s" in stale.text
+    assert runs.describe(None).status == "none"
+
+
+def test_results_survive_a_restart(env):
+    st.cache_resource.clear()  # as after a server restart: nothing in memory
+    from dashboard import runs
+
+    stamp = env["store"].run_status(env["key"]).updated_at
+    at = page(app().run(), "clusters")
+    clean(at)
+    assert charts(at), "results were read back from the store"
+    assert env["store"].run_status(env["key"]).updated_at == stamp, "the run was not computed again"
+    assert not runs.is_running_here(env["key"])
+
+
+def test_config_toml_keeps_safety_settings():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert cfg["client"]["showErrorDetails"] == "none"
+    assert cfg["client"]["toolbarMode"] == "minimal"
+    assert cfg["server"]["enableXsrfProtection"] is True
+    assert cfg["server"].get("enableCORS", True) is True
+    assert 0 < cfg["server"]["maxUploadSize"] <= 200
+    assert cfg["server"]["headless"] is True
+
+
+def test_no_user_text_is_rendered_as_html():
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        assert "unsafe_allow_html" not in src, path
+        assert "st.html(" not in src, path
+
+
+def test_every_page_file_is_registered_in_navigation():
+    src = (ROOT / "dashboard" / "app.py").read_text(encoding="utf-8")
+    for path in (ROOT / "dashboard" / "views").glob("*.py"):
+        if path.name != "__init__.py":
+            assert f'"views/{path.name}"' in src, path.name
