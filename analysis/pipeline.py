@@ -35,7 +35,7 @@ from .labeling import cluster_table, main_cluster
 from .passages import split_passages
 from .projection import MAP_X, MAP_Y, project_2d
 from .relevance import REASON, RELEVANT, relevance
-from .similarity import outlet_similarity
+from .similarity import outlet_similarity_table
 from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 
 STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication", "map")
 CLUSTER_LABEL = "cluster_label"
+MAIN_CLUSTER_ID = "main_cluster_id"  # articles: the cluster holding most of the article's passages
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,8 @@ def _article_table(
     out = articles.copy()
     ids = out[S.ARTICLE_ID]
     out["n_passages"] = ids.map(n).fillna(0).astype("int64")
-    out[S.CLUSTER_ID] = ids.map(main).fillna(-1).astype("int64")
-    out[CLUSTER_LABEL] = out[S.CLUSTER_ID].map(label_of).fillna("")
+    out[MAIN_CLUSTER_ID] = ids.map(main).fillna(-1).astype("int64")  # -1: no passages (set aside)
+    out[CLUSTER_LABEL] = out[MAIN_CLUSTER_ID].map(label_of).fillna("")
     frames = list(scores.frame_ids)
     mix = mix.reindex(ids).reset_index(drop=True)
     for f in frames:
@@ -298,12 +299,11 @@ def summary_tables(
     tables = {
         "frames_over_time": A.over_time(passages, fi, category=S.FRAME_ID, **kw),
         "frames_by_outlet": A.by_group(passages, fi, category=S.FRAME_ID, min_n=config.min_cell_n),
-        "frames_outlet_period": A.over_time(passages, fi, category=S.FRAME_ID, by=(S.OUTLET,), **kw),
+        "frames_by_outlet_period": A.over_time(passages, fi, category=S.FRAME_ID, by=(S.OUTLET,), **kw),
         "clusters_over_time": A.over_time(passages, ci, category=S.CLUSTER_ID, **kw),
         "clusters_by_outlet": A.by_group(passages, ci, category=S.CLUSTER_ID, min_n=config.min_cell_n),
         "volume_by_outlet": A.volume(passages, period=period),
-        "outlet_similarity_frames": outlet_similarity(passages, fi),
-        "outlet_similarity_clusters": outlet_similarity(passages, ci),
+        "outlet_similarity": outlet_similarity_table(passages, fi, ci),
     }
     for name in ("clusters_over_time", "clusters_by_outlet"):
         tables[name].insert(tables[name].columns.get_loc(S.CLUSTER_ID) + 1, CLUSTER_LABEL,

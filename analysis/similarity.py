@@ -81,3 +81,18 @@ def profile_against_corpus(
     out["difference"] = out["outlet"] - out["rest_of_corpus"]
     out.index.name = "category"
     return out.round(6).reset_index()
+
+
+def outlet_similarity_table(
+    passages: pd.DataFrame, frame_indicators: pd.DataFrame, cluster_indicators: pd.DataFrame, *, by: str = S.OUTLET
+) -> pd.DataFrame:
+    """outlet_similarity.csv: both distances per outlet pair, each with its own display order."""
+    keys = [f"{by}_a", f"{by}_b"]
+    parts = []
+    for prefix, ind in (("frame", frame_indicators), ("cluster", cluster_indicators)):
+        long = outlet_similarity(passages, ind, by=by)
+        parts.append(long.rename(columns={
+            "distance": f"{prefix}_jsd", "order_a": f"{prefix}_order_a", "order_b": f"{prefix}_order_b"}))
+    sizes = parts[0][[*keys, "n_a", "n_b"]]
+    merged = parts[0].drop(columns=["n_a", "n_b"]).merge(parts[1].drop(columns=["n_a", "n_b"]), on=keys)
+    return merged.merge(sizes, on=keys)

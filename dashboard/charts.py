@@ -230,11 +230,15 @@ def outlet_period_multiples(table: pd.DataFrame, labels: Mapping[str, str], fram
 # --- outlets -------------------------------------------------------------------------------
 
 
-def similarity_heatmap(long: pd.DataFrame, by: str = S.OUTLET, what: str = "frames") -> alt.Chart:
+def similarity_heatmap(table: pd.DataFrame, by: str = S.OUTLET, what: str = "frames") -> alt.Chart:
+    """Heatmap of the outlet_similarity table's frame or cluster distances, in its hierarchical order."""
     a, b = f"{by}_a", f"{by}_b"
+    prefix = "frame" if what == "frames" else "cluster"
+    long = table.rename(columns={f"{prefix}_jsd": "distance", f"{prefix}_order_a": "order_a"})
     order = long.drop_duplicates(a).sort_values("order_a")[a].tolist()
     return (
-        alt.Chart(long, title=f"Jensen–Shannon distance between outlets ({what}); 0 = identical")
+        alt.Chart(long[[a, b, "distance", "order_a", "n_a", "n_b"]],
+                  title=f"Jensen–Shannon distance between outlets ({what}); 0 = identical")
         .mark_rect()
         .encode(
             x=alt.X(f"{b}:N", sort=order, title=None, axis=alt.Axis(labelAngle=-35, labelLimit=200)),

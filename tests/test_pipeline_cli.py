@@ -33,7 +33,7 @@ def test_run_writes_every_table_and_a_manifest(demo_run):
     out, _, _ = demo_run
     names = {p.name for p in (out / "a").iterdir()}
     assert {"articles.csv", "passages.csv", "clusters.csv", "frames.csv", "frames_over_time.csv",
-            "frames_by_outlet.csv", "frames_outlet_period.csv", "outlet_similarity_frames.csv",
+            "frames_by_outlet.csv", "frames_by_outlet_period.csv", "outlet_similarity.csv",
             "clusters_over_time.csv", "syndication.csv", "rejected.csv", "excluded.csv", "manifest.json",
             "framescope.xlsx"} <= names
     m = json.loads((out / "a" / "manifest.json").read_text())
@@ -44,6 +44,10 @@ def test_run_writes_every_table_and_a_manifest(demo_run):
     assert read(out / "a" / "rejected.csv").columns.tolist() == ["file", "row", "reason"]  # header only
     arts, passages = read(out / "a" / "articles.csv"), read(out / "a" / "passages.csv")
     assert set(passages["cluster_id"]) == set(range(6))  # every passage in a real cluster
+    assert set(arts["main_cluster_id"]) <= set(range(6))
+    sim = read(out / "a" / "outlet_similarity.csv")
+    assert {"outlet_a", "outlet_b", "frame_jsd", "cluster_jsd"} <= set(sim.columns)
+    assert sim["frame_jsd"].between(0, 1).all()
     assert {"energy_trade", "ukraine_war"} <= set(arts.columns)  # frame mix columns
     assert arts[["energy_trade", "ukraine_war"]].max().max() <= 1
     clusters = read(out / "a" / "clusters.csv")
@@ -91,7 +95,7 @@ def test_article_unit_and_relevance_gate(embedder, demo_sample):
     cfg = PipelineConfig(unit="article", k=4, relevance=True)
     a = analyse(demo_sample, cfg, embedder=embedder)
     off = a.articles[~a.articles["relevant"]]
-    assert len(off) >= 1 and set(off["cluster_id"]) == {-1}  # set aside, listed, not lost
+    assert len(off) >= 1 and set(off["main_cluster_id"]) == {-1}  # set aside, listed, not lost
     assert not a.passages["article_id"].isin(off["article_id"]).any()
     per_article = a.passages.groupby("article_id")["cluster_id"].nunique()
     assert (per_article == 1).all()  # article unit: one cluster per article
@@ -112,4 +116,4 @@ def test_bbc_topics_are_recovered(tmp_path, embedder):
     assert main(["run", str(src), "--out", str(out), "--no-store", "--quiet", "--k", "5"]) == 0
     arts = read(out / "articles.csv").merge(sample[["id", "label"]], left_on="article_id", right_on="id")
     assert len(arts) >= 390
-    assert normalized_mutual_info_score(arts["label"], arts["cluster_id"]) >= 0.75
+    assert normalized_mutual_info_score(arts["label"], arts["main_cluster_id"]) >= 0.75

@@ -50,7 +50,7 @@ if res is not None:
     min_n = PipelineConfig().min_cell_n
     fot = view.tables["frames_over_time"]
     fbo = view.tables["frames_by_outlet"]
-    fop = view.tables["frames_outlet_period"]
+    fop = view.tables["frames_by_outlet_period"]
     fmt = lambda fid: labels.get(fid, fid)  # noqa: E731
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
@@ -100,8 +100,8 @@ if res is not None:
 
     downloads(
         "frames",
-        {"frames_over_time": fot, "frames_by_outlet": fbo, "frames_outlet_period": fop,
+        {"frames_over_time": fot, "frames_by_outlet": fbo, "frames_by_outlet_period": fop,
          "frames": res.frames_long[res.frames_long[S.PASSAGE_ID].isin(view.passages[S.PASSAGE_ID])]},
-        {"frames_over_time": time_chart, "frames_by_outlet": heat, "frames_outlet_period": multiples},
+        {"frames_over_time": time_chart, "frames_by_outlet": heat, "frames_by_outlet_period": multiples},
         state.manifest_for(res, f, period_resolved=view.period),
     )

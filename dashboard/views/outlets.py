@@ -22,8 +22,7 @@ if res is not None:
     if st.session_state.get(state.K_SIM_BASIS) not in ("frames", "clusters"):
         st.session_state[state.K_SIM_BASIS] = "frames"
     basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=state.K_SIM_BASIS) or "frames"
-    long = view.tables[f"outlet_similarity_{basis}"]
-    heat = charts.similarity_heatmap(long, what=basis)
+    heat = charts.similarity_heatmap(view.tables["outlet_similarity"], what=basis)
     st.altair_chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
                "so outlets that frame alike sit next to each other.")
@@ -51,8 +50,7 @@ if res is not None:
                             for c in ("outlet", "rest_of_corpus", "difference")})
     downloads(
         "outlets",
-        {"outlet_similarity_frames": view.tables["outlet_similarity_frames"],
-         "outlet_similarity_clusters": view.tables["outlet_similarity_clusters"],
+        {"outlet_similarity": view.tables["outlet_similarity"],
          "volume_by_outlet": view.tables["volume_by_outlet"], f"profile_{basis}": profile},
         {f"outlet_similarity_{basis}": heat, f"outlet_profile_{basis}": prof_chart},
         state.manifest_for(res, f, outlet=outlet, basis=basis),
