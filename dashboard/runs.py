@@ -11,6 +11,7 @@ recomputation and an interrupted one leaves nothing half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+import analysis
 from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import PipelineConfig
@@ -86,11 +88,22 @@ def articles_digest(articles: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def analysis_code_digest() -> str:
+    """sha256 of the analysis library's source: results of older code are never served as current."""
+    h = hashlib.sha256()
+    for path in sorted(Path(analysis.__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str) -> str:
-    """The cache key of a run: article content, parameters and codebook content."""
+    """The cache key of a run: article content, parameters, codebook content and library code."""
     params = config.as_dict()
     params["codebook"] = codebook_digest  # content, not the file's path
-    payload = json.dumps({"articles": articles_sha, "config": params}, sort_keys=True, default=str)
+    payload = json.dumps({"articles": articles_sha, "config": params, "code": analysis_code_digest()},
+                         sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
