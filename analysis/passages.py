@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -135,23 +137,45 @@ def article_passages(
     return split_long(merge_fragments(paragraphs(text), min_words), max_tokens, count)
 
 
+class SplitCache(Protocol):
+    def get_splits(self, split_key: str, hashes: Sequence[str]) -> dict[str, list[str]]: ...
+    def put_splits(self, split_key: str, splits: dict[str, list[str]]) -> None: ...
+
+
+def split_key(tokenizer_id: str, min_words: int, max_tokens: int) -> str:
+    """Identifies a way of splitting: tokenizer, parameters and this module's code."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return f"{tokenizer_id}|{min_words}|{max_tokens}|{code}"
+
+
 def split_passages(
     articles: pd.DataFrame,
     *,
     min_words: int = 25,
     max_tokens: int = 256,
     count: TokenCounter = approx_tokens,
+    cache: SplitCache | None = None,
+    cache_key: str = "",
 ) -> pd.DataFrame:
     """Articles (schema.ARTICLE_COLUMNS) → passages (schema.PASSAGE_COLUMNS), one row each.
 
-    A batch function: it maps over any partition of the articles independently.
+    A batch function: it maps over any partition of the articles independently. With a
+    cache, an article text already split under `cache_key` is not tokenised again, which
+    makes re-runs and runs that add a few articles to a large corpus cheap.
     """
+    texts = articles[S.TEXT].tolist()
+    hashes = [text_hash(t) for t in texts]
+    known = cache.get_splits(cache_key, hashes) if cache is not None else {}
+    todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    merged = {h: merge_fragments(paragraphs(t), min_words) for h, t in todo.items()}
+    sizes = iter(count([p for paras in merged.values() for p in paras]))  # one batched tokenizer call
+    fresh = {h: split_long(paras, max_tokens, count, [next(sizes) for _ in paras]) for h, paras in merged.items()}
+    if cache is not None and fresh:
+        cache.put_splits(cache_key, fresh)
+    known.update(fresh)
     rows: list[tuple] = []
-    merged = [merge_fragments(paragraphs(text), min_words) for text in articles[S.TEXT]]
-    sizes = iter(count([p for paras in merged for p in paras]))  # one batched call: fast tokenizers parallelise
-    for (art_id, outlet, date, _), paras in zip(_iter(articles), merged, strict=True):
-        own = [next(sizes) for _ in paras]
-        for pos, passage in enumerate(split_long(paras, max_tokens, count, own)):
+    for (art_id, outlet, date, _), h in zip(_iter(articles), hashes, strict=True):
+        for pos, passage in enumerate(known[h]):
             rows.append((f"{art_id}:{pos}", art_id, outlet, date, pos, passage, text_hash(passage)))
     out = pd.DataFrame(rows, columns=list(S.PASSAGE_COLUMNS))
     out[S.DATE] = pd.to_datetime(out[S.DATE], utc=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from .export import to_xlsx_bytes, write_json, write_table
 from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, article_frame_mix
 from .ingest import IngestResult
 from .labeling import cluster_table, main_cluster
-from .passages import split_passages
+from .passages import SplitCache, split_key, split_passages
 from .projection import MAP_X, MAP_Y, project_2d
 from .relevance import REASON, RELEVANT, relevance
 from .similarity import outlet_similarity_table
@@ -41,6 +41,10 @@ from .syndication import IS_COPY, SyndicationParams, syndication, syndication_ta
 log = logging.getLogger(__name__)
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class Cache(VectorCache, SplitCache, Protocol):
+    """What the pipeline keeps between runs (analysis.store.Store is one)."""
 
 STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication", "map")
 CLUSTER_LABEL = "cluster_label"
@@ -130,7 +134,7 @@ def analyse(
     config: PipelineConfig = PipelineConfig(),
     *,
     embedder: Embedder | None = None,
-    cache: VectorCache | None = None,
+    cache: Cache | None = None,
     progress: StageProgress | None = None,
     rejected: pd.DataFrame | None = None,
     sources: Sequence[Mapping[str, Any]] = (),
@@ -152,7 +156,8 @@ def analyse(
     with timer.stage("passages"):
         passages = split_passages(
             kept, min_words=config.min_passage_words, max_tokens=config.max_passage_tokens,
-            count=embedder.count_tokens,
+            count=embedder.count_tokens, cache=cache,
+            cache_key=split_key(embedder.model_id.split("/")[0], config.min_passage_words, config.max_passage_tokens),
         )
 
     def embed_progress(done: int, total: int) -> None:

@@ -34,6 +34,9 @@ SCHEMA_VERSION = 1
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS passage_splits (
+    split_key TEXT NOT NULL, text_hash TEXT NOT NULL, passages TEXT NOT NULL,
+    PRIMARY KEY (split_key, text_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS embeddings (
     model_id TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash)) WITHOUT ROWID;
@@ -167,6 +170,29 @@ class Store:
             con.executemany(
                 "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
                 ((model_id, h, v.tobytes()) for h, v in zip(hashes, vectors, strict=True)),
+            )
+
+    # passage splits ----------------------------------------------------------------------
+    def get_splits(self, split_key: str, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """Cached passage lists of article texts (by text hash) split under `split_key`."""
+        con = self.connection()
+        found: dict[str, list[str]] = {}
+        unique = list(dict.fromkeys(hashes))
+        for i in range(0, len(unique), 900):
+            chunk = unique[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            for h, passages in con.execute(
+                f"SELECT text_hash, passages FROM passage_splits WHERE split_key=? AND text_hash IN ({marks})",
+                (split_key, *chunk),
+            ):
+                found[h] = json.loads(passages)
+        return found
+
+    def put_splits(self, split_key: str, splits: dict[str, list[str]]) -> None:
+        with self.write() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO passage_splits VALUES (?, ?, ?)",
+                ((split_key, h, json.dumps(p, ensure_ascii=False)) for h, p in splits.items()),
             )
 
     # data sets ---------------------------------------------------------------------------

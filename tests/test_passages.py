@@ -1,3 +1,5 @@
+import pandas as pd
+
 from analysis import schema as S
 from analysis.passages import article_passages, is_boilerplate, split_passages, word_count
 
@@ -41,3 +43,19 @@ def test_split_passages_keeps_ids_positions_and_hashes(demo_sample):
     assert (first["min"] == 0).all() and (first["max"] == first["size"] - 1).all()
     assert p[S.PASSAGE_ID].is_unique
     assert p[S.TEXT_HASH].str.len().eq(64).all()
+
+
+def test_cached_splits_are_not_tokenised_again(demo_sample, store):
+    calls = []
+
+    def counting(texts):
+        calls.append(len(texts))
+        return [len(t.split()) * 2 for t in texts]
+
+    first = split_passages(demo_sample, count=counting, cache=store, cache_key="k")
+    n_first = sum(calls)
+    again = split_passages(demo_sample, count=counting, cache=store, cache_key="k")
+    assert sum(calls) == n_first  # nothing counted the second time
+    pd.testing.assert_frame_equal(first, again)
+    split_passages(demo_sample.head(3), count=counting, cache=store, cache_key="other-tokenizer")
+    assert sum(calls) > n_first  # another key is another split
