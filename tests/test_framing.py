@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.codebook import load_codebook
@@ -102,3 +103,24 @@ def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
     assert m["macro_f1"] >= 0.50 and m["accuracy"] >= 0.55
     per_frame = frame_metrics(labels, s.scores, s.thresholds)
     assert (per_frame["support"] > 0).all()
+
+
+def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
+    """Zero-shot quality on the project's own gold paragraphs (figures in BENCHMARKS.md)."""
+    from analysis.config import DATA_DIR
+
+    demo = DATA_DIR / "demo"
+    articles = pd.read_csv(demo / "articles.csv", keep_default_na=False)
+    gold = pd.read_csv(demo / "gold_frames.csv")
+    labels_of = gold.groupby(["article_id", "paragraph_index"])["frame_id"].agg(";".join).to_dict()
+    rows = [{"text": p, "frame_id": labels_of.get((a, i), "")}
+            for a, text in zip(articles["id"], articles["text"], strict=True)
+            for i, p in enumerate(text.split("\n\n"))]
+    path = tmp_path / "demo_labels.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    labels = load_labels(path, scorer.codebook)
+    s = scorer.score(embedder.encode(labels.texts))
+    metrics = frame_metrics(labels, s.scores, s.thresholds)
+    assert metrics["f1"].mean() >= 0.50
+    assert (metrics["f1"] >= 0.30).all(), metrics[["frame_id", "f1"]]
+    assert top1_metrics(labels, s.scores)["macro_f1"] >= 0.60
