@@ -156,6 +156,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     codebook = load_codebook(args.codebook)
     labels = load_labels(args.labels, codebook, text_column=args.text_column, label_columns=args.label_column)
+    if labels.skipped:
+        print(f"framescope: left out {len(labels.skipped)} row(s) of {labels.source}: "
+              + "; ".join(labels.skipped[:5]) + (" …" if len(labels.skipped) > 5 else ""), file=sys.stderr)
     embedder = load_embedder(args.model, args.precision)
     store = None if args.no_store else Store(args.store or default_store_path())
     try:

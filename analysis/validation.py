@@ -41,6 +41,7 @@ class LabelledPassages:
     y: np.ndarray  # (n, F) bool
     frame_ids: tuple[str, ...]
     source: str
+    skipped: tuple[str, ...] = ()  # rows left out, e.g. "row 7: empty text"
 
     @property
     def single(self) -> np.ndarray:
@@ -75,11 +76,11 @@ def load_labels(
     by_code = {str(f.code): f.id for f in codebook.frames if f.code is not None}
     index = {f: j for j, f in enumerate(codebook.ids)}
     rows: dict[str, set[str]] = {}
-    problems = []
+    problems, skipped = [], []
     for i, rec in enumerate(df.to_dict("records"), start=2):  # row 1 is the header
         text = str(rec[text_col]).strip()
-        if not text:
-            problems.append(f"row {i}: empty text")
+        if not text:  # nothing to score: left out and reported, the other rows still count
+            skipped.append(f"row {i}: empty {text_col}")
             continue
         frames = rows.setdefault(text, set())
         for col in label_cols:
@@ -102,7 +103,7 @@ def load_labels(
     for r, t in enumerate(texts):
         for f in rows[t]:
             y[r, index[f]] = True
-    return LabelledPassages(texts, y, tuple(codebook.ids), str(path))
+    return LabelledPassages(texts, y, tuple(codebook.ids), str(path), tuple(skipped))
 
 
 def best_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:

@@ -81,9 +81,10 @@ def test_best_threshold_maximises_f1():
 def test_labels_accept_ids_and_codes_and_name_bad_rows(tmp_path):
     cb = load_codebook(CODEBOOK_DIR / "gvfc.yaml")
     good = tmp_path / "l.csv"
-    good.write_text("text,frame_id\nA headline,2\nAnother,gun_rights;3\nNone here,99\n")
+    good.write_text("text,frame_id\nA headline,2\nAnother,gun_rights;3\nNone here,99\n,4\n")
     labels = load_labels(good, cb)
     assert labels.y.sum(axis=1).tolist() == [1, 2, 0]
+    assert labels.skipped == ("row 5: empty text",)  # reported, and the other rows still count
     assert labels.y[1, cb.ids.index("politics")]
     bad = tmp_path / "b.csv"
     bad.write_text("text,frame_id\nA headline,2\nOops,banana\n")
