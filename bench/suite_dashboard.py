@@ -1,0 +1,407 @@
+"""Suite 6 — dashboard: the Streamlit app in Debian's Chromium, driven by Playwright.
+
+A fresh store (FRAMESCOPE_DB in the benchmark cache) and `streamlit run dashboard/app.py`
+on a free port; the browser is /usr/bin/chromium (never `playwright install`).
+
+- first start: time until the first chart is drawn and until the analysis results
+  (≥ 2 charts on Overview) are there. Full mode starts on an empty store, so the app imports
+  the demonstration corpus and analyses it cold (encoding included); then the server is
+  restarted on the same store and the same is measured warm (run read back from the store).
+- page switch (sidebar link → new page drawn, no stale element, ≥ 1 chart) and filter
+  change (add one outlet in the sidebar → Frames page redrawn): median of 5, each value a
+  new one so no cached view is reused.
+- 10k corpus (full mode): the 10k scaled corpus is added as a data set; its vectors are the
+  synthetic ones of the pipeline suite's seeded store (copied in), so the dashboard's own
+  10k run computes every stage except encoding; then page switch and filter change again.
+- concurrency: 4 browser sessions switch pages and change filters while a 5th uploads a
+  new CSV on the Data page, saves it and waits for its analysis. Every action of every
+  session is timed (p95 reported) and checked for error elements (stException or an error
+  alert).
+An action is complete when Streamlit reports the script not running, no element is stale
+and the expected charts are drawn (canvas or svg inside stVegaLiteChart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .common import CACHE, REPO, SuiteResult, check, log, median, p95
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
+REPEATS = {"tiny": 2, "quick": 3, "full": 5}
+SESSIONS = {"tiny": 1, "quick": 1, "full": 4}
+UPLOAD_ARTICLES = {"tiny": 3, "quick": 5, "full": 15}
+TIMEOUT_MS = {"tiny": 240_000, "quick": 240_000, "full": 900_000}
+
+DONE_JS = """(n) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  const charts = document.querySelectorAll(
+    '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks');
+  return charts.length >= n;
+}"""
+RUNNING_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') !== 'notRunning';
+}"""
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+CHARTS = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run dashboard/app.py` on a free port; output to a file; peak RSS sampled."""
+
+    def __init__(self, db: Path, log_path: Path) -> None:
+        self.db, self.log_path = db, log_path
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    def start(self, timeout: float = 120) -> float:
+        import os
+        import urllib.request
+
+        env = {**os.environ, "FRAMESCOPE_DB": str(self.db), "PYTHONUNBUFFERED": "1"}
+        t0 = time.perf_counter()
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        threading.Thread(target=self._sample, daemon=True).start()
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        return t0
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError("streamlit did not answer /_stcore/health")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _sample(self) -> None:
+        try:
+            import psutil
+
+            p = psutil.Process(self.proc.pid)
+            while not self._stop.is_set() and self.proc.poll() is None:
+                rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                self.peak_mb = max(self.peak_mb, rss / 2**20)
+                time.sleep(0.25)
+        except Exception:  # sampling is best effort (psutil missing, process gone)
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+async def _errors(page) -> list[str]:
+    loc = page.locator(ERRORS)
+    n = await loc.count()
+    return [(await loc.nth(i).inner_text())[:200] for i in range(n)]
+
+
+async def _done(page, n_charts: int, timeout_ms: int, saw_run_ms: int = 3000) -> None:
+    """Wait for the rerun an action triggered to start (best effort), then for it to finish."""
+    try:
+        await page.wait_for_function(RUNNING_JS, timeout=saw_run_ms, polling="raf")
+    except Exception:  # too fast to observe: the DONE check below still has to hold
+        pass
+    await page.wait_for_function(DONE_JS, arg=n_charts, timeout=timeout_ms, polling=50)
+
+
+async def switch_page(page, title: str, timeout_ms: int) -> float:
+    t0 = time.perf_counter()
+    await page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).first.click()
+    await page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
+    await _done(page, 1, timeout_ms)
+    return time.perf_counter() - t0
+
+
+async def add_outlet(page, outlet: str, timeout_ms: int) -> float:
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets").first
+    await box.locator("input").first.click()
+    await box.locator("input").first.fill(outlet)
+    t0 = time.perf_counter()
+    await box.locator("input").first.press("Enter")
+    await _done(page, 1, timeout_ms)
+    dt = time.perf_counter() - t0
+    await page.keyboard.press("Escape")
+    return dt
+
+
+async def outlets_of(page) -> list[str]:
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets").first
+    await box.locator("input").first.click()
+    opts = page.locator('[role="option"]')
+    await opts.first.wait_for(timeout=10_000)
+    names = [t.strip() for t in await opts.all_inner_texts()]
+    await page.keyboard.press("Escape")
+    return [n for n in names if n]
+
+
+async def open_app(ctx, url: str, n_charts: int, timeout_ms: int):
+    page = await ctx.new_page()
+    t0 = time.perf_counter()
+    await page.goto(url, wait_until="domcontentloaded")
+    await page.wait_for_function(DONE_JS, arg=1, timeout=timeout_ms, polling=50)
+    first = time.perf_counter() - t0
+    await page.wait_for_function(DONE_JS, arg=n_charts, timeout=timeout_ms, polling=100)
+    return page, first, time.perf_counter() - t0
+
+
+PAGES = ("Clusters", "Frames", "Outlets", "Overview")
+
+
+async def interactions(page, repeats: int, timeout_ms: int, errors: list[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"page switch": [], "filter change": []}
+    for i in range(repeats):
+        out["page switch"].append(await switch_page(page, PAGES[i % len(PAGES)], timeout_ms))
+        errors += await _errors(page)
+    if (await page.get_by_role("heading", name="Frames", exact=True).count()) == 0:
+        await switch_page(page, "Frames", timeout_ms)
+    names = await outlets_of(page)
+    for i in range(min(repeats, len(names))):
+        out["filter change"].append(await add_outlet(page, names[i], timeout_ms))
+        errors += await _errors(page)
+    return out
+
+
+async def browse_session(browser, url: str, steps: int, timeout_ms: int) -> dict:
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    lat: list[float] = []
+    ok = True
+    try:
+        page, first, _ = await open_app(ctx, url, 2, timeout_ms)
+        lat.append(first)
+        for i in range(steps):
+            lat.append(await switch_page(page, PAGES[i % len(PAGES)], timeout_ms))
+            errors += await _errors(page)
+        await switch_page(page, "Frames", timeout_ms)
+        names = await outlets_of(page)
+        for name in names[:2]:
+            lat.append(await add_outlet(page, name, timeout_ms))
+            errors += await _errors(page)
+    except Exception as exc:
+        ok = False
+        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await ctx.close()
+    return {"ok": ok and not errors, "latencies": lat, "errors": errors}
+
+
+async def upload_session(browser, url: str, csv: Path, timeout_ms: int) -> dict:
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    out = {"ok": False, "errors": errors}
+    try:
+        page, _, _ = await open_app(ctx, url, 2, timeout_ms)
+        await switch_page_any(page, "Data", timeout_ms)
+        t0 = time.perf_counter()
+        await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
+        save = page.get_by_role("button", name="Save as data set")
+        await save.wait_for(timeout=timeout_ms)
+        out["check_s"] = time.perf_counter() - t0
+        await save.click()
+        await page.get_by_text("Saved the data set").first.wait_for(timeout=timeout_ms)
+        await switch_page_any(page, "Overview", timeout_ms)
+        await page.wait_for_function(DONE_JS, arg=2, timeout=timeout_ms, polling=100)
+        out["upload_to_results_s"] = time.perf_counter() - t0
+        errors += await _errors(page)
+        out["ok"] = not errors
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await ctx.close()
+    return out
+
+
+async def switch_page_any(page, title: str, timeout_ms: int) -> None:
+    await page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).first.click()
+    await page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
+    await page.wait_for_function(DONE_JS, arg=0, timeout=timeout_ms, polling=50)
+
+
+def _add_dataset(db: Path, csv: Path, name: str) -> int:
+    from analysis.ingest import ingest
+    from analysis.store import Store
+
+    from .corpora import file_sha256
+
+    res = ingest([str(csv)])
+    store = Store(db)
+    try:
+        info = store.add_dataset(name, res.articles, res.rejected, [(csv.name, file_sha256(csv))],
+                                 n_duplicates=res.n_duplicates)
+    finally:
+        store.close()
+    return info.dataset_id
+
+
+def _copy_vectors(src: Path, dst: Path) -> int:
+    from analysis.store import Store
+
+    Store(dst).close()  # creates the schema
+    con = sqlite3.connect(dst)
+    con.execute("ATTACH DATABASE ? AS src", (str(src),))
+    n = con.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM src.embeddings").rowcount
+    con.commit()
+    con.close()
+    return n
+
+
+async def _main(res: SuiteResult, mode: str, work: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    from .corpora import scaled_csv
+
+    timeout_ms, reps = TIMEOUT_MS[mode], REPEATS[mode]
+    db = work / "store.db"
+    seeded = CACHE / "pipeline-full" / "store10k.db"
+    big_csv = CACHE / "corpora" / "s_10000_seed0.csv"
+    use_big = mode == "full" and seeded.exists() and big_csv.exists()
+    if use_big:
+        n = _copy_vectors(seeded, db)
+        res.params["seeded_vectors_copied"] = n
+    if mode != "full":
+        small = scaled_csv(40 if mode == "quick" else 8, seed=5, prefix="dash")
+        _add_dataset(db, small, "bench small corpus")
+        corpus_name = f"{small.name} (small scaled corpus instead of the demo, to fit the quick budget)"
+    else:
+        corpus_name = "demonstration corpus (imported and analysed by the app on first start)"
+    res.params["corpus"] = corpus_name
+    rows = []
+    errors: list[str] = []
+    server = Server(db, work / "streamlit.log")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            t0 = server.start()
+            ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            page, first, results = await open_app(ctx, server.url, 2, timeout_ms)
+            started = time.perf_counter() - t0
+            rows.append({"measure": "first start: server start → first chart (s)", "value": started - results + first})
+            rows.append({"measure": "first start: server start → analysis results (s)", "value": started})
+            errors += await _errors(page)
+            if mode == "full":
+                await ctx.close()
+                server.stop()
+                first_peak = server.peak_mb
+                log("  dashboard: restart on the same store")
+                server = Server(db, work / "streamlit.log")
+                t0 = server.start()
+                ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                page, first, results = await open_app(ctx, server.url, 2, timeout_ms)
+                started = time.perf_counter() - t0
+                rows.append({"measure": "restart: server start → first chart (s)", "value": started - results + first})
+                rows.append({"measure": "restart: server start → analysis results (s)", "value": started})
+            log("  dashboard: page switches and filter changes (small/demo corpus)")
+            inter = await interactions(page, reps, timeout_ms, errors)
+            await ctx.close()
+            small_name = "demo" if mode == "full" else "small corpus"
+            for k, v in inter.items():
+                rows.append({"measure": f"{k}, {small_name}: median of {len(v)} (s)", "value": median(v),
+                             "all": ", ".join(f"{x:.2f}" for x in v)})
+            res.extra["interactions_small"] = inter
+            big_filter = None
+            if use_big:
+                log("  dashboard: adding the 10k corpus and waiting for its run")
+                ds = _add_dataset(db, big_csv, "bench 10k corpus")
+                ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                page, first, results = await open_app(ctx, f"{server.url}/?ds={ds}", 2, timeout_ms)
+                rows.append({"measure": "10k: open → analysis results (run computed, vectors cached) (s)",
+                             "value": results})
+                inter_big = await interactions(page, reps, timeout_ms, errors)
+                await ctx.close()
+                for k, v in inter_big.items():
+                    rows.append({"measure": f"{k}, 10k corpus: median of {len(v)} (s)", "value": median(v),
+                                 "all": ", ".join(f"{x:.2f}" for x in v)})
+                res.extra["interactions_10k"] = inter_big
+                big_filter = median(inter_big["filter change"])
+            log(f"  dashboard: {SESSIONS[mode]} browsing sessions + 1 upload")
+            up_csv = scaled_csv(UPLOAD_ARTICLES[mode], seed=9, prefix="upload")
+            tasks = [browse_session(browser, server.url, 4, timeout_ms) for _ in range(SESSIONS[mode])]
+            tasks.append(upload_session(browser, server.url, up_csv, timeout_ms))
+            outs = await asyncio.gather(*tasks)
+            browse, upload = outs[:-1], outs[-1]
+            lats = [x for o in browse for x in o["latencies"]]
+            failed = sum(not o["ok"] for o in outs)
+            rows.append({"measure": f"concurrent: {len(browse)} browsing sessions, p95 action latency (s)",
+                         "value": p95(lats), "all": f"{len(lats)} actions, median {median(lats):.2f}s"})
+            rows.append({"measure": f"concurrent: upload of {UPLOAD_ARTICLES[mode]} articles → results (s)",
+                         "value": upload.get("upload_to_results_s"), "all": f"check {upload.get('check_s', 0):.1f}s"})
+            rows.append({"measure": "concurrent: sessions failed or showing an error element", "value": failed})
+            for o in outs:
+                errors += o["errors"]
+            res.extra["concurrency"] = {"browse": browse, "upload": upload}
+            res.target(f"concurrent sessions ({len(browse)} browsing + 1 upload): failed sessions", failed, "0",
+                       failed == 0, "; ".join(errors)[:300])
+            if big_filter is not None:
+                res.target("filter change, 10k corpus, median (s)", round(big_filter, 3), "≤ 1 s",
+                           check(big_filter, "<=", 1.0))
+            else:
+                res.target("filter change, 10k corpus, median (s)", None, "≤ 1 s", None,
+                           "not measured in this mode (needs the full pipeline suite's seeded 10k store)")
+        finally:
+            server.stop()
+            await browser.close()
+    peak = max(server.peak_mb, locals().get("first_peak", 0.0))
+    rows.append({"measure": "server peak RSS incl. children (MiB)", "value": peak})
+    res.rows = rows
+    res.extra["errors"] = errors
+
+
+def run(mode: str = "full") -> SuiteResult:
+    res = SuiteResult("dashboard", mode, "Streamlit dashboard in Chromium (Playwright)")
+    res.columns = ["measure", "value", "all"]
+    if not (REPO / "dashboard" / "app.py").exists():
+        res.skipped = "not available: dashboard/app.py does not exist"
+        return res
+    if not CHROMIUM.exists():
+        res.skipped = "not available: /usr/bin/chromium missing (apt-get install -y --no-install-recommends chromium)"
+        return res
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        res.skipped = "not available: the playwright package is not installed (pip install -e '.[dev]')"
+        return res
+    work = CACHE / f"dashboard-{mode}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    asyncio.run(_main(res, mode, work))
+    res.notes.append("Latencies are wall time in the browser from the click/keypress until Streamlit has finished "
+                     "the rerun and the charts are drawn; the browser and the server share the machine's 2 cores.")
+    return res
