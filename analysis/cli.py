@@ -14,6 +14,8 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
+import socket
 import sys
 import time
 import typing
@@ -110,7 +112,7 @@ def _stage_printer(quiet: bool):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .ingest import ingest
-    from .pipeline import analyse, sources_of, write_outputs
+    from .pipeline import run, sources_of, write_outputs
     from .store import Store
 
     config = _config_from(args)
@@ -126,20 +128,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  warning: {w}", file=sys.stderr)
     store = None if args.no_store else Store(args.store or default_store_path())
     try:
-        analysis = analyse(result.articles, config, cache=store, progress=_stage_printer(args.quiet),
-                           rejected=result.rejected, sources=sources_of(result))
-        analysis.timings["ingest"] = ingest_seconds
-        written = write_outputs(analysis, args.out, xlsx=args.xlsx)
+        out = run(result.articles, config, store=store, owner=f"cli@{socket.gethostname()}:{os.getpid()}",
+                  progress=_stage_printer(args.quiet), rejected=result.rejected, sources=sources_of(result))
     finally:
         if store is not None:
             store.close()
-    m = analysis.manifest
+    manifest = {**out.manifest, "timings_s": {**out.manifest.get("timings_s", {}), "ingest": ingest_seconds}}
+    written = write_outputs(out.tables, manifest, args.out, xlsx=args.xlsx)
     if not args.quiet:
-        c = m["counts"]
-        print(f"framescope: {c['articles']} articles, {c['passages']} passages "
-              f"({c['passages_embedded_now']} embedded now), {m['clustering']['k']} clusters "
-              f"({m['clustering']['criterion']}); {len(written)} files in {args.out} "
-              f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        c, cl = manifest["counts"], manifest["clustering"]
+        how = "reused from the store" if manifest.get("reused_run") else f"{c['passages_embedded_now']} embedded now"
+        print(f"framescope: {c['articles']} articles, {c['passages']} passages ({how}), {cl['k']} clusters "
+              f"({cl['criterion']}); {len(written)} files in {args.out} in {time.perf_counter() - t0:.1f}s",
+              file=sys.stderr)
     return 0
 
 

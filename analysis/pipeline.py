@@ -9,6 +9,9 @@ module only wires them, times them and writes the manifest.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +26,7 @@ import pandas as pd
 from . import __version__
 from . import aggregates as A
 from . import schema as S
-from .clustering import Clustering, assign, cluster_embeddings
+from .clustering import Clustering, cluster_embeddings
 from .codebook import Codebook, load_codebook
 from .config import PipelineConfig
 from .embeddings import Embedder, VectorCache, embed_texts, load_embedder
@@ -35,6 +38,7 @@ from .labeling import cluster_table, main_cluster
 from .passages import SplitCache, split_key, split_passages
 from .projection import MAP_X, MAP_Y, project_2d
 from .relevance import REASON, RELEVANT, relevance
+from .store import Store, article_key
 from .similarity import outlet_similarity_table
 from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
 
@@ -337,21 +341,108 @@ def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_outputs(analysis: Analysis, out_dir: str | Path, *, xlsx: bool = False) -> list[Path]:
+def write_outputs(
+    tables: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any], out_dir: str | Path, *, xlsx: bool = False
+) -> list[Path]:
     """CSV per table plus manifest.json (and one workbook with every table when asked)."""
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = all_tables(analysis)
     written = [write_table(df, out / f"{name}.csv") for name, df in tables.items()]
     if xlsx:
         path = out / "framescope.xlsx"
-        path.write_bytes(to_xlsx_bytes(tables, analysis.manifest))
+        path.write_bytes(to_xlsx_bytes(tables, manifest))
         written.append(path)
-    analysis.timings["export"] = round(time.perf_counter() - t0, 4)
-    written.append(write_json({**analysis.manifest, "timings_s": analysis.timings, "files": [p.name for p in written]},
+    timings = {**manifest.get("timings_s", {}), "export": round(time.perf_counter() - t0, 4)}
+    written.append(write_json({**manifest, "timings_s": timings, "files": [p.name for p in written]},
                               out / "manifest.json"))
     return written
+
+
+# --- runs: content-addressed, computed once ------------------------------------------------
+
+
+def articles_digest(articles: pd.DataFrame) -> str:
+    """sha256 over the sorted content keys (text and outlet) plus id, date and title of each article."""
+    keys = sorted(
+        "\x1f".join((article_key(text, outlet), str(aid), "" if pd.isna(date) else str(date), str(title)))
+        for aid, title, text, outlet, date in zip(
+            articles[S.ARTICLE_ID], articles[S.TITLE], articles[S.TEXT], articles[S.OUTLET],
+            articles[S.DATE], strict=True,
+        )
+    )
+    h = hashlib.sha256()
+    for k in keys:
+        h.update(k.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the analysis library's source: results of older code are never served as current."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str) -> str:
+    """The cache key of a run: article content, parameters, codebook and frame-model content, code."""
+    params = config.as_dict()
+    params["codebook"] = codebook_digest  # content, not the file's path
+    if config.frame_model:
+        params["frame_model"] = hashlib.sha256(Path(config.frame_model).read_bytes()).hexdigest()
+    payload = json.dumps({"articles": articles_sha, "config": params, "code": code_digest()},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    key: str
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    analysis: Analysis | None  # None when the tables were served from the store
+
+
+def run(
+    articles: pd.DataFrame,
+    config: PipelineConfig = PipelineConfig(),
+    *,
+    store: Store | None = None,
+    owner: str = "framescope",
+    **analyse_kw: Any,
+) -> RunOutput:
+    """`analyse` + `all_tables`, computed once per run key: a finished run in the store is reused.
+
+    The run is claimed in the store while it computes, so a dashboard session or another
+    CLI asking for the same key at the same time does not compute it twice.
+    """
+    t0 = time.perf_counter()
+    key = run_key(articles_digest(articles), config, load_codebook(config.codebook).digest())
+    cached = store.run_tables(key) if store is not None else None
+    if cached is not None:
+        tables, manifest = cached
+        counts = {**manifest.get("counts", {}), "passages_embedded_now": 0}
+        reuse = {"reused_run": True, "computed_utc": manifest.get("created_utc"),
+                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "timings_s": {"total": round(time.perf_counter() - t0, 4)}}
+        return RunOutput(key, tables, {**manifest, **reuse, "counts": counts,
+                                       "inputs": list(analyse_kw.get("sources", ()))}, None)
+    claimed = store is not None and store.claim_run(key, {"config": config.as_dict()}, owner)
+    try:
+        analysis = analyse(articles, config, cache=store, **analyse_kw)
+        tables = all_tables(analysis)
+    except BaseException as exc:
+        if claimed:
+            store.fail_run(key, str(exc) or type(exc).__name__)
+        raise
+    manifest = {**analysis.manifest, "run_key": key, "reused_run": False}
+    if claimed:
+        store.finish_run(key, tables, manifest)
+    return RunOutput(key, tables, manifest, analysis)
 
 
 def sources_of(result: IngestResult) -> list[dict[str, Any]]:

@@ -100,8 +100,10 @@ def run(mode: str = "full") -> SuiteResult:
             "added articles are encoded for real); a separate warm 10k run was dropped to save time, since it equals "
             "the incremental run minus encoding the 100.")
     res.columns = ["run", "articles", "passages", "embedded", *STAGES, "peak RSS MiB"]
-    res.notes.append("Stage times in seconds. `load_model` is loading the encoder (paid by every run, warm ones "
-                     "too, because the codebook prototypes are encoded at start); `split` is the passages stage; `aggregates` is `all_tables` "
-                     "(measured separately), `export` is `write_outputs` minus it. Peak RSS is the whole process "
-                     "(Python, torch and the model included), from /proc VmHWM.")
+    res.notes.append("Stage times in seconds. `load_model` builds the embedder (the tokenizer; the network itself "
+                     "loads on the first encode); `split` is the passages stage; `aggregates` is `all_tables` "
+                     "timed apart; `export` is `write_outputs`. A run whose key (article content, parameters, "
+                     "codebook, code) is already finished in the store is read back instead of recomputed "
+                     "(`analysis.pipeline.run`), so the warm run has no stage times of its own. Peak RSS is the "
+                     "whole process (Python, torch and the model included), from /proc VmHWM.")
     return res

@@ -4,7 +4,7 @@
     python -m bench.worker seed     SPEC.json OUT.json
     python -m bench.worker scale    SPEC.json OUT.json
 
-`pipeline` does what `framescope run` does (ingest → load model → analyse → write_outputs),
+`pipeline` does what `framescope run` does (ingest → load model → run → write_outputs),
 timing each stage; `seed` fills a store with synthetic vectors for a corpus (see
 suite_pipeline); `scale` clusters, labels, scores and aggregates given vectors.
 """
@@ -25,7 +25,7 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     from analysis.embeddings import embed_texts, load_embedder
     from analysis.ingest import ingest
     from analysis.passages import split_passages
-    from analysis.pipeline import all_tables, analyse, sources_of, write_outputs
+    from analysis.pipeline import all_tables, run, sources_of, write_outputs
     from analysis.store import Store
 
     reset_peak_rss()
@@ -40,29 +40,29 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     timings["load_model"] = time.perf_counter() - t
     store = Store(spec["store"])
     try:
-        analysis = analyse(result.articles, config, embedder=embedder, cache=store, rejected=result.rejected,
-                           sources=sources_of(result))
+        run_out = run(result.articles, config, store=store, owner="bench", embedder=embedder,
+                      rejected=result.rejected, sources=sources_of(result))
         t = time.perf_counter()
-        write_outputs(analysis, spec["out"])
-        timings["write_outputs"] = time.perf_counter() - t
+        write_outputs(run_out.tables, run_out.manifest, spec["out"])
+        timings["export"] = time.perf_counter() - t
     finally:
         store.close()
     timings["total"] = time.perf_counter() - t_all
     peak = peak_rss_mb()
-    for k, v in analysis.timings.items():
-        if k not in ("total", "export"):
-            timings[k] = v
-    timings["analyse_total"] = analysis.timings["total"]
-    # aggregates alone (write_outputs computes them once more inside), so export = the rest
-    t = time.perf_counter()
-    all_tables(analysis)
-    timings["aggregates"] = time.perf_counter() - t
-    timings["export"] = max(timings["write_outputs"] - timings["aggregates"], 0.0)
-    m = analysis.manifest
+    analysis = run_out.analysis
+    if analysis is not None:  # computed now (a reused run has no stage timings of its own)
+        for k, v in analysis.timings.items():
+            if k not in ("total", "export"):
+                timings[k] = v
+        timings["analyse_total"] = analysis.timings["total"]
+        t = time.perf_counter()
+        all_tables(analysis)  # aggregates alone, timed apart (run() computed them once already)
+        timings["aggregates"] = time.perf_counter() - t
+    m = run_out.manifest
     out = {"timings": timings, "peak_rss_mb": peak, "start_rss_mb": base_rss,
            "articles": m["counts"]["articles"], "passages": m["counts"]["passages"],
            "embedded_now": m["counts"]["passages_embedded_now"], "k": m["clustering"]["k"],
-           "model_id": embedder.model_id}
+           "model_id": embedder.model_id, "reused_run": bool(m.get("reused_run"))}
     if spec.get("embed_alone"):
         # the new articles' passages encoded with no store at all: "the time to embed them alone"
         new = ingest(spec["embed_alone"]).articles

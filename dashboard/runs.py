@@ -11,8 +11,6 @@ recomputation and an interrupted one leaves nothing half-written.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -26,13 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-import analysis
-from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import PipelineConfig
+from analysis.pipeline import run_key  # the same keys as `framescope run`
 from analysis.embeddings import load_embedder
 from analysis.errors import FramescopeError
-from analysis.store import RunStatus, Store, article_key
+from analysis.store import RunStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -70,41 +67,6 @@ STAGE_TEXT = {
     "saving": "Saving the results",
     "done": "Done",
 }
-
-
-def articles_digest(articles: pd.DataFrame) -> str:
-    """sha256 over the sorted content keys (text and outlet) plus id, date and title of each article."""
-    keys = sorted(
-        "\x1f".join((article_key(text, outlet), str(aid), "" if pd.isna(date) else str(date), str(title)))
-        for aid, title, text, outlet, date in zip(
-            articles[S.ARTICLE_ID], articles[S.TITLE], articles[S.TEXT], articles[S.OUTLET],
-            articles[S.DATE], strict=True,
-        )
-    )
-    h = hashlib.sha256()
-    for k in keys:
-        h.update(k.encode("utf-8"))
-        h.update(b"\x1e")
-    return h.hexdigest()
-
-
-@functools.cache
-def analysis_code_digest() -> str:
-    """sha256 of the analysis library's source: results of older code are never served as current."""
-    h = hashlib.sha256()
-    for path in sorted(Path(analysis.__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str) -> str:
-    """The cache key of a run: article content, parameters, codebook content and library code."""
-    params = config.as_dict()
-    params["codebook"] = codebook_digest  # content, not the file's path
-    payload = json.dumps({"articles": articles_sha, "config": params, "code": analysis_code_digest()},
-                         sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

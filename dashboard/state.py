@@ -28,6 +28,7 @@ import streamlit as st
 from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import CODEBOOK_DIR, DEFAULT_CODEBOOK, DEMO_CORPUS, PipelineConfig, default_store_path
+from analysis.pipeline import articles_digest
 from analysis.store import DatasetInfo, Store
 
 from . import runs
@@ -167,7 +168,7 @@ def _corpus(db: str, dataset_keys: tuple[tuple[int, float], ...]) -> Corpus:
     dates = articles[S.DATE].dropna()
     return Corpus(
         articles=articles,
-        digest=runs.articles_digest(articles),
+        digest=articles_digest(articles),
         outlets=tuple(sorted(articles[S.OUTLET].dropna().unique())),
         first=dates.min().date() if len(dates) else None,
         last=dates.max().date() if len(dates) else None,

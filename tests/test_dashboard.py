@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.pipeline import articles_digest, run_key
 from analysis.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -459,13 +460,13 @@ def test_runs_are_keyed_by_content_and_claimed_once(env, monkeypatch):
     from dashboard import runs
 
     articles = env["store"].articles([1])
-    a = runs.articles_digest(articles)
-    assert a == runs.articles_digest(articles.sample(frac=1, random_state=1))  # order does not matter
+    a = articles_digest(articles)
+    assert a == articles_digest(articles.sample(frac=1, random_state=1))  # order does not matter
     changed = articles.copy()
     changed.loc[len(changed) - 1, S.TEXT] += " One more sentence."
-    assert runs.articles_digest(changed) != a
+    assert articles_digest(changed) != a
     cfg = PipelineConfig()
-    assert runs.run_key(a, cfg, "d1") != runs.run_key(a, cfg.replace(k=5), "d1") != runs.run_key(a, cfg, "d2")
+    assert run_key(a, cfg, "d1") != run_key(a, cfg.replace(k=5), "d1") != run_key(a, cfg, "d2")
     # a finished run is reloaded, never recomputed
     spec = runs.make_spec([1], a, cfg, len(articles))
     assert spec.key == env["key"]

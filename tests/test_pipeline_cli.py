@@ -59,7 +59,7 @@ def test_second_run_embeds_nothing_and_gives_identical_clusters(demo_run):
     out, src, db = demo_run
     assert main(["run", str(src), "--out", str(out / "b"), "--store", str(db), "--quiet", "--k", "6"]) == 0
     m = json.loads((out / "b" / "manifest.json").read_text())
-    assert m["counts"]["passages_embedded_now"] == 0
+    assert m["counts"]["passages_embedded_now"] == 0 and m["reused_run"]  # the finished run is read back
     a, b = read(out / "a" / "passages.csv"), read(out / "b" / "passages.csv")
     assert a["cluster_id"].tolist() == b["cluster_id"].tolist()
 
@@ -87,6 +87,8 @@ def test_console_script_is_installed():
 def test_relevance_option_takes_on_and_off(tmp_path, demo_run):
     _, src, db = demo_run
     assert main(["run", str(src), "--out", str(tmp_path), "--store", str(db), "--quiet", "--relevance", "on"]) == 0
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert not m["reused_run"] and m["counts"]["passages_embedded_now"] == 0  # new run, cached vectors
     excluded = read(tmp_path / "excluded.csv")
     assert len(excluded) >= 1 and excluded["relevance_reason"].str.startswith("mentions").all()
 
