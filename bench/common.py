@@ -26,7 +26,6 @@ BENCH = REPO / "bench"
 SHARED_DATA = Path(os.environ.get("FRAMESCOPE_SHARED_DATA", REPO.parent / "shared" / "data"))
 BBC_CSV = SHARED_DATA / "bbc_news" / "bbc_news.csv"
 GVFC_EXTENSION = SHARED_DATA / "gvfc" / "gvfc_extension.csv"
-GVFC_HEADLINES = SHARED_DATA / "gvfc" / "gvfc_headlines.csv"
 DEMO_CSV = REPO / "data" / "demo" / "articles.csv"
 GVFC_CODEBOOK = REPO / "data" / "codebooks" / "gvfc.yaml"
 CACHE = Path(os.environ.get("FRAMESCOPE_BENCH_CACHE", BENCH / ".cache"))
