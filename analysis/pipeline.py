@@ -50,7 +50,6 @@ StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 class Cache(VectorCache, SplitCache, Protocol):
     """What the pipeline keeps between runs (analysis.store.Store is one)."""
 
-STAGES = ("relevance", "passages", "embed", "cluster", "label", "frames", "syndication", "map")
 CLUSTER_LABEL = "cluster_label"
 MAIN_CLUSTER_ID = "main_cluster_id"  # articles: the cluster holding most of the article's passages
 

@@ -408,9 +408,6 @@ class Store:
                 tables[name] = pd.read_parquet(io.BytesIO(blob))
         return tables, manifest
 
-    def checkpoint(self) -> None:
-        """Fold the WAL back into the database (long-lived readers can let it grow)."""
-        self.connection().execute("PRAGMA wal_checkpoint(RESTART)")
 
 
 def _dataset_info(row: tuple) -> DatasetInfo:
