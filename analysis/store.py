@@ -409,7 +409,6 @@ class Store:
         return tables, manifest
 
 
-
 def _dataset_info(row: tuple) -> DatasetInfo:
     ds_id, name, created, files, n_art, n_rej, n_dup = row
     return DatasetInfo(int(ds_id), name, float(created), tuple(json.loads(files)), n_art, n_rej, n_dup)
