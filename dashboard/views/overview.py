@@ -27,7 +27,7 @@ cols[0].metric("Articles", f"{len(articles):,}")
 cols[1].metric("Passages", f"{len(view.passages):,}" if view is not None else "…",
                help="Paragraph-sized units that are embedded, clustered and framed.")
 cols[2].metric("Outlets", f"{articles[S.OUTLET].nunique():,}")
-cols[3].metric("Date span", f"{dated.min():%Y} – {dated.max():%Y}" if len(dated) else "undated",
+cols[3].metric("Date span", f"{dated.min():%Y}–{dated.max():%Y}" if len(dated) else "undated",
                help=(f"{dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d}; " if len(dated) else "")
                + f"{int(articles[S.DATE].isna().sum())} undated article(s)")
 cols[4].metric("Rejected rows", f"{corpus.n_rejected:,}", help="Rows the upload check left out (see the Data page).")
