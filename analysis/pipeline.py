@@ -146,7 +146,8 @@ def analyse(
     config = config.validated()
     timer = _Timer(progress)
     t_start = time.perf_counter()
-    embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
+    with timer.stage("load_model"):  # the tokenizer; the network loads on the first encode
+        embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
     codebook = load_codebook(config.codebook)
     articles = articles.reset_index(drop=True).copy()
 

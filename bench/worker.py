@@ -35,12 +35,9 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     result = ingest(spec["inputs"])
     timings = {"ingest": time.perf_counter() - t}
-    t = time.perf_counter()
-    embedder = load_embedder(config.model, config.precision, config.batch_size)
-    timings["load_model"] = time.perf_counter() - t
     store = Store(spec["store"])
-    try:
-        run_out = run(result.articles, config, store=store, owner="bench", embedder=embedder,
+    try:  # no embedder up front: a run read back from the store never needs one (analyse builds it)
+        run_out = run(result.articles, config, store=store, owner="bench",
                       rejected=result.rejected, sources=sources_of(result))
         t = time.perf_counter()
         write_outputs(run_out.tables, run_out.manifest, spec["out"])
@@ -62,9 +59,10 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     out = {"timings": timings, "peak_rss_mb": peak, "start_rss_mb": base_rss,
            "articles": m["counts"]["articles"], "passages": m["counts"]["passages"],
            "embedded_now": m["counts"]["passages_embedded_now"], "k": m["clustering"]["k"],
-           "model_id": embedder.model_id, "reused_run": bool(m.get("reused_run"))}
+           "model_id": m["model_id"], "reused_run": bool(m.get("reused_run"))}
     if spec.get("embed_alone"):
         # the new articles' passages encoded with no store at all: "the time to embed them alone"
+        embedder = load_embedder(config.model, config.precision, config.batch_size)
         new = ingest(spec["embed_alone"]).articles
         ps = split_passages(new, min_words=config.min_passage_words, max_tokens=config.max_passage_tokens,
                             count=embedder.count_tokens)
@@ -76,19 +74,25 @@ def pipeline(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed(spec: dict[str, Any]) -> dict[str, Any]:
-    """Store synthetic vectors (real vectors of another store + noise) for a corpus's passages."""
+    """Store synthetic vectors (real vectors of another store + noise) and the splits of a corpus's passages."""
     import sqlite3
 
     import numpy as np
 
+    from analysis.config import PipelineConfig
     from analysis.embeddings import load_embedder
     from analysis.ingest import ingest
-    from analysis.passages import split_passages
+    from analysis.passages import split_key, split_passages
     from analysis.store import Store
 
     emb = load_embedder()
     arts = ingest(spec["inputs"]).articles
-    ps = split_passages(arts, count=emb.count_tokens)
+    cfg = PipelineConfig()
+    store = Store(spec["store"])
+    # a store that analysed this corpus before holds its passage splits as well as its vectors
+    ps = split_passages(arts, min_words=cfg.min_passage_words, max_tokens=cfg.max_passage_tokens,
+                        count=emb.count_tokens, cache=store,
+                        cache_key=split_key(emb.model_id.split("/")[0], cfg.min_passage_words, cfg.max_passage_tokens))
     con = sqlite3.connect(spec["real_from"])
     real = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in con.execute(
         "SELECT vector FROM embeddings WHERE model_id=?", (emb.model_id,))])
@@ -102,7 +106,6 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     base = real[topic[[codes[art_of[h]] for h in hashes]]]
     vecs = base + rng.normal(0, 0.025, size=base.shape).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    store = Store(spec["store"])
     try:
         for i in range(0, len(hashes), 5000):
             store.put_vectors(emb.model_id, hashes[i:i + 5000], vecs[i:i + 5000])

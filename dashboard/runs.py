@@ -40,7 +40,7 @@ OWNER = f"dashboard@{HOST}:{os.getpid()}"
 _STAGE_SPAN = {
     "starting": (0.0, 0.01),
     "loading data": (0.01, 0.03),
-    "loading model": (0.03, 0.08),
+    "load_model": (0.03, 0.08),
     "relevance": (0.08, 0.09),
     "passages": (0.09, 0.12),
     "embed": (0.12, 0.88),
@@ -55,7 +55,7 @@ _STAGE_SPAN = {
 STAGE_TEXT = {
     "starting": "Starting",
     "loading data": "Reading the articles from the store",
-    "loading model": "Loading the embedding model",
+    "load_model": "Loading the embedding model",
     "relevance": "Checking relevance",
     "passages": "Splitting articles into passages",
     "embed": "Embedding passages",
@@ -265,7 +265,7 @@ def _work(store_path: Path, spec: RunSpec) -> None:
             if info is not None:
                 sources.append({"dataset_id": info.dataset_id, "dataset": info.name, "files": list(info.files),
                                 "articles": info.n_articles})
-        report("loading model", 0, 1)
+        report("load_model", 0, 1)
         embedder = embedder_for(spec.config)
         analysis = analyse(articles, spec.config, embedder=embedder, cache=store, progress=report,
                            rejected=rejected_df, sources=sources)
