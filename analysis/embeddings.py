@@ -30,7 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 from .errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class SentenceTransformerEmbedder:
 
     model: str = DEFAULT_MODEL
     precision: str = "auto"
-    batch_size: int = 64
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
         from transformers import AutoTokenizer
@@ -182,7 +182,9 @@ def _json(path: Path) -> dict:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = 64) -> SentenceTransformerEmbedder:
+def load_embedder(
+    model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE
+) -> SentenceTransformerEmbedder:
     """One loaded model per (name, precision, batch) in this process."""
     return SentenceTransformerEmbedder(model, precision, batch_size)
 
