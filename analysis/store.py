@@ -151,18 +151,9 @@ class Store:
     # embeddings ------------------------------------------------------------------------
     def get_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached vectors for the hashes that have one."""
-        con = self.connection()
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        for i in range(0, len(unique), 900):
-            chunk = unique[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            for h, blob in con.execute(
-                f"SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({marks})",
-                (model_id, *chunk),
-            ):
-                found[h] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        rows = self._select_in("SELECT text_hash, vector FROM embeddings WHERE model_id=? AND text_hash IN ({})",
+                               model_id, hashes)
+        return {h: np.frombuffer(blob, dtype=np.float32) for h, blob in rows}
 
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -175,18 +166,18 @@ class Store:
     # passage splits ----------------------------------------------------------------------
     def get_splits(self, split_key: str, hashes: Sequence[str]) -> dict[str, list[str]]:
         """Cached passage lists of article texts (by text hash) split under `split_key`."""
+        rows = self._select_in(
+            "SELECT text_hash, passages FROM passage_splits WHERE split_key=? AND text_hash IN ({})", split_key, hashes
+        )
+        return {h: json.loads(passages) for h, passages in rows}
+
+    def _select_in(self, sql: str, key: str, hashes: Sequence[str]) -> Iterator[tuple]:
+        """Rows of `sql` (one `{}` for the IN list) over distinct hashes, 900 per query (SQLite's limit)."""
         con = self.connection()
-        found: dict[str, list[str]] = {}
         unique = list(dict.fromkeys(hashes))
         for i in range(0, len(unique), 900):
             chunk = unique[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            for h, passages in con.execute(
-                f"SELECT text_hash, passages FROM passage_splits WHERE split_key=? AND text_hash IN ({marks})",
-                (split_key, *chunk),
-            ):
-                found[h] = json.loads(passages)
-        return found
+            yield from con.execute(sql.format(",".join("?" * len(chunk))), (key, *chunk))
 
     def put_splits(self, split_key: str, splits: dict[str, list[str]]) -> None:
         with self.write() as con:

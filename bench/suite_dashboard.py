@@ -1,7 +1,7 @@
 """Suite 6 — dashboard: the Streamlit app in Debian's Chromium, driven by Playwright.
 
 A fresh store (FRAMESCOPE_DB in the benchmark cache) and `streamlit run dashboard/app.py`
-on a free port; the browser is /usr/bin/chromium (never `playwright install`).
+on a free port; the browser is Debian's /usr/bin/chromium (Playwright never downloads its own).
 
 - first start: time until the first chart is drawn and until the analysis results
   (≥ 2 charts on Overview) are there. Full mode starts on an empty store, so the app imports

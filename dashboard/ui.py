@@ -86,6 +86,20 @@ def table(df: pd.DataFrame, *, height: int | str = "auto", key: str | None = Non
     return st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=config, key=key, **kw)
 
 
+def filtered_results(f: state.Filters, *, what: str) -> tuple[state.Results, state.View] | None:
+    """The finished run and its view under the filters, after the run caption; None (with a
+    message) while the run is computing or when the filters leave no passages."""
+    res = results_or_progress(f, what=what)
+    if res is None:
+        return None
+    run_caption(res)
+    view = state.view(res, f)
+    if view.passages.empty or not view.tables:
+        st.info("No passages under the current filters.")
+        return None
+    return res, view
+
+
 def run_caption(res: state.Results) -> None:
     m = res.manifest
     cl = m.get("clustering", {})

@@ -12,14 +12,10 @@ from dashboard.explore import map_points, overall_frame_shares, present_frames
 
 st.title("Clusters", anchor=False)
 f = state.filters()
-res = ui.results_or_progress(f, what="the passage map")
-if res is not None:
-    ui.run_caption(res)
-    view = state.view(res, f)
+got = ui.filtered_results(f, what="the passage map")
+if got is not None:
+    res, view = got
     passages = view.passages
-    if passages.empty:
-        st.info("No passages under the current filters.")
-        st.stop()
     ids = res.clusters[S.CLUSTER_ID].astype(int).tolist()
     labels = res.cluster_labels
 

@@ -39,13 +39,9 @@ def _listing(rows, labels) -> None:
 
 st.title("Frames", anchor=False)
 f = state.filters()
-res = ui.results_or_progress(f, what="the frame charts")
-if res is not None:
-    ui.run_caption(res)
-    view = state.view(res, f)
-    if view.passages.empty or not view.tables:
-        st.info("No passages under the current filters.")
-        st.stop()
+got = ui.filtered_results(f, what="the frame charts")
+if got is not None:
+    res, view = got
     labels, fids = res.frame_labels, res.frame_ids
     min_n = PipelineConfig().min_cell_n
     fot = view.tables["frames_over_time"]

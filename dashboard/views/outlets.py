@@ -12,13 +12,9 @@ from dashboard.downloads import downloads
 
 st.title("Outlets", anchor=False)
 f = state.filters()
-res = ui.results_or_progress(f, what="the outlet comparison")
-if res is not None:
-    ui.run_caption(res)
-    view = state.view(res, f)
-    if view.passages.empty or not view.tables:
-        st.info("No passages under the current filters.")
-        st.stop()
+got = ui.filtered_results(f, what="the outlet comparison")
+if got is not None:
+    res, view = got
     if st.session_state.get(state.K_SIM_BASIS) not in ("frames", "clusters"):
         st.session_state[state.K_SIM_BASIS] = "frames"
     basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=state.K_SIM_BASIS) or "frames"
