@@ -283,6 +283,17 @@ def _copy_vectors(src: Path, dst: Path) -> int:
     return n
 
 
+
+async def _timed_start(browser, server, label: str, rows: list[dict], timeout_ms: int):
+    """Start the server, open the app in a new context and record time to first chart and to results."""
+    t0 = server.start()
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page, first, results = await open_app(ctx, server.url, 2, timeout_ms)
+    started = time.perf_counter() - t0
+    rows.append({"measure": f"{label}: server start → first chart (s)", "value": started - results + first})
+    rows.append({"measure": f"{label}: server start → analysis results (s)", "value": started})
+    return ctx, page
+
 async def _main(res: SuiteResult, mode: str, work: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -309,12 +320,7 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         try:
-            t0 = server.start()
-            ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
-            page, first, results = await open_app(ctx, server.url, 2, timeout_ms)
-            started = time.perf_counter() - t0
-            rows.append({"measure": "first start: server start → first chart (s)", "value": started - results + first})
-            rows.append({"measure": "first start: server start → analysis results (s)", "value": started})
+            ctx, page = await _timed_start(browser, server, "first start", rows, timeout_ms)
             errors += await _errors(page)
             if mode == "full":
                 await ctx.close()
@@ -322,12 +328,7 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
                 first_peak = server.peak_mb
                 log("  dashboard: restart on the same store")
                 server = Server(db, work / "streamlit.log")
-                t0 = server.start()
-                ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
-                page, first, results = await open_app(ctx, server.url, 2, timeout_ms)
-                started = time.perf_counter() - t0
-                rows.append({"measure": "restart: server start → first chart (s)", "value": started - results + first})
-                rows.append({"measure": "restart: server start → analysis results (s)", "value": started})
+                ctx, page = await _timed_start(browser, server, "restart", rows, timeout_ms)
             log("  dashboard: page switches and filter changes (small/demo corpus)")
             inter = await interactions(page, reps, timeout_ms, errors)
             await ctx.close()
