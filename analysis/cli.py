@@ -162,12 +162,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
               + "; ".join(labels.skipped[:5]) + (" …" if len(labels.skipped) > 5 else ""), file=sys.stderr)
     embedder = load_embedder(args.model, args.precision)
     store = None if args.no_store else Store(args.store or default_store_path())
-    try:
+    try:  # the codebook's prototypes go through the same cache as the labelled texts
         x = embed_texts(labels.texts, [text_hash(t) for t in labels.texts], embedder, store).vectors
+        scorer = CodebookScorer(codebook, embedder, cache=store)
     finally:
         if store is not None:
             store.close()
-    scorer = CodebookScorer(codebook, embedder)
     t0 = time.perf_counter()
     zs = scorer.score(x)
     seconds = time.perf_counter() - t0
