@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -35,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import schema
+from analysis import newsdb, schema
 from analysis.config import IngestLimits
 from analysis.errors import IngestError
 
@@ -51,16 +52,23 @@ Source = str | Path | tuple[str, bytes | BinaryIO]
 
 # canonical field -> accepted column names, compared by `_key`; earlier aliases win
 _ALIASES: dict[str, tuple[str, ...]] = {
-    schema.ARTICLE_ID: ("id", "articleid"),
+    schema.ARTICLE_ID: ("id", "articleid", "storiesid"),
     schema.TITLE: ("title", "headline"),
     schema.TEXT: ("text", "body", "content", "article", "story"),
-    schema.OUTLET: ("outlet", "source", "publication", "publisher", "site", "domain", "media"),
+    schema.OUTLET: (
+        "outlet", "source", "publication", "publisher", "site", "domain", "media", "medianame",
+    ),
     schema.DATE: (
         "date", "published", "publishedat", "publishdate", "pubdate", "datetime", "timestamp",
     ),
     schema.URL: ("url", "link"),
     schema.LANGUAGE: ("language", "lang"),
+    schema.BYLINE: ("byline", "author", "authors"),
+    schema.SECTION: ("section",),
+    schema.WORD_COUNT: ("wordcount", "words", "length"),
 }
+# Media Cloud's CSV exports name these columns; their rows often carry no text
+_MEDIA_CLOUD_COLUMNS = frozenset({"medianame", "mediaurl", "storiesid", "indexeddate", "mediaid"})
 
 _BOMS = (  # UTF-32 LE starts with the UTF-16 LE mark, so it is tested first
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -88,6 +96,7 @@ _CHUNK = 64 * 1024
 _RATIO_FLOOR = 2**20  # below 1 MiB inflated, a high ratio is a text file of spaces, not a bomb
 _S_IFLNK = 0o120000
 _ARCHIVES = frozenset({".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar"})
+_ZIP_MEMBER_TYPES = (".txt", ".html", ".htm", ".rtf", ".docx")  # documents read from a ZIP
 
 _TITLE_CHARS = 120
 _MAX_LISTED = 20  # per file and kind of warning; the rest are counted
@@ -111,6 +120,7 @@ class FileReport:
     rejected: int
     mapping: dict[str, str]  # canonical field -> source column used
     delimiter: str | None = None  # CSV/TSV only: the separator detected
+    documents_expected: int | None = None  # news-database batches: the count the file announces
 
 
 @dataclass(frozen=True)
@@ -134,8 +144,10 @@ class _Table:
     rejected: list[tuple[str, str]]  # (row label, reason)
     encoding: str | None
     warnings: tuple[str, ...] = ()
-    label_kind: str = "row"  # how warnings name a row label: row, line or member
+    label_kind: str = "row"  # how warnings name a row label: row, line, member or document
     delimiter: str | None = None
+    format: str | None = None  # the layout found from the content, when it is not the extension's
+    expected: int | None = None  # documents the file announces (news-database batches)
 
 
 def ingest(
@@ -254,18 +266,20 @@ def _ingest_one(
     table = _READERS[fmt](name, data, limits)
     if not table.rows and not table.rejected:
         raise IngestError(f"{name} has no rows")
-    used, warnings = _resolve_columns(name, table.columns, mapping)
-    frame, rejected, date_warnings = _articles(name, table, used, limits, dayfirst)
+    media_cloud = bool(_MEDIA_CLOUD_COLUMNS & {_key(c) for c in table.columns})
+    used, warnings = _resolve_columns(name, table.columns, mapping, headline_only=media_cloud)
+    frame, rejected, date_warnings = _articles(name, table, used, limits, dayfirst, headline_only=media_cloud)
     report = FileReport(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),
-        format=fmt,
+        format="mediacloud-csv" if media_cloud else table.format or fmt,
         encoding=table.encoding,
         rows_read=len(table.rows) + len(table.rejected),
         accepted=len(frame),
         rejected=len(rejected),
         mapping={field: table.columns[i] for field, i in used.items()},
         delimiter=table.delimiter,
+        documents_expected=table.expected,
     )
     log.info("read %s: %d accepted, %d rejected", name, report.accepted, report.rejected)
     return frame, report, rejected, [*table.warnings, *warnings, *date_warnings]
@@ -523,13 +537,42 @@ def _read_xlsx(name: str, data: bytes, limits: IngestLimits) -> _Table:
     return _Table(columns, rows, [], None)
 
 
-def _read_zip(name: str, data: bytes, limits: IngestLimits) -> _Table:
-    """A ZIP of .txt articles, read member by member in memory under the caps.
+def _read_documents(name: str, data: bytes, limits: IngestLimits) -> _Table:
+    """A text, RTF, HTML or DOCX file: one article, or a news-database batch of many."""
+    batch, encoding, warnings = _document_batch(name, data)
+    return _batch_table(batch, encoding, warnings)
 
-    Each member's first non-empty line is its title and the rest its text; the
-    member path, cleaned of "..", drive letters and leading "/", is only a label.
+
+def _document_batch(name: str, data: bytes) -> tuple[newsdb.Batch, str | None, list[str]]:
+    """The documents of one file, its layout found from the content (see analysis.newsdb)."""
+    suffix = PurePath(name).suffix.lower()
+    if suffix == ".docx":
+        try:
+            lines = newsdb.docx_lines(data)
+        except Exception as exc:  # python-docx raises many types on a damaged package
+            raise IngestError(f"{name}: cannot read as Word .docx ({_first_line(exc)})") from None
+        return newsdb.read_nexis_uni(name, lines) if newsdb.detect("\n".join(lines)) == newsdb.NEXIS_UNI else (
+            newsdb.read_text(name, "\n\n".join(lines))), None, []
+    text, encoding, warnings = _decode(name, data)
+    if suffix == ".rtf" or text.lstrip().startswith("{\\rtf"):
+        text = newsdb.rtf_text(text)
+    elif suffix in (".html", ".htm") or re.match(r"\s*<(!doctype html|html)", text, re.IGNORECASE):
+        return newsdb.read_html(name, text), encoding, warnings
+    return newsdb.read_text(name, text), encoding, warnings
+
+
+def _batch_table(batch: newsdb.Batch, encoding: str | None, warnings: list[str]) -> _Table:
+    table = _records_table(batch.records, encoding, [*warnings, *batch.warnings], batch.rejected, "document")
+    return dataclasses.replace(table, format=batch.format, expected=batch.expected)
+
+
+def _read_zip(name: str, data: bytes, limits: IngestLimits) -> _Table:
+    """A ZIP of article files (.txt, .html, news-database batches), read in memory under the caps.
+
+    Each member is read as its own file would be; the member path, cleaned of "..",
+    drive letters and leading "/", is only a label.
     """
-    rows, rejected, encodings, warnings = [], [], set(), []
+    records, rejected, encodings, warnings, formats = [], [], set(), [], set()
     inflated = 0
     with _open_zip(name, data, limits) as archive:
         for info in archive.infolist():
@@ -542,17 +585,22 @@ def _read_zip(name: str, data: bytes, limits: IngestLimits) -> _Table:
                 inflated += size
             if problem is None:
                 try:
-                    text, encoding, member_warnings = _decode(f"{name}/{label}", content)
+                    batch, encoding, member_warnings = _document_batch(f"{name}/{label}", content)
                 except IngestError as exc:
                     problem = str(exc)
             if problem:
                 rejected.append((label, problem))
                 continue
             encodings.add(encoding)
-            warnings += member_warnings
-            rows.append((label, list(_title_and_text(text))))
-    encoding = ", ".join(sorted(encodings)) or None
-    return _Table((schema.TITLE, schema.TEXT), rows, rejected, encoding, tuple(warnings), "member")
+            formats.add(batch.format)
+            warnings += [*member_warnings, *batch.warnings]
+            single = len(batch.records) + len(batch.rejected) == 1
+            records += [(label if single else f"{label}: {doc}", rec) for doc, rec in batch.records]
+            rejected += [(label if single else f"{label}: {doc}", why) for doc, why in batch.rejected]
+    encoding = ", ".join(sorted(e for e in encodings if e)) or None
+    table = _records_table(records, encoding, warnings, rejected, "member")
+    fmt = "zip of " + ", ".join(sorted(formats)) if formats else None
+    return dataclasses.replace(table, columns=table.columns or (schema.TITLE, schema.TEXT), format=fmt)
 
 
 def _open_zip(name: str, data: bytes, limits: IngestLimits) -> zipfile.ZipFile:
@@ -586,8 +634,8 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
         return "symbolic link skipped"
     if suffix in _ARCHIVES:
         return "nested archive not opened"
-    if suffix != ".txt":
-        return "not a .txt file"
+    if suffix not in _ZIP_MEMBER_TYPES:
+        return "not a document file (" + ", ".join(_ZIP_MEMBER_TYPES) + ")"
     if info.flag_bits & 0x1:
         return "encrypted file not supported"
     return None
@@ -620,12 +668,6 @@ def _inflate(
     return b"".join(chunks), size, None
 
 
-def _title_and_text(content: str) -> tuple[str, str]:
-    """First non-empty line is the title; a one-line file is all text (title derived later)."""
-    head, _, rest = content.strip().partition("\n")
-    return (head.strip(), rest.strip()) if rest.strip() else ("", head.strip())
-
-
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -639,7 +681,13 @@ _READERS: dict[str, Callable[[str, bytes, IngestLimits], _Table]] = {
     "parquet": _read_parquet,
     "xlsx": _read_xlsx,
     "zip": _read_zip,
+    "txt": _read_documents,
+    "rtf": _read_documents,
+    "html": _read_documents,
+    "htm": _read_documents,
+    "docx": _read_documents,
 }
+SUPPORTED_FORMATS = tuple(_READERS)  # the file extensions an upload may have, from the one registry
 
 
 # --- columns and rows --------------------------------------------------------------------
@@ -650,12 +698,13 @@ def _key(column: str) -> str:
 
 
 def _resolve_columns(
-    name: str, columns: tuple[str, ...], mapping: dict[str, str]
+    name: str, columns: tuple[str, ...], mapping: dict[str, str], *, headline_only: bool = False
 ) -> tuple[dict[str, int], list[str]]:
     """Field -> column index: an explicit mapping first, then the first alias present.
 
     A mapped column this file lacks falls back to the aliases with a warning, so one
-    mapping can serve several files; no text column at all is a whole-file error.
+    mapping can serve several files; no text column at all is a whole-file error,
+    except for exports of headlines (`headline_only`), whose title stands in for the text.
     """
     keys = [_key(c) for c in columns]
 
@@ -671,7 +720,9 @@ def _resolve_columns(
             index = next((i for a in aliases if (i := find(a)) is not None), None)
         if index is not None:
             used[field] = index
-    if schema.TEXT not in used:
+    if schema.TEXT not in used and headline_only and schema.TITLE in used:
+        warnings.append(f"{name}: no text column; every row is kept as a headline-only article")
+    elif schema.TEXT not in used:
         raise IngestError(
             f"{name} has no text column; columns: {', '.join(columns) or '(none)'}; "
             f"expected one of {', '.join(_ALIASES[schema.TEXT])} or a mapping"
@@ -680,13 +731,21 @@ def _resolve_columns(
 
 
 def _articles(
-    name: str, table: _Table, used: dict[str, int], limits: IngestLimits, dayfirst: bool
+    name: str, table: _Table, used: dict[str, int], limits: IngestLimits, dayfirst: bool,
+    *, headline_only: bool = False,
 ) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
-    """Accepted rows as articles (with a "_key" column for duplicates), rejected rows, warnings."""
+    """Accepted rows as articles (with a "_key" column for duplicates), rejected rows, warnings.
+
+    With `headline_only`, a row without text but with a title is a headline-only article.
+    """
     rejected = list(table.rejected)
     columns: dict[str, list[str]] = {c: [] for c in (*_ALIASES, schema.SOURCE_ROW, "_key")}
+    headlines = 0
     for label, cells in table.rows:
         value = {field: cells[i] for field, i in used.items()}
+        if headline_only and not value.get(schema.TEXT, "").strip() and value.get(schema.TITLE, "").strip():
+            value[schema.TEXT] = value[schema.TITLE]
+            headlines += 1
         problem = _row_problem(value, table.columns, used, limits)
         if problem:
             rejected.append((label, problem))
@@ -699,14 +758,16 @@ def _articles(
     frame = pd.DataFrame(columns, dtype=str).assign(
         **{schema.DATE: dates, schema.SOURCE_FILE: name}
     )
+    if headlines and schema.TEXT in used:
+        warnings.insert(0, f"{name}: {headlines} row(s) have no text; kept as headline-only articles")
     return frame, rejected, warnings
 
 
 def _row_problem(
     value: dict[str, str], columns: tuple[str, ...], used: dict[str, int], limits: IngestLimits
 ) -> str | None:
-    for field, cell in value.items():
-        if len(cell) > limits.max_field_chars:
+    for field in used:
+        if len(cell := value[field]) > limits.max_field_chars:
             return (
                 f"field {columns[used[field]]!r} has {len(cell):,} characters; "
                 f"the limit is {limits.max_field_chars:,}"

@@ -448,4 +448,5 @@ def run(
 def sources_of(result: IngestResult) -> list[dict[str, Any]]:
     """Manifest entries for the input files."""
     return [{"file": f.name, "sha256": f.sha256, "format": f.format, "rows_read": f.rows_read,
-             "accepted": f.accepted, "rejected": f.rejected} for f in result.files]
+             "accepted": f.accepted, "rejected": f.rejected, "documents_expected": f.documents_expected}
+            for f in result.files]

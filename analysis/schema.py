@@ -18,10 +18,13 @@ SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 DUPLICATES = "duplicates"  # number of extra copies collapsed into this article
 DUPLICATE_OUTLETS = "duplicate_outlets"  # "; "-joined outlets of those copies
+BYLINE = "byline"  # metadata of news-database exports, kept out of the text
+SECTION = "section"
+WORD_COUNT = "word_count"  # as the source states it, digits only
 
 ARTICLE_COLUMNS = (
     ARTICLE_ID, TITLE, TEXT, OUTLET, DATE, URL, LANGUAGE,
-    SOURCE_FILE, SOURCE_ROW, DUPLICATES, DUPLICATE_OUTLETS,
+    SOURCE_FILE, SOURCE_ROW, DUPLICATES, DUPLICATE_OUTLETS, BYLINE, SECTION, WORD_COUNT,
 )
 
 # passages (output of passages.split_passages)

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS dataset_files (
 CREATE TABLE IF NOT EXISTS articles (
     article_key TEXT PRIMARY KEY, article_id TEXT NOT NULL, title TEXT, text TEXT NOT NULL,
     outlet TEXT, date TEXT, url TEXT, language TEXT, source_file TEXT, source_row TEXT,
-    duplicates INTEGER NOT NULL DEFAULT 0, duplicate_outlets TEXT) WITHOUT ROWID;
+    duplicates INTEGER NOT NULL DEFAULT 0, duplicate_outlets TEXT,
+    byline TEXT, section TEXT, word_count TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dataset_articles (
     dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
     article_key TEXT NOT NULL REFERENCES articles, PRIMARY KEY (dataset_id, article_key)) WITHOUT ROWID;
@@ -68,8 +69,10 @@ CREATE TABLE IF NOT EXISTS run_tables (
 
 _ARTICLE_FIELDS = (
     S.ARTICLE_ID, S.TITLE, S.TEXT, S.OUTLET, S.DATE, S.URL, S.LANGUAGE,
-    S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS,
+    S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS, S.BYLINE, S.SECTION, S.WORD_COUNT,
 )
+# columns added to `articles` after its first release: (name, SQL type), added to older stores on open
+_ADDED_ARTICLE_COLUMNS = ((S.BYLINE, "TEXT"), (S.SECTION, "TEXT"), (S.WORD_COUNT, "TEXT"))
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,10 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.connection().executescript(_DDL)  # idempotent: IF NOT EXISTS everywhere
             with self.write() as con:
+                have = {row[1] for row in con.execute("PRAGMA table_info(articles)")}
+                for column, kind in _ADDED_ARTICLE_COLUMNS:
+                    if column not in have:
+                        con.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
                 con.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -224,7 +231,8 @@ class Store:
             )
             keys = []
             rows = []
-            for rec in articles[list(_ARTICLE_FIELDS)].itertuples(index=False, name=None):
+            optional = {c: None for c, _ in _ADDED_ARTICLE_COLUMNS if c not in articles}
+            for rec in articles.assign(**optional)[list(_ARTICLE_FIELDS)].itertuples(index=False, name=None):
                 rec = dict(zip(_ARTICLE_FIELDS, rec, strict=True))
                 key = article_key(rec[S.TEXT], rec[S.OUTLET])
                 keys.append(key)
@@ -234,9 +242,11 @@ class Store:
                     None if pd.isna(date) else pd.Timestamp(date).isoformat(), rec[S.URL],
                     rec[S.LANGUAGE], rec[S.SOURCE_FILE], str(rec[S.SOURCE_ROW]),
                     int(rec[S.DUPLICATES]), rec[S.DUPLICATE_OUTLETS],
+                    rec[S.BYLINE], rec[S.SECTION], rec[S.WORD_COUNT],
                 ))
             con.executemany(
-                "INSERT OR IGNORE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                f"INSERT OR IGNORE INTO articles (article_key, {', '.join(_ARTICLE_FIELDS)})"
+                f" VALUES ({', '.join('?' * (len(_ARTICLE_FIELDS) + 1))})", rows
             )
             con.executemany(
                 "INSERT OR IGNORE INTO dataset_articles VALUES (?, ?)", ((ds_id, k) for k in keys)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.ingest import SUPPORTED_FORMATS
 from analysis.passages import article_passages, text_hash
 
 CLUSTER_LABEL = "cluster_label"
@@ -219,18 +220,28 @@ def ingest_report(result) -> dict:
 
 
 def files_table(result) -> pd.DataFrame:
-    """One row per file: format, encoding, rows read/accepted/rejected and the column mapping used."""
+    """One row per file: format found, encoding, rows read/accepted/rejected, the documents a
+    news-database batch announces, and the column mapping used."""
     rows = []
     for f in result.files:
+        expected = f.documents_expected
         rows.append({
             "file": f.name, "format": f.format, "encoding": f.encoding or "", "rows read": f.rows_read,
             "accepted": f.accepted, "rejected": f.rejected,
+            "documents announced": "" if expected is None else str(expected),
             "mapping used": ", ".join(f"{k} ← {v}" for k, v in f.mapping.items()),
         })
     return pd.DataFrame(rows)
 
 
-UPLOAD_TYPES = ("csv", "tsv", "json", "jsonl", "ndjson", "parquet", "xlsx", "zip")
+def batch_lines(result) -> list[str]:
+    """'file: format; N documents announced, M read' for each news-database batch."""
+    return [f"{f.name}: {f.format}; {f.documents_expected} documents announced, {f.accepted} read"
+            + (f", {f.rejected} not read (listed above)" if f.rejected else "")
+            for f in result.files if f.documents_expected is not None]
+
+
+UPLOAD_TYPES = SUPPORTED_FORMATS  # from the one reader registry in analysis.ingest
 MAPPABLE_FIELDS = (S.TEXT, S.TITLE, S.OUTLET, S.DATE, S.URL, S.ARTICLE_ID, S.LANGUAGE)
 
 
@@ -280,12 +291,14 @@ def rejected_lines(rejected: pd.DataFrame, limit: int = 8) -> list[str]:
     out = []
     for fname, row, reason in rejected[list(S.REJECTED_COLUMNS)].head(limit).itertuples(index=False, name=None):
         kind = _ROW_KIND.get(str(fname).rsplit(".", 1)[-1].lower(), "row")
-        where = f"{fname}, {kind} {row}" if str(row) else f"{fname}"
+        where = (f"{fname}, {kind} {row}" if kind else f"{fname}, {row}") if str(row) else f"{fname}"
         out.append(f"{where}: {reason}")
     return out
 
 
-_ROW_KIND = {"csv": "line", "tsv": "line", "jsonl": "line", "ndjson": "line", "zip": "file"}
+# how a rejected row's label reads after the file name; document batches label rows themselves
+_ROW_KIND = {"csv": "line", "tsv": "line", "jsonl": "line", "ndjson": "line", "zip": "file",
+             **dict.fromkeys(("txt", "rtf", "html", "htm", "docx"), "")}
 
 
 def save_upload(store, name: str, result):

@@ -250,6 +250,24 @@ def test_uploads_show_the_report_and_persist(server, page):
     no_traceback(page)
 
 
+def test_upload_a_nexis_batch_shows_its_format_and_missing_document(server, page):
+    nav(page, "Data")
+    clear_uploads(page)
+    batch = (ROOT / "tests" / "fixtures" / "exports" / "nexis_academic.txt").read_bytes()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        [{"name": "nexis_academic.txt", "mimeType": "text/plain", "buffer": batch}])
+    idle(page)
+    alert = page.get_by_test_id("stAlert").filter(
+        has_text="nexis_academic.txt, document 3 of 4: not in the file")
+    alert.first.wait_for(timeout=30_000)
+    page.get_by_text("nexis_academic.txt: nexis-txt; 4 documents announced, 3 read, 1 not read").first.wait_for(
+        timeout=30_000)
+    assert page.get_by_test_id("stMetric").filter(has_text="Accepted articles").first.inner_text().endswith("3")
+    no_traceback(page)
+    shot(page, "upload_nexis")
+    clear_uploads(page)
+
+
 def test_download_the_cluster_table(server, page):
     page.goto(server["url"] + "/clusters")  # back to the demonstration corpus (default data set)
     idle(page)

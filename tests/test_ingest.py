@@ -176,10 +176,11 @@ def test_na_none_and_leading_zeros_stay_text():
 
 
 def test_pickle_and_other_formats_are_refused_by_name():
-    for name in ("x.pkl", "x.xls", "x.xlsm", "notes.txt", "README"):
+    for name in ("x.pkl", "x.xls", "x.xlsm", "notes.pdf", "README"):
         with pytest.raises(IngestError, match=rf"^{name}: unsupported format .*; supported: "
                                               r"\.csv, \.tsv, \.json, \.jsonl, \.ndjson, "
-                                              r"\.parquet, \.xlsx, \.zip$"):
+                                              r"\.parquet, \.xlsx, \.zip, \.txt, \.rtf, \.html, "
+                                              r"\.htm, \.docx$"):
             read(name, b"\x80\x04\x95 not loaded")
 
 
@@ -607,7 +608,7 @@ def test_zip_members_become_articles_and_odd_names_only_labels(tmp_path, monkeyp
         ("set.zip", "__MACOSX/._ok.txt", "macOS metadata skipped"),
         ("set.zip", "link.txt", "symbolic link skipped"),
         ("set.zip", ".hidden.txt", "hidden file skipped"),
-        ("set.zip", "notes.md", "not a .txt file"),
+        ("set.zip", "notes.md", "not a document file (.txt, .html, .htm, .rtf, .docx)"),
         ("set.zip", "inner.zip", "nested archive not opened"),
         ("set.zip", "empty.txt", "empty text"),
     ]

@@ -15,6 +15,7 @@ from dashboard import state, ui
 from dashboard.explore import (
     MAPPABLE_FIELDS,
     UPLOAD_TYPES,
+    batch_lines,
     check_upload,
     files_table,
     rejected_lines,
@@ -30,8 +31,9 @@ store = state.store()
 
 # --- upload ----------------------------------------------------------------------------------
 st.subheader("Upload articles", anchor=False)
-st.caption("CSV, TSV, JSON, JSONL, Parquet, XLSX, or a ZIP of .txt files; several files at once. Each row needs a "
-           "text column; title, outlet, date, url, id and language are used when present.")
+st.caption("CSV, TSV, JSON, JSONL, Parquet, XLSX; news-database exports (LexisNexis and Nexis Uni .txt/.docx, "
+           "Factiva .rtf/.html, Media Cloud .csv); saved web pages (.html); or a ZIP of such files; several files "
+           "at once. Each row needs a text column; title, outlet, date, url, id and language are used when present.")
 gen = st.session_state.setdefault(state.K_UPLOAD_GEN, 0)
 uploads = st.file_uploader("Article files", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                            key=f"fs_uploader_{gen}")
@@ -72,6 +74,8 @@ if uploads:
             st.success("Every row was accepted.", icon=":material/check_circle:")
         st.markdown("Files and the column mapping used")
         ui.table(files_table(result))
+        for line in batch_lines(result):
+            st.text(line)
         for w in result.warnings[:10]:
             st.warning(w)
         if len(result.articles):
@@ -164,7 +168,7 @@ else:
                 f"rejected: {report.get('rejected', len(rej))} · duplicates: {report.get('duplicates', '?')}")
         if report.get("files"):
             ui.table(pd.DataFrame([{"file": x.get("name"), "format": x.get("format"), "encoding": x.get("encoding"),
-                                    "accepted": x.get("accepted"), "rejected": x.get("rejected"),
+                                    "accepted": x.get("accepted"), "rejected": x.get("rejected"), "documents announced": x.get("documents_expected") or "",
                                     "mapping used": ", ".join(f"{k} ← {v}" for k, v in (x.get("mapping") or {}).items())}
                                    for x in report["files"]]))
         if len(rej):
