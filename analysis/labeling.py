@@ -7,7 +7,8 @@ its lift (share in the cluster ÷ share in the corpus). Plain c-TF-IDF let the w
 the whole corpus win with few clusters: on the demo corpus every cluster was
 "china · beijing · russia"-like; with the lift the same clusters read "yuan · russian ·
 trade", "summit · countries · sco", "pipeline · gas · power siberia". Stop words never count, bigrams may, and a unigram already inside
-a chosen bigram is dropped so labels don't say "gas · siberia · power siberia".
+a chosen bigram is dropped so labels don't say "gas · siberia · power siberia". Terms are
+words in their own script (analysis.tokens): Russian stems shown as words, Chinese segmented.
 """
 
 from __future__ import annotations
@@ -16,26 +17,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 
 from . import schema as S
-
-# Words that are everywhere in news and name nothing: reporting verbs, time words.
-NEWS_STOP_WORDS = frozenset(
-    """said says say told according year years month months week weeks day days time new
-    also would could one two three first last mr mrs ms percent per cent including like
-    just make made many much may might well still even since yet however whether
-    """.split()
-)
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS | NEWS_STOP_WORDS)
-_TOKEN = r"(?u)\b[^\W\d_][\w'’-]*[^\W_]\b"  # words of 2+ chars, no pure numbers
+from .tokens import ScriptTokenizer, display_terms
 
 
-def ctfidf(docs_per_cluster: Sequence[str], *, min_df: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def ctfidf(docs_per_cluster: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(terms, weights[cluster, term]): tf × log(1 + A / f_t) × max(0, log lift)."""
+    tokenizer = ScriptTokenizer()  # English words, Russian stems, Chinese words; stop words removed
     vec = CountVectorizer(
-        stop_words=STOP_WORDS, ngram_range=(1, 2), token_pattern=_TOKEN, lowercase=True,
-        min_df=1 if len(docs_per_cluster) < 3 else min(min_df, len(docs_per_cluster)),
+        tokenizer=tokenizer, token_pattern=None, ngram_range=(1, 2), lowercase=False,
+        min_df=1,  # a term in one cluster only is the most distinctive: never drop it
     )
     try:
         counts = vec.fit_transform(docs_per_cluster)
@@ -50,7 +43,7 @@ def ctfidf(docs_per_cluster: Sequence[str], *, min_df: int = 2) -> tuple[np.ndar
     w = tf.multiply(idf).tocsr()  # sparse: only terms a cluster uses get a weight
     lift = np.log(w.data / idf[w.indices] / overall[w.indices])  # the cluster's tf ÷ the corpus's
     w.data *= np.maximum(lift, 0.0)
-    return vec.get_feature_names_out(), w.toarray()
+    return np.array(display_terms(tokenizer, vec.get_feature_names_out()), dtype=object), w.toarray()
 
 
 def top_terms(terms: np.ndarray, weights: np.ndarray, n: int) -> list[list[str]]:

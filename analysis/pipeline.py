@@ -29,11 +29,12 @@ from . import schema as S
 from .clustering import Clustering, cluster_embeddings
 from .codebook import Codebook, load_codebook
 from .config import PipelineConfig
-from .embeddings import Embedder, VectorCache, embed_texts, load_embedder
+from .embeddings import Embedder, VectorCache, embed_texts, is_multilingual, load_embedder
 from .errors import CodebookError
 from .export import to_xlsx_bytes, write_json, write_table
 from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, article_frame_mix
 from .ingest import IngestResult
+from .language import align_languages, article_languages, detect_languages, language_mix
 from .labeling import cluster_table, main_cluster
 from .passages import SplitCache, split_key, split_passages
 from .projection import MAP_X, MAP_Y, project_2d
@@ -164,6 +165,13 @@ def analyse(
             cache_key=split_key(embedder.model_id.split("/")[0], config.min_passage_words, config.max_passage_tokens),
         )
 
+    with timer.stage("language"):
+        passages[S.LANGUAGE] = detect_languages(passages[S.TEXT].tolist())
+        articles[S.LANGUAGE] = article_languages(articles[S.LANGUAGE], articles[S.ARTICLE_ID], passages)
+        mix = language_mix(passages[S.LANGUAGE], is_multilingual(embedder))
+        if mix.warning:
+            log.warning(mix.warning)
+
     def embed_progress(done: int, total: int) -> None:
         if progress:
             progress("embed", done, total)
@@ -173,6 +181,8 @@ def analyse(
             passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), embedder, cache, progress=embed_progress
         )
         vectors = emb.vectors
+        if config.align_languages and is_multilingual(embedder):
+            vectors = align_languages(vectors, passages[S.LANGUAGE].tolist())
 
     with timer.stage("cluster"):
         clustering = _cluster(config, passages, vectors)
@@ -209,6 +219,9 @@ def analyse(
     articles = _article_table(articles, passages, clustering, scores, label_of)
     timings = {**timer.timings, "total": round(time.perf_counter() - t_start, 4)}
     manifest = _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings)
+    manifest["languages"] = {"passages": mix.counts, "multilingual_model": mix.multilingual_model,
+                             "aligned": bool(config.align_languages and mix.multilingual_model)}
+    manifest["warnings"] = [mix.warning] if mix.warning else []
     return Analysis(
         config, articles, passages, vectors, clusters, clustering, codebook, scores,
         rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
