@@ -20,15 +20,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from .common import RESULTS, Stopwatch, loadavg, log, now_utc, table, targets_table  # noqa: E402
 
-SUITES = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard")
+SUITES = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "multilingual")
 
 
 def suite_runner(name: str):
-    from . import suite_clusters, suite_dashboard, suite_embed, suite_frames, suite_pipeline, suite_scale
+    from . import (suite_clusters, suite_dashboard, suite_embed, suite_frames, suite_multilingual, suite_pipeline,
+                   suite_scale)
 
     return {"embed": suite_embed.run, "pipeline": suite_pipeline.run, "scale": suite_scale.run,
             "quality-clusters": suite_clusters.run, "quality-frames": suite_frames.run,
-            "dashboard": suite_dashboard.run}[name]
+            "dashboard": suite_dashboard.run, "multilingual": suite_multilingual.run}[name]
 
 
 def run_suite(name: str, mode: str):

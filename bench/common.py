@@ -218,14 +218,14 @@ def vector_store():
     return Store(CACHE / "vectors.db")
 
 
-def embed_cached(texts: Sequence[str]):
-    """Vectors of `texts` through Framescope's embed_texts and the benchmark cache."""
+def embed_cached(texts: Sequence[str], model=None):
+    """Vectors of `texts` through Framescope's embed_texts and the benchmark cache (default model unless given)."""
     from analysis.embeddings import embed_texts
     from analysis.passages import text_hash
 
     store = vector_store()
     try:
-        return embed_texts(list(texts), [text_hash(t) for t in texts], embedder(), store)
+        return embed_texts(list(texts), [text_hash(t) for t in texts], model or embedder(), store)
     finally:
         store.close()
 

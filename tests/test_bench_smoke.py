@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-SUITES = ["embed", "pipeline", "scale", "quality-clusters", "quality-frames"]
+SUITES = ["embed", "pipeline", "scale", "quality-clusters", "quality-frames", "multilingual"]
 
 pytestmark = [
     pytest.mark.skipif(
