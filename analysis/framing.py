@@ -12,6 +12,14 @@ How a score is made (zero-shot, from the codebook alone):
 2. The raw similarity of a passage to a frame is the mean cosine to the frame's
    `top_k` closest examples, blended with the cosine to its description
    (`description_weight`). The closest prototype is the evidence shown to the user.
+   With `sentences` on and the passage texts given, each sentence of a passage is
+   scored the same way and the passage keeps, per frame, the higher of its own raw
+   similarity and its best sentence's. A passage's vector averages its sentences, so
+   the one sentence that carries an angle ("relies on China for high-tech imports for
+   its military") is diluted by the general prose around it, and that prose goes to
+   whichever frame's examples are most generic: on the seed article one frame was
+   dominant in 4-5 of 8 paragraphs and the person-coded frame in 1. Sentence scoring
+   finds the angle sentences (figures in README, "How frames are scored").
 3. Raw cosines are put on a scale against a background: the similarity of each
    frame's examples to the *other* frames (what "not this frame" looks like), pooled
    over all frames, giving z = (raw − mean_bg) / sd_bg. One transform for every frame
@@ -46,7 +54,7 @@ import pandas as pd
 from . import schema as S
 from .codebook import Codebook
 from .embeddings import Embedder, VectorCache, embed_texts
-from .passages import text_hash
+from .passages import sentences, text_hash
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class ScoringParams:
     description_weight: float = 0.25
     z_mid: float = 1.5  # chosen on the demo gold paragraphs, checked on GVFC (figures in the module docstring)
     slope: float = 1.5
+    sentences: bool = True  # also score each sentence of a passage and keep the best (step 2)
 
 
 @dataclass(frozen=True)
@@ -155,9 +164,36 @@ class CodebookScorer:
             other = raw.reshape(-1)
         return float(other.mean()), float(max(other.std(), 0.02))
 
-    def score(self, x: np.ndarray) -> FrameScores:
-        """Scores of passages given their (unit, uncentred) embeddings."""
+    def _sentence_raw(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per passage, per frame: the best sentence's raw similarity (-inf for one-sentence
+        passages, which the passage itself covers), that sentence's best prototype and its row."""
+        owner, sents = [], []
+        for i, t in enumerate(texts):
+            parts = sentences(t)
+            if len(parts) > 1:
+                owner.extend([i] * len(parts))
+                sents.extend(parts)
+        nf = len(self.codebook.frames)
+        top = np.full((len(texts), nf), -np.inf, dtype=np.float32)
+        best = np.zeros((len(texts), nf), dtype=int)
+        if not sents:
+            return top, best
+        v = embed_texts(sents, [text_hash(s) for s in sents], self.embedder, self.cache).vectors
+        raw, arg = self._raw(self._centred(v))
+        for r, i in enumerate(owner):  # few sentences per passage: a loop is clear and cheap
+            better = raw[r] > top[i]
+            top[i] = np.where(better, raw[r], top[i])
+            best[i] = np.where(better, arg[r], best[i])
+        return top, best
+
+    def score(self, x: np.ndarray, texts: list[str] | None = None) -> FrameScores:
+        """Scores of passages given their (unit, uncentred) embeddings, and their texts
+        for sentence scoring (`params.sentences`; without texts, passages only)."""
         raw, best = self._raw(self._centred(x))
+        if texts is not None and self.params.sentences and len(texts):
+            s_raw, s_best = self._sentence_raw(list(texts))
+            best = np.where(s_raw > raw, s_best, best)
+            raw = np.maximum(raw, s_raw)
         z = (raw - self.bg_mean_) / self.bg_sd_
         domain = 1.0 / (1.0 + np.exp(-(np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_)))
         scores = domain[:, None] / (1.0 + np.exp(-self.params.slope * (z - self.params.z_mid)))
@@ -235,8 +271,8 @@ class FittedScorer:
     model: FittedFrameModel
     evidence_from: CodebookScorer
 
-    def score(self, x: np.ndarray) -> FrameScores:
-        zs = self.evidence_from.score(x)
+    def score(self, x: np.ndarray, texts: list[str] | None = None) -> FrameScores:
+        zs = self.evidence_from.score(x, texts)
         if tuple(self.model.frame_ids) != zs.frame_ids:
             from .errors import CodebookError
 

@@ -196,7 +196,7 @@ def analyse(
 
     with timer.stage("frames"):
         scorer = make_scorer(config, embedder, codebook, cache)
-        scores = scorer.score(vectors) if len(vectors) else _no_scores(codebook)
+        scores = scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(codebook)
 
     with timer.stage("syndication"):
         synd = syndication(

@@ -77,7 +77,7 @@ def evaluate(path, text_column: str, label_column: str, limit, name: str, codebo
     scorer = CodebookScorer(codebook, embedder())
     prep = t()
     t = Stopwatch()
-    zs = scorer.score(x)
+    zs = scorer.score(x, labels.texts)
     secs = t()
     rows.append({"data": name, "method": "zero-shot codebook", **top1_metrics(labels, zs.scores),
                  "score s": secs, "setup s": prep, "texts": len(labels.texts)})

@@ -137,7 +137,7 @@ def analyse_text(
     if not parts:
         return pd.DataFrame(), np.zeros((0, getattr(embedder, "dim", 0)), dtype=np.float32)
     vectors = embedder.encode(parts)
-    scores = scorer.score(vectors)
+    scores = scorer.score(vectors, parts)
     df = pd.DataFrame({
         S.POSITION: range(len(parts)), S.TEXT: parts, S.TEXT_HASH: [text_hash(p) for p in parts],
         S.DOMINANT_FRAME: scores.dominant(),
