@@ -64,6 +64,7 @@ class ScoringParams:
     z_mid: float = 1.5  # chosen on the demo gold paragraphs, checked on GVFC (figures in the module docstring)
     slope: float = 1.5
     sentences: bool = True  # also score each sentence of a passage and keep the best (step 2)
+    sentence_weight: float = 1.0  # how far a better sentence lifts its passage (1 = all the way)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class CodebookScorer:
         if texts is not None and self.params.sentences and len(texts):
             s_raw, s_best = self._sentence_raw(list(texts))
             best = np.where(s_raw > raw, s_best, best)
-            raw = np.maximum(raw, s_raw)
+            raw = raw + self.params.sentence_weight * np.maximum(s_raw - raw, 0)
         z = (raw - self.bg_mean_) / self.bg_sd_
         domain = 1.0 / (1.0 + np.exp(-(np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_)))
         scores = domain[:, None] / (1.0 + np.exp(-self.params.slope * (z - self.params.z_mid)))

@@ -35,17 +35,45 @@ def test_scores_are_multi_label_in_unit_range_with_codebook_evidence(scorer, emb
     assert s.dominant().tolist() == ["energy_trade", "military_tech"]
 
 
-def test_the_seed_article_shows_several_frames(scorer, embedder, seed_text):
+# The seed article read paragraph by paragraph as a person codes it (issue 12, item 5): the
+# dominant frame of each passage, found by a phrase the passage contains.
+SEED_DOMINANT = [
+    ("Strengthening Ties", "personal_diplomacy"),  # title and lead: the visit
+    ("high-tech imports", "military_tech"),  # Russia relies on China for its military's high tech
+    ("oil and gas", "energy_trade"),  # China a top export market for Russian oil and gas
+    ("first foreign trip", "personal_diplomacy"),
+    ("not opportunistic", "stability_nonalignment"),  # "not directed against any other country"
+    ("Ukraine crisis", "ukraine_war"),  # a political settlement of the Ukraine crisis
+    ("US supremacy", "threat_west"),  # China challenges US supremacy, ... a multi-polar world
+    ("alternative to the existing global order", "multipolar_order"),
+]
+
+
+def test_the_seed_article_gets_its_person_coded_frames_and_no_frame_is_a_sink(scorer, embedder, seed_text):
     passages = article_passages(seed_text, count=embedder.count_tokens)
-    s = scorer.score(embedder.encode(passages))
-    present = {f for f, col in zip(s.frame_ids, s.present.any(axis=0), strict=True) if col}
-    assert len(present) >= 4, present
-    dominant = dict(zip(passages, s.dominant(), strict=True))
-    trip = next(p for p in passages if "first foreign trip" in p)
-    rivalry = next(p for p in passages if "US supremacy" in p)
-    assert dominant[trip] == "personal_diplomacy"
-    assert dominant[rivalry] == "threat_west"
-    assert (s.present.sum(axis=1) <= 4).all()  # a mixed article, not every frame everywhere
+    s = scorer.score(embedder.encode(passages), passages)
+    dominant = list(s.dominant())
+    coded = [[f for key, f in SEED_DOMINANT if key in p] for p in passages]
+    assert [len(c) for c in coded] == [1] * len(SEED_DOMINANT)  # one coded frame per paragraph
+    coded = [c[0] for c in coded]
+    matches = sum(d == c for d, c in zip(dominant, coded, strict=True))
+    assert matches >= 6, list(zip(coded, dominant, strict=True))
+    assert max(dominant.count(f) for f in set(dominant)) <= 3, dominant
+    multipolar = list(s.frame_ids).index("multipolar_order")
+    alternative = next(i for i, p in enumerate(passages) if "alternative to the existing global order" in p)
+    assert s.present[alternative, multipolar]  # it never was before sentence scoring
+    assert s.present[:, multipolar].sum() >= 2
+    assert (s.present.sum(axis=1) <= 6).all()  # mixed paragraphs light several frames, never all nine
+
+
+def test_sentence_scoring_finds_an_angle_sentence_inside_general_prose(scorer, embedder):
+    """The passage vector dilutes the one sentence with the angle; sentence scoring keeps it."""
+    text = ("The two countries share a long border and have grown closer in recent years, and their "
+            "leaders speak often. Russia, in turn, relies on China as a crucial source of high-tech "
+            "imports to keep its armed forces supplied.")
+    x = embedder.encode([text])
+    military = list(scorer.codebook.ids).index("military_tech")
+    assert scorer.score(x, [text]).scores[0, military] > scorer.score(x).scores[0, military]
 
 
 def test_off_topic_text_carries_no_frame(scorer, embedder):
@@ -98,7 +126,7 @@ def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
     cb = load_codebook(CODEBOOK_DIR / "gvfc.yaml")
     labels = load_labels(path, cb, text_column="title", label_columns=["theme1"])
     x = embedder.encode(labels.texts)
-    s = CodebookScorer(cb, embedder).score(x)
+    s = CodebookScorer(cb, embedder).score(x, labels.texts)
     m = top1_metrics(labels, s.scores)
     assert m["n_single_label"] > 1000
     assert m["macro_f1"] >= 0.50 and m["accuracy"] >= 0.55
@@ -120,8 +148,22 @@ def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
     path = tmp_path / "demo_labels.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     labels = load_labels(path, scorer.codebook)
-    s = scorer.score(embedder.encode(labels.texts))
+    s = scorer.score(embedder.encode(labels.texts), labels.texts)
     metrics = frame_metrics(labels, s.scores, s.thresholds)
     assert metrics["f1"].mean() >= 0.50
     assert (metrics["f1"] >= 0.30).all(), metrics[["frame_id", "f1"]]
     assert top1_metrics(labels, s.scores)["macro_f1"] >= 0.60
+
+
+def test_generic_frames_sample_finds_angle_frames(embedder):
+    """The generic news frames on the invented, hand-labelled sample (data/validation/README.md):
+    human interest and morality are angles, found across 19 topics, not topics themselves."""
+    from analysis.config import DATA_DIR
+
+    cb = load_codebook(CODEBOOK_DIR / "generic_news_frames.yaml")
+    labels = load_labels(DATA_DIR / "validation" / "generic_frames_sample.csv", cb, label_columns=["frames"])
+    assert len(labels.texts) >= 100
+    s = CodebookScorer(cb, embedder).score(embedder.encode(labels.texts), labels.texts)
+    f1 = frame_metrics(labels, s.scores, s.thresholds).set_index("frame_id")["f1"]
+    assert f1.mean() >= 0.75, f1
+    assert f1["human_interest"] >= 0.75 and f1["morality"] >= 0.75, f1
