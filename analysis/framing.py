@@ -59,6 +59,13 @@ from .passages import sentences, text_hash
 
 @dataclass(frozen=True)
 class ScoringParams:
+    """Options of the zero-shot scorer; the steps they set are in the module docstring.
+
+    top_k: examples averaged per frame (step 2); description_weight: share of the description
+    in the raw similarity (step 2); sentences / sentence_weight: score sentences too and lift a
+    passage towards its best sentence (step 2); z_mid / slope: the logistic (step 4).
+    """
+
     top_k: int = 3
     description_weight: float = 0.25
     z_mid: float = 1.5  # chosen on the demo gold paragraphs, checked on GVFC (figures in the module docstring)
