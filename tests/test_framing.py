@@ -121,7 +121,7 @@ def test_labels_accept_ids_and_codes_and_name_bad_rows(tmp_path):
 
 
 def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
-    """Quality on real labelled data (target in BENCHMARKS.md: macro-F1 >= 0.50)."""
+    """Quality on real labelled data (measured 0.550 / 0.581, README "How frames are scored")."""
     path = shared_or_skip(GVFC / "gvfc_extension.csv")
     cb = load_codebook(CODEBOOK_DIR / "gvfc.yaml")
     labels = load_labels(path, cb, text_column="title", label_columns=["theme1"])
@@ -129,7 +129,7 @@ def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
     s = CodebookScorer(cb, embedder).score(x, labels.texts)
     m = top1_metrics(labels, s.scores)
     assert m["n_single_label"] > 1000
-    assert m["macro_f1"] >= 0.50 and m["accuracy"] >= 0.55
+    assert m["macro_f1"] >= 0.53 and m["accuracy"] >= 0.56
     per_frame = frame_metrics(labels, s.scores, s.thresholds)
     assert (per_frame["support"] > 0).all()
 
