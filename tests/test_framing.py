@@ -156,8 +156,9 @@ def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
 
 
 def test_generic_frames_sample_finds_angle_frames(embedder):
-    """The generic news frames on the invented, hand-labelled sample (data/validation/generic_frames_sample.md):
-    human interest and morality are angles, found across 19 topics, not topics themselves."""
+    """Generic news frames on the invented, hand-labelled sample (its card:
+    data/validation/generic_frames_sample.md): human interest and morality are angles, found
+    across 19 topics, not topics themselves."""
     from analysis.config import DATA_DIR
 
     cb = load_codebook(CODEBOOK_DIR / "generic_news_frames.yaml")
