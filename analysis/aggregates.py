@@ -47,6 +47,26 @@ def choose_period(dates: pd.Series) -> str:
     return "quarter"
 
 
+PERIOD_ORDER = ("week", "month", "quarter")
+
+
+def readable_period(dates: pd.Series, min_typical_n: int) -> str:
+    """The span rule of `choose_period`, coarsened (week → month → quarter) until the median
+    period, empty ones included, holds at least `min_typical_n` rows: typical cells not thin."""
+    d = _naive(dates).dropna()
+    chosen = choose_period(dates)
+    if d.empty:
+        return chosen
+    for period in PERIOD_ORDER[PERIOD_ORDER.index(chosen):]:
+        p = d.dt.to_period(_FREQ[period])
+        n_periods = (p.max() - p.min()).n + 1
+        counts = np.zeros(n_periods)
+        counts[: p.nunique()] = p.value_counts().to_numpy()
+        if np.median(counts) >= min_typical_n:
+            return period
+    return PERIOD_ORDER[-1]
+
+
 def resolve_period(period: str, dates: pd.Series) -> str:
     return choose_period(dates) if period == "auto" else period
 

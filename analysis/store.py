@@ -124,6 +124,16 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
 
+    # settings (the meta table) ----------------------------------------------------------
+    def setting(self, key: str) -> str | None:
+        """A small named value kept across restarts (e.g. the dashboard's active data sets)."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.write() as con:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     # connections -------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 objects must not cross threads)."""

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import state, ui  # noqa: E402
+from dashboard import filters, state, ui  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,7 +41,7 @@ def main() -> None:
         if not state.store().datasets():
             with st.spinner("First start: importing the demonstration corpus…"):
                 state.ensure_demo()
-        state.set_filters(state.sidebar())
+        filters.set_filters(filters.sidebar())
         ready.append(True)
 
     ui.guarded(setup)

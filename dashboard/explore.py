@@ -17,6 +17,8 @@ from analysis import schema as S
 from analysis.ingest import SUPPORTED_FORMATS
 from analysis.passages import article_passages, text_hash
 
+from . import keys as K
+
 CLUSTER_LABEL = "cluster_label"
 SNIPPET_CHARS = 220
 
@@ -47,6 +49,14 @@ def filter_rows(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
             inside &= (d < end).fillna(False).to_numpy(dtype=bool)
         mask &= np.where(dated, inside, sel.include_undated)
     return df[mask]
+
+
+TYPICAL_CELL_N = 40  # passages the typical period should hold when the bucket is "auto"
+
+
+def view_period(period: str, dates: pd.Series) -> str:
+    """The dashboard's time bucket: "auto" takes the finest period whose typical cell is not thin."""
+    return A.readable_period(dates, TYPICAL_CELL_N) if period == "auto" else period
 
 
 def frame_ids_of(passages: pd.DataFrame) -> list[str]:
@@ -89,6 +99,25 @@ def passages_in_cell(
     out = rows.merge(ev, on=S.PASSAGE_ID, how="left")
     out = out.sort_values(S.SCORE, ascending=False).head(limit)
     return out[[S.DATE, S.OUTLET, S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE, CLUSTER_LABEL, S.PASSAGE_ID]].reset_index(drop=True)
+
+
+def filtered_clusters(clusters: pd.DataFrame, passages: pd.DataFrame) -> pd.DataFrame:
+    """The run's cluster table with sizes, share, outlets and dates counted on the filtered
+    passages, the run's own size kept beside as `n_passages_unfiltered`; largest first."""
+    g = passages.groupby(S.CLUSTER_ID)
+    out = clusters.copy()
+    ids = out[S.CLUSTER_ID]
+    out[K.N_PASSAGES_ALL] = out[K.N_PASSAGES]
+    out[K.N_PASSAGES] = ids.map(g.size()).fillna(0).astype("int64")
+    out[K.N_ARTICLES] = ids.map(g[S.ARTICLE_ID].nunique()).fillna(0).astype("int64")
+    out[K.N_OUTLETS] = ids.map(g[S.OUTLET].nunique()).fillna(0).astype("int64")
+    out[K.SHARE] = (out[K.N_PASSAGES] / max(len(passages), 1)).round(6)
+    for col, how in (("first_date", "min"), ("last_date", "max")):
+        if col in out:
+            out[col] = ids.map(g[S.DATE].agg(how))
+    front = [S.CLUSTER_ID, K.LABEL, K.TOP_TERMS, K.N_PASSAGES, K.N_PASSAGES_ALL]
+    out = out[[c for c in front if c in out] + [c for c in out.columns if c not in front]]
+    return out.sort_values([K.N_PASSAGES, S.CLUSTER_ID], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, str]) -> str:

@@ -91,6 +91,22 @@ def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineCon
     return RunSpec(run_key(articles_sha, config, digest), tuple(sorted(dataset_ids)), config, digest, n_articles)
 
 
+def start_for(
+    store: Store, dataset_ids: Sequence[int], articles_sha: str, n_articles: int, config: PipelineConfig,
+    *, retry: bool = False,
+) -> tuple[RunSpec | None, Progress]:
+    """The run of these data sets' articles with this configuration, started in the background
+    if needed: its spec and progress (no spec when there are no articles)."""
+    if n_articles == 0:
+        return None, Progress("none", "", 0.0, "No articles")
+    spec = make_spec(dataset_ids, articles_sha, config, n_articles)
+    return spec, ensure_run(store, spec, retry=retry)
+
+
+def progress_of(store: Store, key: str) -> Progress:
+    return describe(store.run_status(key))
+
+
 # --- progress ------------------------------------------------------------------------------
 
 

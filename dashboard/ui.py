@@ -14,9 +14,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from analysis import schema as S
 from analysis.errors import FramescopeError
 
 from . import runs, state
+from .explore import filter_rows
+from .filters import Filters, filters, notice
 
 log = logging.getLogger("dashboard")
 
@@ -36,12 +39,18 @@ def guarded(fn: Callable[[], Any]) -> None:
         st.error(f"{GENERIC_ERROR} ({type(exc).__name__})", icon=":material/error:")
 
 
-def results_or_progress(f: state.Filters, *, what: str = "this page") -> state.Results | None:
+def run_for(f: Filters, *, retry: bool = False) -> tuple[runs.RunSpec | None, runs.Progress]:
+    """Start (if needed) the run for these filters in the background; its spec and progress."""
+    c = state.corpus(f.datasets)
+    return runs.start_for(state.store(), f.datasets, c.digest, len(c.articles), f.config(), retry=retry)
+
+
+def results_or_progress(f: Filters, *, what: str = "this page") -> state.Results | None:
     """The finished run for these filters, or None after showing its progress (and starting it)."""
     if not f.datasets:
         st.info("Choose a data set in the sidebar, or upload one on the Data page.", icon=":material/info:")
         return None
-    spec, prog = state.ensure_run(f)
+    spec, prog = run_for(f)
     if spec is None:
         st.warning("The active data sets hold no articles.")
         return None
@@ -56,13 +65,13 @@ def results_or_progress(f: state.Filters, *, what: str = "this page") -> state.R
 @st.fragment(run_every=1.0)
 def progress_panel(key: str, what: str = "this page") -> None:
     """Polls the run in the store once a second; reruns the whole page when it is done."""
-    prog = state.run_progress(key)
+    prog = runs.progress_of(state.store(), key)
     if prog.status == "done":
         st.rerun(scope="app")
     if prog.status == "failed":
         st.error(f"The analysis failed: {prog.message}", icon=":material/error:")
         if st.button("Try again", key=f"retry_{key[:12]}"):
-            runs.ensure_run(state.store(), state.run_spec(state.filters()), retry=True)  # type: ignore[arg-type]
+            run_for(filters(), retry=True)
             st.rerun(scope="app")
         return
     with st.container(border=True):
@@ -72,32 +81,72 @@ def progress_panel(key: str, what: str = "this page") -> None:
         st.caption(f"run {key[:12]}")
 
 
+LONG_TEXT = ("text", "snippet", "passage", "evidence", "description", "top_terms")
+WRAP_ROW_HEIGHT = 90  # px; Streamlit wraps cell text only in rows taller than 4rem
+
+
 def table(df: pd.DataFrame, *, height: int | str = "auto", key: str | None = None, **kw: Any) -> Any:
-    """A dataframe with readable defaults (long text wraps into a wide column)."""
+    """A dataframe with readable defaults: long text wraps in tall rows, dates read "undated"
+    when missing (never "None"), shares as percentages."""
     config = {
         "text": st.column_config.TextColumn("text", width="large"),
         "snippet": st.column_config.TextColumn("passage", width="large"),
-        "date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD"),
+        "passage": st.column_config.TextColumn("passage", width="large"),
         "share": st.column_config.NumberColumn("share", format="percent"),
         "ci_low": st.column_config.NumberColumn("95% CI low", format="percent"),
         "ci_high": st.column_config.NumberColumn("95% CI high", format="percent"),
     }
     config.update(kw.pop("column_config", {}))
-    return st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=config, key=key, **kw)
+    if any(c in df.columns for c in LONG_TEXT):
+        kw.setdefault("row_height", WRAP_ROW_HEIGHT)
+    return st.dataframe(shown(df), hide_index=True, width="stretch", height=height, column_config=config, key=key,
+                        **kw)
 
 
-def filtered_results(f: state.Filters, *, what: str) -> tuple[state.Results, state.View] | None:
-    """The finished run and its view under the filters, after the run caption; None (with a
-    message) while the run is computing or when the filters leave no passages."""
+def shown(df: pd.DataFrame) -> pd.DataFrame:
+    """Dates as YYYY-MM-DD text with "undated" for missing ones (for display only)."""
+    out = df
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            if out is df:
+                out = df.copy()
+            out[col] = df[col].dt.strftime("%Y-%m-%d").fillna(S.UNDATED)
+    return out
+
+
+def filtered_results(f: Filters, *, what: str) -> tuple[state.Results, state.View] | None:
+    """The finished run and its view under the filters, after the run caption and the filter
+    line; None (with a message) while the run is computing or when the filters leave no passages."""
     res = results_or_progress(f, what=what)
     if res is None:
+        filter_line(f)
         return None
     run_caption(res)
     view = state.view(res, f)
+    filter_line(f, res, view)
     if view.passages.empty or not view.tables:
-        st.info("No passages under the current filters.")
+        st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
         return None
     return res, view
+
+
+def filter_line(f: Filters, res: state.Results | None = None, view: state.View | None = None) -> None:
+    """The filter in force and how much of the active data it keeps (every page says this),
+    and the notice of a filter reset when the data changed."""
+    if view is not None and res is not None:
+        kept = (f"keeps {len(view.articles):,} of {len(res.articles):,} articles and "
+                f"{len(view.passages):,} of {len(res.passages):,} passages")
+    else:
+        c = state.corpus(f.datasets)
+        kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"
+    st.caption(f"**Filter:** {f.describe()} → {kept}.")
+    if msg := notice(f):
+        st.warning(msg, icon=":material/filter_alt:")
+
+
+def articles_in(f: Filters):
+    """The active data's articles under the date and outlet filters (before any run)."""
+    return filter_rows(state.corpus(f.datasets).articles, f.selection())
 
 
 def run_caption(res: state.Results) -> None:

@@ -202,12 +202,14 @@ def test_frames_page_charts_and_drill_down(env):
     assert len(specs) == 3
     over_time = specs[0]
     assert [p["name"] for p in over_time["params"]] == ["frame_cell"]
-    tips = {t.get("title") for layer in over_time["layer"] for t in layer["encoding"].get("tooltip", [])}
+    assert over_time["facet"]["field"] == "frame"  # small multiples, one panel per frame
+    tips = {t.get("title") for layer in over_time["spec"]["layer"] for t in layer["encoding"].get("tooltip", [])}
     assert {"share", "n (passages)", "95% CI low", "95% CI high"} <= tips
     heat = specs[1]
     assert [p["name"] for p in heat["params"]] == ["outlet_cell"]
     # pick a non-empty cell and check the listed passages are exactly the count in the table
-    from dashboard.state import K_FRAME_TIME_FRAME, K_FRAME_TIME_PERIOD
+    from dashboard.keys import FRAME_TIME_FRAME as K_FRAME_TIME_FRAME
+    from dashboard.keys import FRAME_TIME_PERIOD as K_FRAME_TIME_PERIOD
     from analysis.pipeline import summary_tables
     from analysis.config import PipelineConfig
 
@@ -239,7 +241,7 @@ def test_frames_over_time_is_zero_filled_and_marks_thin_cells(env):
     assert dated[A.PERIOD].nunique() == len(months)  # every month, even empty ones
     assert (dated[A.N_PASSAGES] == 0).any() and dated[A.THIN].any()
     spec = C.frames_over_time(fot, {}, fids).to_dict()
-    points = spec["layer"][1]
+    points = spec["spec"]["layer"][2]
     assert points["encoding"]["shape"]["field"] == "cell"
     assert "thin (n < 5)" in points["encoding"]["shape"]["scale"]["domain"]
 
@@ -251,7 +253,8 @@ def test_outlets_page_heatmap_toggle_and_profile(env):
     at = page(app().run(), "outlets")
     clean(at)
     assert "(frames)" in str(charts(at)[0]["title"])
-    from dashboard.state import K_PROFILE_OUTLET, K_SIM_BASIS
+    from dashboard.keys import PROFILE_OUTLET as K_PROFILE_OUTLET
+    from dashboard.keys import SIM_BASIS as K_SIM_BASIS
 
     at.segmented_control(key=K_SIM_BASIS).set_value("clusters").run()
     clean(at)
@@ -273,7 +276,7 @@ def test_article_page_pick_shows_passages_frames_and_neighbours(env):
     tables, _ = results(env)
     at = page(app().run(), "article")
     clean(at)
-    from dashboard.state import K_ARTICLE_PICK
+    from dashboard.keys import ARTICLE_PICK as K_ARTICLE_PICK
 
     aid = at.selectbox(key=K_ARTICLE_PICK).value
     n = int((tables["passages"][S.ARTICLE_ID] == aid).sum())
@@ -286,7 +289,8 @@ def test_article_page_pick_shows_passages_frames_and_neighbours(env):
 
 
 def test_article_page_pasted_text_shows_several_frames(env):
-    from dashboard.state import K_ARTICLE_MODE, K_ARTICLE_TEXT
+    from dashboard.keys import ARTICLE_MODE as K_ARTICLE_MODE
+    from dashboard.keys import ARTICLE_TEXT as K_ARTICLE_TEXT
 
     text = (FIXTURES / "multi_frame_article.txt").read_text(encoding="utf-8")
     at = app()

@@ -8,7 +8,7 @@ import streamlit as st
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.codebook import load_codebook
-from dashboard import charts, state, ui
+from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import CLUSTER_LABEL, analyse_text, cluster_centroids, frame_mix, nearest_passages, present_frames
 
@@ -16,7 +16,8 @@ MAX_PASTE_CHARS = 60_000
 
 
 def _styled(rows: pd.DataFrame, fids, labels, colours) -> object:
-    """Passages as a table: frames cell tinted by the dominant frame, cluster cell by cluster (no HTML)."""
+    """Passages as a table: frames cell tinted by the dominant frame, cluster cell by the cluster's
+    page-wide colour (no HTML)."""
     dominant = rows[S.DOMINANT_FRAME].tolist()
     table = pd.DataFrame({
         "#": rows[S.POSITION].astype(int).to_numpy() + 1,
@@ -29,7 +30,6 @@ def _styled(rows: pd.DataFrame, fids, labels, colours) -> object:
         "passage": rows[S.TEXT].astype(str).to_numpy(),
     })
     clusters = rows[S.CLUSTER_ID].tolist() if S.CLUSTER_ID in rows else [None] * len(rows)
-    tints = ["#dbe8f5", "#fde3c8", "#dcefd8", "#f8d7d7", "#d9efed", "#ecdcea", "#fbf1c6", "#eadfd6", "#ffe3e8", "#eeeeee"]
 
     def paint(df: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=df.index, columns=df.columns)
@@ -38,7 +38,7 @@ def _styled(rows: pd.DataFrame, fids, labels, colours) -> object:
                 css.iloc[i, 1] = f"background-color: {colours[fr]}40"
                 css.iloc[i, 4] = f"background-color: {colours[fr]}14"
             if cl is not None and not pd.isna(cl):
-                css.iloc[i, 3] = f"background-color: {tints[int(cl) % len(tints)]}"
+                css.iloc[i, 3] = f"background-color: {charts.cluster_colours([int(cl)])[int(cl)]}55"
         return css
 
     return table.style.apply(paint, axis=None)
@@ -50,11 +50,11 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
     mix = frame_mix(rows, fids, labels)
     n_frames = int((mix["passages"] > 0).sum())
     st.markdown(f"**{len(rows)} passage(s)** carrying **{n_frames} frame(s)**.")
-    strip = charts.article_strip(rows, labels, fids)
+    strip = charts.article_strip(rows, labels, fids, res.cluster_labels)
     st.altair_chart(strip, width="stretch")
     mix_chart = charts.frame_mix_bar(mix, labels, fids)
     st.altair_chart(mix_chart, width="stretch")
-    st.dataframe(_styled(rows, fids, labels, colours), hide_index=True, width="stretch",
+    st.dataframe(_styled(rows, fids, labels, colours), hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
                  column_config={"passage": st.column_config.TextColumn("passage", width="large")})
     with st.expander("Frame evidence per passage"):
         ev = []
@@ -81,16 +81,19 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
 
 
 st.title("Article", anchor=False)
-f = state.filters()
+f = filters.filters()
 res = ui.results_or_progress(f, what="the article view")
-if res is not None:
+if res is None:
+    ui.filter_line(f)
+else:
     ui.run_caption(res)
-    if st.session_state.get(state.K_ARTICLE_MODE) not in ("Pick an article", "Paste text"):
-        st.session_state[state.K_ARTICLE_MODE] = "Pick an article"
-    mode = st.segmented_control("Source", ["Pick an article", "Paste text"], key=state.K_ARTICLE_MODE) or "Pick an article"
+    ui.filter_line(f, res, state.view(res, f))
+    if st.session_state.get(keys.ARTICLE_MODE) not in ("Pick an article", "Paste text"):
+        st.session_state[keys.ARTICLE_MODE] = "Pick an article"
+    mode = st.segmented_control("Source", ["Pick an article", "Paste text"], key=keys.ARTICLE_MODE) or "Pick an article"
     if mode == "Pick an article":
         arts = state.view(res, f).articles
-        query = st.text_input("Search titles", key=state.K_ARTICLE_SEARCH, placeholder="e.g. pipeline, summit")
+        query = st.text_input("Search titles", key=keys.ARTICLE_SEARCH, placeholder="e.g. pipeline, summit")
         if query:
             arts = arts[arts[S.TITLE].str.contains(query, case=False, regex=False, na=False)]
         arts = arts.sort_values(S.DATE, ascending=False, na_position="last").head(500)
@@ -99,15 +102,15 @@ if res is not None:
             st.stop()
         ids = arts[S.ARTICLE_ID].tolist()
         info = {r[S.ARTICLE_ID]: r for r in arts.to_dict("records")}
-        if st.session_state.get(state.K_ARTICLE_PICK) not in ids:
-            st.session_state[state.K_ARTICLE_PICK] = ids[0]
+        if st.session_state.get(keys.ARTICLE_PICK) not in ids:
+            st.session_state[keys.ARTICLE_PICK] = ids[0]
 
         def label(aid: str) -> str:
             r = info[aid]
             d = "undated" if pd.isna(r[S.DATE]) else f"{r[S.DATE]:%Y-%m-%d}"
             return f"{d} · {r[S.OUTLET]} · {r[S.TITLE]}"
 
-        aid = st.selectbox(f"Article ({len(ids):,} shown)", ids, key=state.K_ARTICLE_PICK, format_func=label)
+        aid = st.selectbox(f"Article ({len(ids):,} shown)", ids, key=keys.ARTICLE_PICK, format_func=label)
         rows = res.passages[res.passages[S.ARTICLE_ID] == aid].sort_values(S.POSITION)
         fl = res.frames_long[res.frames_long[S.PASSAGE_ID].isin(rows[S.PASSAGE_ID])]
         rows = rows.copy()
@@ -124,7 +127,7 @@ if res is not None:
             vec = corpus[pos]
         _show(rows, vec, res, f, outlet=info[aid][S.OUTLET], article_id=aid, name="article")
     else:
-        text = st.text_area("Article text", key=state.K_ARTICLE_TEXT, height=260, max_chars=MAX_PASTE_CHARS,
+        text = st.text_area("Article text", key=keys.ARTICLE_TEXT, height=260, max_chars=MAX_PASTE_CHARS,
                             placeholder="Paste an article: paragraphs separated by blank lines.")
         if not text.strip():
             st.info("Paste any article to see its passages, frames, clusters and nearest passages in the corpus.")

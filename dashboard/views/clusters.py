@@ -6,21 +6,22 @@ import pandas as pd
 import streamlit as st
 
 from analysis import schema as S
-from dashboard import charts, state, ui
+from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import map_points, overall_frame_shares, present_frames
 
 st.title("Clusters", anchor=False)
-f = state.filters()
+f = filters.filters()
 got = ui.filtered_results(f, what="the passage map")
 if got is not None:
     res, view = got
     passages = view.passages
-    ids = res.clusters[S.CLUSTER_ID].astype(int).tolist()
+    clusters = view.tables["clusters"]  # sizes under the filters, the run's size beside
+    ids = clusters[S.CLUSTER_ID].astype(int).tolist()
     labels = res.cluster_labels
 
     points, sampled = map_points(passages)
-    map_chart = charts.cluster_map(points)
+    map_chart = charts.cluster_map(points, labels)
     event = st.altair_chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
     st.caption(
         "Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
@@ -31,41 +32,44 @@ if got is not None:
     if picked:
         value = picked[0].get(S.CLUSTER_ID)
         if value is not None and value != state.last_event("cluster_map") and int(value) in ids:
-            st.session_state[state.K_CLUSTER] = int(value)
+            st.session_state[keys.CLUSTER] = int(value)
         state.remember_event("cluster_map", value)
 
     st.subheader("Cluster table", anchor=False)
-    ui.table(res.clusters.drop(columns=[c for c in res.clusters.columns if c.startswith("representative_")]))
+    st.caption(f"Sizes, outlets and dates count the {len(passages):,} passages under the filter; "
+               f"“n passages unfiltered” is the cluster's size in the whole run ({len(res.passages):,} passages).")
+    rep_cols = [c for c in clusters.columns if c.startswith(keys.REPRESENTATIVE_PREFIX)]
+    ui.table(clusters.drop(columns=rep_cols),
+             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered")})
     with st.expander("Representative passages of every cluster"):
-        reps = res.clusters.melt(id_vars=[S.CLUSTER_ID, "label"],
-                                 value_vars=[c for c in res.clusters.columns if c.startswith("representative_")],
-                                 var_name="rank", value_name="text").dropna(subset=["text"])
+        reps = clusters.melt(id_vars=[S.CLUSTER_ID, keys.LABEL], value_vars=rep_cols, var_name="rank",
+                             value_name="text").dropna(subset=["text"])
         ui.table(reps.sort_values([S.CLUSTER_ID, "rank"]))
 
-    if st.session_state.get(state.K_CLUSTER) not in ids:
-        st.session_state[state.K_CLUSTER] = ids[0]
+    if st.session_state.get(keys.CLUSTER) not in ids:
+        st.session_state[keys.CLUSTER] = ids[0]
     st.subheader("One cluster", anchor=False)
-    cid = st.selectbox("Cluster", ids, key=state.K_CLUSTER, format_func=lambda c: f"{c} · {labels.get(c, '')}")
+    cid = st.selectbox("Cluster", ids, key=keys.CLUSTER, format_func=lambda c: f"{c} · {labels.get(c, '')}")
     mine = passages[passages[S.CLUSTER_ID] == cid]
-    row = res.clusters[res.clusters[S.CLUSTER_ID] == cid].iloc[0]
+    row = clusters[clusters[S.CLUSTER_ID] == cid].iloc[0]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Passages (filtered)", f"{len(mine):,}")
+    c1.metric("Passages (filtered)", f"{len(mine):,}", help=f"{int(row[keys.N_PASSAGES_ALL]):,} in the whole run.")
     c2.metric("Articles", f"{mine[S.ARTICLE_ID].nunique():,}")
     c3.metric("Outlets", f"{mine[S.OUTLET].nunique():,}")
     c4.metric("Share of filtered passages", f"{len(mine) / max(len(passages), 1):.1%}")
-    st.text(f"Top terms: {row['top_terms']}")
+    st.text(f"Top terms: {row[keys.TOP_TERMS]}")
 
     left, right = st.columns(2)
     outlets = mine.groupby(S.OUTLET).size().rename("passages").reset_index()
-    outlet_chart = charts.bar_counts(outlets, S.OUTLET, "passages", "Passages by outlet")
+    colour = charts.cluster_colours([cid])[cid]
+    outlet_chart = charts.bar_counts(outlets, S.OUTLET, "passages", "Passages by outlet", colour)
     left.altair_chart(outlet_chart, width="stretch")
     shares = overall_frame_shares(mine, res.frame_ids) if len(mine) else None
     frame_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids) if shares is not None else None
     if frame_chart is not None:
         right.altair_chart(frame_chart, width="stretch")
-    timeline = charts.cluster_timeline(view.tables["clusters_over_time"], cid) if view.tables else None
-    if timeline is not None:
-        st.altair_chart(timeline, width="stretch")
+    timeline = charts.cluster_timeline(view.tables["clusters_over_time"], cid, colour, view.period)
+    st.altair_chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")
     listing = mine.sort_values(S.SIMILARITY, ascending=False).head(300).copy()
@@ -73,7 +77,7 @@ if got is not None:
     ui.table(listing[[S.DATE, S.OUTLET, S.TITLE, "frames", S.SIMILARITY, S.TEXT]], height=420)
 
     tables = {
-        "clusters": res.clusters,
+        "clusters": clusters,
         "passages": passages,
         "cluster_passages": mine,
         "clusters_over_time": view.tables.get("clusters_over_time", pd.DataFrame()),
@@ -82,6 +86,5 @@ if got is not None:
     chart_map = {"cluster_map": map_chart, "cluster_outlets": outlet_chart}
     if frame_chart is not None:
         chart_map["cluster_frames"] = frame_chart
-    if timeline is not None:
-        chart_map["cluster_volume"] = timeline
+    chart_map["cluster_volume"] = timeline
     downloads("clusters", tables, chart_map, state.manifest_for(res, f, cluster=int(cid)))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis.codebook import load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
-from dashboard import state, ui
+from dashboard import filters, keys, state, ui
 from dashboard.explore import (
     MAPPABLE_FIELDS,
     UPLOAD_TYPES,
@@ -34,20 +34,20 @@ st.subheader("Upload articles", anchor=False)
 st.caption("CSV, TSV, JSON, JSONL, Parquet, XLSX; news-database exports (LexisNexis and Nexis Uni .txt/.docx, "
            "Factiva .rtf/.html, Media Cloud .csv); saved web pages (.html); or a ZIP of such files; several files "
            "at once. Each row needs a text column; title, outlet, date, url, id and language are used when present.")
-gen = st.session_state.setdefault(state.K_UPLOAD_GEN, 0)
+gen = st.session_state.setdefault(keys.UPLOAD_GEN, 0)
 uploads = st.file_uploader("Article files", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                            key=f"fs_uploader_{gen}")
 if uploads:
     files = [(u.name, u.getvalue()) for u in uploads]
-    mapping_key = f"{state.K_UPLOAD_MAPPING}_{gen}"
+    mapping_key = f"{keys.UPLOAD_MAPPING}_{gen}"
     mapping: dict[str, str] = {k: v for k, v in st.session_state.get(mapping_key, {}).items() if v and v != AUTO}
     dayfirst = bool(st.session_state.get(f"fs_dayfirst_{gen}", False))
     sig = (tuple(hashlib.sha256(d).hexdigest() for _, d in files), tuple(sorted(mapping.items())), dayfirst)
-    cached = st.session_state.get(state.K_UPLOAD_CHECK)
+    cached = st.session_state.get(keys.UPLOAD_CHECK)
     if cached is None or cached[0] != sig:
         with st.spinner("Checking the files…"):
             check = check_upload(files, mapping=mapping, dayfirst=dayfirst, store=store)
-        st.session_state[state.K_UPLOAD_CHECK] = (sig, check)
+        st.session_state[keys.UPLOAD_CHECK] = (sig, check)
     else:
         check = cached[1]
 
@@ -104,10 +104,10 @@ if uploads:
         if st.button("Save as data set", type="primary", key=f"fs_save_{gen}"):
             info = save_upload(store, name, result)
             state.clear_caches()
-            st.session_state[state.K_UPLOAD_GEN] = gen + 1  # drops the uploaded bytes from the session
-            st.session_state.pop(state.K_UPLOAD_CHECK, None)
+            st.session_state[keys.UPLOAD_GEN] = gen + 1  # drops the uploaded bytes from the session
+            st.session_state.pop(keys.UPLOAD_CHECK, None)
             if make_active:
-                state.activate_datasets([info.dataset_id])
+                filters.activate_datasets([info.dataset_id])
             state.flash(f"Saved the data set “{info.name}” with {info.n_articles:,} articles"
                         + (" and made it active; its analysis runs in the background." if make_active else "."))
             st.rerun()
@@ -119,7 +119,7 @@ infos = store.datasets()
 if not infos:
     st.info("No data set yet. Upload files above.")
 else:
-    f = state.filters()
+    f = filters.filters()
     listing = pd.DataFrame([{
         "id": d.dataset_id, "name": d.name, "active": d.dataset_id in f.datasets,
         "created": datetime.fromtimestamp(d.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -131,10 +131,12 @@ else:
     ids = list(names)
     tab_active, tab_rename, tab_delete, tab_report = st.tabs(["Choose active", "Rename", "Delete", "Upload report"])
     with tab_active:
-        chosen = st.multiselect("Active data sets", ids, default=[i for i in f.datasets if i in ids],
-                                format_func=lambda i: names[i], key="fs_choose_active")
+        if st.session_state.get(keys.CHOOSE_ACTIVE_FOR) != f.datasets:  # the active set changed elsewhere
+            st.session_state[keys.CHOOSE_ACTIVE] = [i for i in f.datasets if i in ids]
+            st.session_state[keys.CHOOSE_ACTIVE_FOR] = f.datasets
+        chosen = st.multiselect("Active data sets", ids, format_func=lambda i: names[i], key=keys.CHOOSE_ACTIVE)
         if st.button("Use these data sets", key="fs_use_active", disabled=not chosen):
-            state.activate_datasets(chosen)
+            filters.activate_datasets(chosen)
             state.flash("Active data sets changed; the analysis runs in the background if it is new.")
             st.rerun()
     with tab_rename:
@@ -157,7 +159,7 @@ else:
             store.delete_dataset(target)
             state.clear_caches()
             remaining = [i for i in f.datasets if i != target]
-            state.activate_datasets(remaining)
+            filters.activate_datasets(remaining)
             state.flash(f"Deleted “{names[target]}”.")
             st.rerun()
     with tab_report:
@@ -178,7 +180,7 @@ else:
 st.divider()
 st.subheader("Codebooks", anchor=False)
 cbs = state.codebooks()
-f = state.filters()
+f = filters.filters()
 pick = st.selectbox("Codebook", list(cbs), index=list(cbs).index(f.codebook) if f.codebook in cbs else 0,
                     key="fs_cb_pick")
 path = cbs[pick]
@@ -198,7 +200,7 @@ if cb is not None:
     check_btn = c1.button("Check", key="fs_cb_check")
     save_btn = c2.button("Save as a new version", key="fs_cb_save", type="primary")
     if pick != f.codebook and c3.button("Use this codebook", key="fs_cb_use"):
-        state.use_codebook(pick)
+        filters.use_codebook(pick)
         state.flash(f"Using the codebook {pick}; frames are scored again in the background.")
         st.rerun()
     if check_btn or save_btn:
@@ -213,6 +215,6 @@ if cb is not None:
                 st.info("No change to save.")
             else:
                 out = save_new_version(edited, state.codebook_dir())
-                state.use_codebook(out.stem)
+                filters.use_codebook(out.stem)
                 state.flash(f"Saved {out.name} (the earlier version is kept) and made it the active codebook.")
                 st.rerun()

@@ -7,8 +7,10 @@ import streamlit as st
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.config import PipelineConfig
-from dashboard import charts, state, ui
+from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
+from dashboard.events import clean as clean_events
+from dashboard.events import events_path, load_events, save_events
 from dashboard.explore import passages_in_cell
 
 
@@ -37,8 +39,27 @@ def _listing(rows, labels) -> None:
                             "score": st.column_config.NumberColumn("score", format="%.2f")})
 
 
+def _events_editor(evs, problems: list[str]) -> None:
+    """The event markers as a small editable table, saved next to the store."""
+    with st.expander("Event markers"):
+        for p in problems:
+            st.warning(p)
+        st.caption(f"Dates drawn as dotted lines on the time charts; saved to {events_path().name} beside the store.")
+        edited = st.data_editor(evs, num_rows="dynamic", key="fs_events_editor", hide_index=True,
+                                column_config={"date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
+                                               "event": st.column_config.TextColumn("event", width="large")})
+        if st.button("Save events", key="fs_events_save"):
+            cleaned, bad = clean_events(edited.astype({"date": "datetime64[ns]"}), source="edited events")
+            save_events(cleaned)
+            state.flash(f"Saved {len(cleaned)} event(s)" + (f"; {len(bad)} row(s) without a date or name left out."
+                                                            if bad else "."))
+            st.rerun()
+
+
 st.title("Frames", anchor=False)
-f = state.filters()
+if msg := state.pop_flash():
+    st.success(msg, icon=":material/check_circle:")
+f = filters.filters()
 got = ui.filtered_results(f, what="the frame charts")
 if got is not None:
     res, view = got
@@ -51,21 +72,26 @@ if got is not None:
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
     st.caption("Share = passages carrying the frame ÷ all passages in the period; a passage can carry several "
-               f"frames. Empty periods count as zero. Triangles and faded points are thin cells (n < {min_n}). "
-               "Change the time bucket in the sidebar.")
-    time_chart = charts.frames_over_time(fot, labels, fids, min_n)
-    ev = st.altair_chart(time_chart, width="stretch", on_select="rerun", key="frames_time")
-    _follow(ev, charts.FRAME_SELECT, {A.PERIOD: state.K_FRAME_TIME_PERIOD, S.FRAME_ID: state.K_FRAME_TIME_FRAME},
+               f"frames. The band is the 95% interval; empty periods count as zero; triangles and faded points are "
+               f"thin cells (n < {min_n}). Dotted lines mark events. Change the time bucket in the sidebar.")
+    evs, ev_problems = load_events()
+    rolling = st.select_slider("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
+                               format_func=lambda w: "off" if w == 0 else str(w),
+                               help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
+    time_chart = charts.frames_over_time(fot, labels, fids, min_n, period=view.period, events=evs, rolling=rolling)
+    ev = st.altair_chart(time_chart, width="content", on_select="rerun", key="frames_time")
+    _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
             "frames_time")
+    _events_editor(evs, ev_problems)
     periods = fot[A.PERIOD].drop_duplicates().tolist()
-    if st.session_state.get(state.K_FRAME_TIME_PERIOD) not in periods:
+    if st.session_state.get(keys.FRAME_TIME_PERIOD) not in periods:
         busiest = fot.groupby(A.PERIOD)[A.N_PASSAGES].first().idxmax()
-        st.session_state[state.K_FRAME_TIME_PERIOD] = busiest
-    if st.session_state.get(state.K_FRAME_TIME_FRAME) not in fids:
-        st.session_state[state.K_FRAME_TIME_FRAME] = fids[0]
+        st.session_state[keys.FRAME_TIME_PERIOD] = busiest
+    if st.session_state.get(keys.FRAME_TIME_FRAME) not in fids:
+        st.session_state[keys.FRAME_TIME_FRAME] = fids[0]
     c1, c2 = st.columns(2)
-    period_label = c1.selectbox("Period", periods, key=state.K_FRAME_TIME_PERIOD)
-    frame_id = c2.selectbox("Frame", fids, key=state.K_FRAME_TIME_FRAME, format_func=fmt)
+    period_label = c1.selectbox("Period", periods, key=keys.FRAME_TIME_PERIOD)
+    frame_id = c2.selectbox("Frame", fids, key=keys.FRAME_TIME_FRAME, format_func=fmt)
     cell = fot[(fot[A.PERIOD] == period_label) & (fot[S.FRAME_ID] == frame_id)]
     if len(cell):
         r = cell.iloc[0]
@@ -78,21 +104,22 @@ if got is not None:
     st.subheader("Frames by outlet", anchor=False)
     heat = charts.frames_outlet_heatmap(fbo, labels, fids, min_n)
     ev2 = st.altair_chart(heat, width="stretch", on_select="rerun", key="frames_heat")
-    _follow(ev2, charts.HEATMAP_SELECT, {S.OUTLET: state.K_HEAT_OUTLET, S.FRAME_ID: state.K_HEAT_FRAME}, "frames_heat")
+    _follow(ev2, charts.HEATMAP_SELECT, {S.OUTLET: keys.HEAT_OUTLET, S.FRAME_ID: keys.HEAT_FRAME}, "frames_heat")
     outlets = sorted(fbo[S.OUTLET].unique())
-    if st.session_state.get(state.K_HEAT_OUTLET) not in outlets:
-        st.session_state[state.K_HEAT_OUTLET] = outlets[0]
-    if st.session_state.get(state.K_HEAT_FRAME) not in fids:
-        st.session_state[state.K_HEAT_FRAME] = fids[0]
+    if st.session_state.get(keys.HEAT_OUTLET) not in outlets:
+        st.session_state[keys.HEAT_OUTLET] = outlets[0]
+    if st.session_state.get(keys.HEAT_FRAME) not in fids:
+        st.session_state[keys.HEAT_FRAME] = fids[0]
     c1, c2 = st.columns(2)
-    outlet = c1.selectbox("Outlet", outlets, key=state.K_HEAT_OUTLET)
-    frame2 = c2.selectbox("Frame", fids, key=state.K_HEAT_FRAME, format_func=fmt)
+    outlet = c1.selectbox("Outlet", outlets, key=keys.HEAT_OUTLET)
+    frame2 = c2.selectbox("Frame", fids, key=keys.HEAT_FRAME, format_func=fmt)
     _listing(passages_in_cell(view.passages, res.frames_long, frame2, outlet=outlet), labels)
 
     st.divider()
     st.subheader(f"Outlet × {view.period}", anchor=False)
-    multiples = charts.outlet_period_multiples(fop, labels, fids, min_n)
-    st.altair_chart(multiples)
+    op_frame = st.selectbox("Frame", fids, key="fs_op_frame", format_func=fmt)
+    multiples = charts.outlet_period_multiples(fop, labels, op_frame, min_n, period=view.period)
+    st.altair_chart(multiples, width="content")
 
     downloads(
         "frames",

@@ -7,27 +7,34 @@ import streamlit as st
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.similarity import profile_against_corpus
-from dashboard import charts, state, ui
+from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
 
 st.title("Outlets", anchor=False)
-f = state.filters()
+f = filters.filters()
 got = ui.filtered_results(f, what="the outlet comparison")
 if got is not None:
     res, view = got
-    if st.session_state.get(state.K_SIM_BASIS) not in ("frames", "clusters"):
-        st.session_state[state.K_SIM_BASIS] = "frames"
-    basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=state.K_SIM_BASIS) or "frames"
+    if st.session_state.get(keys.SIM_BASIS) not in ("frames", "clusters"):
+        st.session_state[keys.SIM_BASIS] = "frames"
+    basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=keys.SIM_BASIS) or "frames"
     heat = charts.similarity_heatmap(view.tables["outlet_similarity"], what=basis)
     st.altair_chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
-               "so outlets that frame alike sit next to each other.")
+               "so outlets that frame alike sit next to each other. Each outlet shows its number of passages (n).")
+    n_by_outlet = view.passages.groupby(S.OUTLET).size()
+    thin = n_by_outlet[n_by_outlet < charts.THIN_OUTLET_N].sort_values()
+    if len(thin):
+        st.warning(f"{len(thin)} outlet(s) have fewer than {charts.THIN_OUTLET_N} passages under the filter: "
+                   + ", ".join(f"{o} (n={n})" for o, n in thin.items())
+                   + ". Their distances rest on few passages: a small distance (even 0.00) between thin outlets "
+                   "says little.", icon=":material/warning:")
 
     st.subheader("One outlet against the rest of the corpus", anchor=False)
     outlets = sorted(view.passages[S.OUTLET].dropna().unique())
-    if st.session_state.get(state.K_PROFILE_OUTLET) not in outlets:
-        st.session_state[state.K_PROFILE_OUTLET] = outlets[0]
-    outlet = st.selectbox("Outlet", outlets, key=state.K_PROFILE_OUTLET)
+    if st.session_state.get(keys.PROFILE_OUTLET) not in outlets:
+        st.session_state[keys.PROFILE_OUTLET] = outlets[0]
+    outlet = st.selectbox("Outlet", outlets, key=keys.PROFILE_OUTLET)
     if basis == "frames":
         ind = A.frame_indicators(view.passages, res.frame_ids)
         names = res.frame_labels
@@ -37,7 +44,8 @@ if got is not None:
     profile = profile_against_corpus(view.passages, ind, outlet)
     profile["name"] = profile["category"].map(lambda c: names.get(c, str(c)))
     n_out = int((view.passages[S.OUTLET] == outlet).sum())
-    st.caption(f"{outlet}: {n_out:,} passages. Shares are of the outlet's {basis} mentions"
+    st.caption(f"{outlet}: {n_out:,} passages" + (" (thin: read with care)" if n_out < charts.THIN_OUTLET_N else "")
+               + f". Shares are of the outlet's {basis} mentions"
                + (" (a passage can carry several frames)." if basis == "frames" else "."))
     prof_chart = charts.profile_chart(profile, outlet)
     st.altair_chart(prof_chart, width="stretch")

@@ -6,62 +6,66 @@ import streamlit as st
 
 from analysis import aggregates as A
 from analysis import schema as S
-from dashboard import charts, state, ui
+from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
-from dashboard.explore import filter_rows, overall_frame_shares
+from dashboard.explore import overall_frame_shares, view_period
 
 st.title("Overview", anchor=False)
-f = state.filters()
+f = filters.filters()
 corpus = state.corpus(f.datasets)
-articles = filter_rows(corpus.articles, f.selection())
 names = ", ".join(d.name for d in corpus.datasets) or "none"
 st.caption(f"Active data sets: {names}")
 
-spec, prog = state.ensure_run(f) if f.datasets else (None, None)
+spec, prog = ui.run_for(f) if f.datasets else (None, None)
 res = state.results(spec.key) if spec is not None and prog is not None and prog.status == "done" else None
 view = state.view(res, f) if res is not None else None
+articles = view.articles if view is not None else ui.articles_in(f)
+ui.filter_line(f, res, view)
 
 cols = st.columns(6)
 dated = articles[S.DATE].dropna()
-cols[0].metric("Articles", f"{len(articles):,}")
+cols[0].metric("Articles", f"{len(articles):,}", help=f"Of {len(corpus.articles):,} in the active data sets.")
 cols[1].metric("Passages", f"{len(view.passages):,}" if view is not None else "…",
-               help="Paragraph-sized units that are embedded, clustered and framed.")
+               help="Paragraph-sized units that are embedded, clustered and framed"
+               + (f"; {len(res.passages):,} in the whole run." if res is not None else "."))
 cols[2].metric("Outlets", f"{articles[S.OUTLET].nunique():,}")
-cols[3].metric("Date span", f"{dated.min():%Y}–{dated.max():%Y}" if len(dated) else "undated",
+cols[3].metric("Date span", f"{dated.min():%Y}–{dated.max():%Y}" if len(dated) else S.UNDATED,
                help=(f"{dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d}; " if len(dated) else "")
                + f"{int(articles[S.DATE].isna().sum())} undated article(s)")
 cols[4].metric("Rejected rows", f"{corpus.n_rejected:,}", help="Rows the upload check left out (see the Data page).")
 cols[5].metric("Duplicates", f"{corpus.n_duplicates:,}", help="Extra copies of the same article collapsed at upload.")
 
 # the volume timeline needs no model: it is drawn from the articles right away
-period = A.resolve_period(f.period, articles[S.DATE]) if len(articles) else "month"
+period = view.period if view is not None else view_period(f.period, articles[S.DATE]) if len(articles) else "month"
 volume = A.volume(articles, period=period) if len(articles) else None
-volume_chart = charts.volume_chart(volume, "n_articles", f"Articles per {period}, by outlet") if volume is not None else None
+volume_chart = charts.volume_chart(volume, "n_articles", f"Articles per {period}, by outlet", period) \
+    if volume is not None else None
 if volume_chart is not None:
     st.altair_chart(volume_chart, width="stretch")
 
 if res is None:
     ui.results_or_progress(f, what="the clusters and frames overview")
+elif view is None or view.passages.empty or not view.tables:
+    ui.run_caption(res)
+    st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
 else:
     ui.run_caption(res)
+    clusters = view.tables["clusters"]
     left, right = st.columns(2)
-    clusters_chart = charts.cluster_size_bars(res.clusters)
+    clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
     left.altair_chart(clusters_chart, width="stretch")
-    shares = overall_frame_shares(view.passages, res.frame_ids) if len(view.passages) else None
-    shares_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids) if shares is not None else None
-    if shares_chart is not None:
-        right.altair_chart(shares_chart, width="stretch")
-    else:
-        right.info("No passages under the current filters.")
+    shares = overall_frame_shares(view.passages, res.frame_ids)
+    shares_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids)
+    right.altair_chart(shares_chart, width="stretch")
     st.subheader("Largest clusters", anchor=False)
-    top = res.clusters.sort_values("n_passages", ascending=False).head(10)
-    ui.table(top[[S.CLUSTER_ID, "label", "top_terms", "n_passages", "n_articles", "n_outlets", "share"]])
-    tables = {"clusters": res.clusters, "articles": view.articles}
+    st.caption(f"Sizes under the filter ({len(view.passages):,} passages); “n passages unfiltered” is the cluster's "
+               "size in the whole run.")
+    top = clusters.head(10)
+    ui.table(top[[S.CLUSTER_ID, keys.LABEL, keys.TOP_TERMS, keys.N_PASSAGES, keys.N_PASSAGES_ALL, keys.N_ARTICLES,
+                  keys.N_OUTLETS, keys.SHARE]],
+             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered")})
+    tables = {"clusters": clusters, "articles": view.articles, "frame_shares": shares}
     if volume is not None:
         tables["volume_by_outlet"] = volume
-    if shares is not None:
-        tables["frame_shares"] = shares
-    chart_map = {"volume_by_outlet": volume_chart, "largest_clusters": clusters_chart}
-    if shares_chart is not None:
-        chart_map["frame_shares"] = shares_chart
+    chart_map = {"volume_by_outlet": volume_chart, "largest_clusters": clusters_chart, "frame_shares": shares_chart}
     downloads("overview", tables, {k: v for k, v in chart_map.items() if v is not None}, state.manifest_for(res, f))

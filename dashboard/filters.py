@@ -1,0 +1,301 @@
+"""The sidebar filters, their mirror in the URL, and the rules that keep them honest.
+
+* The filters (data sets, date range, outlets, codebook, k, time bucket) live in Session State
+  under `keys` and are written into the query string on every run, so a view can be shared by
+  link; a new session starts from the link's query string, else from the data sets last made
+  active in the store (not always the first one).
+* A filter is never squeezed to fit: when the active data changes and the date range or an
+  outlet no longer fits it, that filter is reset to "all" and a notice says so (kept until the
+  filters change). "Reset filters" returns the date range and outlets to all.
+* Pages ask for changes (activate data sets, use a codebook) through `activate_datasets` and
+  `use_codebook`; they take effect before the widgets exist in the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from analysis.config import DEFAULT_CODEBOOK, PipelineConfig
+from analysis.store import DatasetInfo
+
+from . import keys as K
+from . import state
+from .explore import Selection
+
+PERIODS = ("auto", "week", "month", "quarter")
+K_CHOICES: tuple[Any, ...] = ("auto", *range(2, 31))
+
+
+@dataclass(frozen=True)
+class Filters:
+    datasets: tuple[int, ...]
+    date_from: date | None
+    date_to: date | None
+    outlets: tuple[str, ...]
+    codebook: str
+    k: int | None
+    period: str
+    full_span: bool = True
+
+    def selection(self) -> Selection:
+        return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span)
+
+    def config(self) -> PipelineConfig:
+        """The run's configuration (period and thin-cell size only shape the views, not the run)."""
+        path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
+        return PipelineConfig(codebook=str(path), k=self.k)
+
+    def view_config(self) -> PipelineConfig:
+        return self.config().replace(period=self.period)
+
+    @property
+    def narrowed(self) -> bool:
+        """True when the date range or the outlets keep only part of the active data."""
+        return not self.full_span or bool(self.outlets)
+
+    def signature(self) -> tuple[Any, ...]:
+        """What the rows depend on: a notice about the filters holds while this is unchanged."""
+        return self.datasets, self.date_from, self.date_to, self.outlets
+
+    def describe(self) -> str:
+        """The row filters in words, e.g. "2023-01-01 to 2023-06-30 · outlets: A, B"."""
+        if self.full_span:
+            when = "all dates"
+        else:
+            when = f"{self.date_from or '…'} to {self.date_to or '…'} (undated articles left out)"
+        who = f"outlets: {', '.join(self.outlets)}" if self.outlets else "all outlets"
+        return f"{when} · {who}"
+
+
+def filters() -> Filters:
+    """The filters as the sidebar left them in this run (the sidebar renders before every page)."""
+    f = st.session_state.get(K.FILTERS)
+    if f is None:
+        raise RuntimeError("the sidebar has not run")
+    return f
+
+
+def set_filters(f: Filters) -> None:
+    st.session_state[K.FILTERS] = f
+
+
+def notice(f: Filters) -> str | None:
+    """The message about filters reset for the current data, while the filters are unchanged."""
+    got = st.session_state.get(K.FILTER_NOTICE)
+    return got[0] if got and got[1] == f.signature() else None
+
+
+def activate_datasets(ids: list[int]) -> None:
+    """Make these data sets the active ones from the next run on (the page then calls st.rerun)."""
+    st.session_state[K.PENDING_DATASETS] = list(ids)
+
+
+def use_codebook(stem: str) -> None:
+    """Make this codebook the active one from the next run on."""
+    st.session_state[K.PENDING_CODEBOOK] = stem
+
+
+def reset_filters() -> None:
+    """The "Reset filters" button: all dates and all outlets of the active data (a callback, so
+    it runs before the widgets exist)."""
+    ss = st.session_state
+    if ss.get(K.DATES_SPAN):
+        ss[K.DATES] = ss[K.DATES_SPAN]
+    ss[K.OUTLETS] = []
+    ss.pop(K.FILTER_NOTICE, None)
+
+
+# --- the sidebar ------------------------------------------------------------------------------
+
+
+def sidebar() -> Filters:
+    """Render the filter widgets in the sidebar, keep them valid, mirror them into the URL."""
+    ss = st.session_state
+    store = state.store()
+    infos = store.datasets()
+    if K.INIT not in ss:
+        _read_query(infos)
+    _apply_pending()
+    ids = [d.dataset_id for d in infos]
+    names = {d.dataset_id: d.name for d in infos}
+    ss[K.DATASETS] = [i for i in ss.get(K.DATASETS, []) if i in ids] or _saved_active(ids)
+    notices: list[str] = []
+    with st.sidebar:
+        st.subheader("Filters", anchor=False)
+        st.multiselect("Data sets", ids, format_func=lambda i: names.get(i, str(i)), key=K.DATASETS,
+                       help="The articles analysed; change them on the Data page.")
+        active = tuple(ss[K.DATASETS])
+        _remember_active(active)
+        c = state.corpus(active)
+        full = True
+        d_from = d_to = None
+        if c.first and c.last:
+            notices += _fit_dates(c.first, c.last)
+            st.date_input("Date range", key=K.DATES, min_value=c.first, max_value=c.last, format="YYYY-MM-DD")
+            value = ss[K.DATES]
+            lo = value[0] if len(value) > 0 else c.first
+            hi = value[1] if len(value) > 1 else c.last
+            full = lo <= c.first and hi >= c.last
+            d_from, d_to = (None, None) if full else (lo, hi)
+        notices += _fit_outlets(c.outlets)
+        st.multiselect("Outlets", list(c.outlets), key=K.OUTLETS, placeholder="All outlets")
+        cbs = state.codebooks()
+        if ss.get(K.CODEBOOK) not in cbs:
+            ss[K.CODEBOOK] = DEFAULT_CODEBOOK.stem if DEFAULT_CODEBOOK.stem in cbs else next(iter(cbs), "")
+        st.selectbox("Codebook", list(cbs), key=K.CODEBOOK, help="The frames scored; edit them on the Data page.")
+        if ss.get(K.K) not in K_CHOICES:
+            ss[K.K] = "auto"
+        st.selectbox("Clusters (k)", list(K_CHOICES), key=K.K, format_func=str,
+                     help="auto chooses k by silhouette; a number forces it.")
+        if ss.get(K.PERIOD) not in PERIODS:
+            ss[K.PERIOD] = "auto"
+        st.selectbox("Time bucket", list(PERIODS), key=K.PERIOD,
+                     help="auto: the finest of week, month or quarter whose typical period holds enough passages.")
+        k = ss[K.K]
+        f = Filters(
+            datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
+            codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
+        )
+        st.button("Reset filters", key="fs_reset_filters", on_click=reset_filters, disabled=not f.narrowed,
+                  icon=":material/filter_alt_off:", help="All dates and all outlets of the active data sets.")
+    if notices:
+        ss[K.FILTER_NOTICE] = (" ".join(notices), f.signature())
+    _write_query(f)
+    return f
+
+
+def _saved_active(ids: list[int]) -> list[int]:
+    """The data sets last made active (kept in the store), else the first data set."""
+    try:
+        saved = json.loads(state.store().setting(K.SETTING_ACTIVE) or "[]")
+    except ValueError:
+        saved = []
+    return [i for i in saved if i in ids] or ids[:1]
+
+
+def _remember_active(active: tuple[int, ...]) -> None:
+    """Keep the active data sets in the store, so a new tab opens on them."""
+    ss = st.session_state
+    if active and ss.get("fs_active_saved") != active:
+        state.store().set_setting(K.SETTING_ACTIVE, json.dumps(list(active)))
+        ss["fs_active_saved"] = active
+
+
+def _fit_dates(first: date, last: date) -> list[str]:
+    """Keep the date range valid for the data's span without squeezing it; notices of resets."""
+    ss = st.session_state
+    span = (first, last)
+    before = ss.get(K.DATES_SPAN)
+    ss[K.DATES_SPAN] = span
+    value = ss.get(K.DATES)
+    if not isinstance(value, list | tuple) or not any(value):
+        ss[K.DATES] = span
+        return []
+    if before == span:
+        return []  # the widget itself keeps the value inside min/max
+    lo = value[0] or first  # a link may give only one end
+    hi = (value[1] if len(value) > 1 else None) or last
+    if before is not None and (lo, hi) == before:
+        ss[K.DATES] = span  # it was "all dates" of the previous data: all dates of this one
+        return []
+    if first <= lo <= hi <= last:
+        ss[K.DATES] = (lo, hi)
+        if before is None:
+            return []  # a link's range that fits: nothing changed
+        return [f"The date range {lo} to {hi} is kept: it lies inside the active data's dates "
+                f"({first} to {last}). Use “Reset filters” to see all dates."]
+    ss[K.DATES] = span
+    return [f"The date range {lo} to {hi} does not fit the active data's dates ({first} to {last}), "
+            "so it was reset to all dates."]
+
+
+def _fit_outlets(outlets: tuple[str, ...]) -> list[str]:
+    ss = st.session_state
+    chosen = list(ss.get(K.OUTLETS, []))
+    kept = [o for o in chosen if o in outlets]
+    ss[K.OUTLETS] = kept
+    gone = [o for o in chosen if o not in outlets]
+    if not gone:
+        return []
+    return [f"Outlet filter {', '.join(gone)} is not in the active data, so it was removed"
+            + (" (all outlets are shown)." if not kept else ".")]
+
+
+def _apply_pending() -> None:
+    """Changes asked for by a page, applied before the sidebar widgets exist in this run."""
+    ss = st.session_state
+    if K.PENDING_DATASETS in ss:
+        ss[K.DATASETS] = ss.pop(K.PENDING_DATASETS)
+    if K.PENDING_CODEBOOK in ss:
+        ss[K.CODEBOOK] = ss.pop(K.PENDING_CODEBOOK)
+
+
+# --- the query string -------------------------------------------------------------------------
+
+
+def _read_query(infos: list[DatasetInfo]) -> None:
+    """A new session starts from the link: copy the query string into the filter keys."""
+    qp = st.query_params
+    ss = st.session_state
+    ids = {d.dataset_id for d in infos}
+    chosen = []
+    for v in qp.get_all("ds"):
+        try:
+            if int(v) in ids:
+                chosen.append(int(v))
+        except ValueError:
+            continue
+    if chosen:
+        ss[K.DATASETS] = chosen
+    d_from, d_to = _parse_date(qp.get("from")), _parse_date(qp.get("to"))
+    if d_from or d_to:
+        ss[K.DATES] = (d_from, d_to)
+    if qp.get_all("outlet"):
+        ss[K.OUTLETS] = list(qp.get_all("outlet"))
+    if qp.get("codebook"):
+        ss[K.CODEBOOK] = qp.get("codebook")
+    k = qp.get("k")
+    if k:
+        ss[K.K] = "auto" if k == "auto" else _int_or(k, "auto")
+    if qp.get("period") in PERIODS:
+        ss[K.PERIOD] = qp.get("period")
+    ss[K.INIT] = True
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _int_or(value: str, default: Any) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _write_query(f: Filters) -> None:
+    want: dict[str, list[str]] = {
+        "ds": [str(i) for i in f.datasets],
+        "codebook": [f.codebook],
+        "k": ["auto" if f.k is None else str(f.k)],
+        "period": [f.period],
+    }
+    if f.outlets:
+        want["outlet"] = list(f.outlets)
+    if f.date_from:
+        want["from"] = [f.date_from.isoformat()]
+    if f.date_to:
+        want["to"] = [f.date_to.isoformat()]
+    have = {k: list(st.query_params.get_all(k)) for k in st.query_params}
+    if have != want:
+        st.query_params.from_dict({k: v if len(v) > 1 else v[0] for k, v in want.items()})

@@ -1,0 +1,55 @@
+"""Session State keys and the result-table column names the pages share, named once.
+
+Widget keys are the contract between the sidebar, the pages and the tests: a page that sets
+another widget's value (a chart click filling a selectbox) names the key from here.
+"""
+
+from __future__ import annotations
+
+# --- Session State: sidebar filters ------------------------------------------------------------
+INIT = "fs_initialised"
+DATASETS = "fs_datasets"
+DATES = "fs_dates"
+DATES_SPAN = "fs_dates_span"  # the (first, last) dates of the corpus DATES was chosen against
+OUTLETS = "fs_outlets"
+CODEBOOK = "fs_codebook"
+K = "fs_k"
+PERIOD = "fs_period"
+FILTERS = "fs_filters"  # the Filters object of this run
+FILTER_NOTICE = "fs_filter_notice"  # (message, filter signature) shown until the filters change
+PENDING_DATASETS = "fs_pending_datasets"
+PENDING_CODEBOOK = "fs_pending_codebook"
+
+# --- Session State: page widgets that other code sets ------------------------------------------
+CLUSTER = "fs_cluster_pick"
+FRAME_TIME_PERIOD = "fs_ft_period"
+FRAME_TIME_FRAME = "fs_ft_frame"
+FRAME_ROLLING = "fs_ft_rolling"
+HEAT_OUTLET = "fs_hm_outlet"
+HEAT_FRAME = "fs_hm_frame"
+PROFILE_OUTLET = "fs_profile_outlet"
+SIM_BASIS = "fs_sim_basis"
+ARTICLE_MODE = "fs_article_mode"
+ARTICLE_PICK = "fs_article_pick"
+ARTICLE_SEARCH = "fs_article_search"
+ARTICLE_TEXT = "fs_article_text"
+CHOOSE_ACTIVE = "fs_choose_active"  # the Data page's "Active data sets" box
+CHOOSE_ACTIVE_FOR = "fs_choose_active_for"  # the active set that box was last filled from
+UPLOAD_GEN = "fs_upload_generation"
+UPLOAD_MAPPING = "fs_upload_mapping"
+UPLOAD_CHECK = "fs_upload_check"
+LAST_EVENT = "fs_last_event_"
+FLASH = "fs_flash"
+
+# --- store settings ---------------------------------------------------------------------------
+SETTING_ACTIVE = "dashboard.active_datasets"  # the data sets a new browser tab opens on
+
+# --- result-table columns (clusters table and its filtered counterpart) -------------------------
+LABEL = "label"
+TOP_TERMS = "top_terms"
+N_PASSAGES = "n_passages"
+N_ARTICLES = "n_articles"
+N_OUTLETS = "n_outlets"
+SHARE = "share"
+N_PASSAGES_ALL = "n_passages_unfiltered"
+REPRESENTATIVE_PREFIX = "representative_"
