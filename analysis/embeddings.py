@@ -264,35 +264,39 @@ def embed_texts(
     embedder: Embedder,
     cache: VectorCache | None = None,
     *,
-    chunk: int = 512,
+    chunk: int = 128,
     progress: Progress | None = None,
 ) -> EmbeddingResult:
     """Vectors for `texts`, encoding only the distinct texts the cache lacks.
 
     Missing texts are encoded longest-first in chunks (less padding per batch), each
     chunk saved to the cache as soon as it is done, so an interrupted run loses at
-    most one chunk of work.
+    most one chunk of work. Progress counts passages (a text that occurs twice counts
+    twice; cached ones are done from the start), reported after every chunk of a few
+    seconds' work.
     """
     n = len(texts)
     known = cache.get_vectors(embedder.model_id, hashes) if cache is not None else {}
     todo: dict[str, str] = {}
+    copies: dict[str, int] = {}
     for h, t in zip(hashes, texts, strict=True):
-        if h not in known and h not in todo:
-            todo[h] = t
+        if h not in known:
+            todo.setdefault(h, t)
+            copies[h] = copies.get(h, 0) + 1
     order = sorted(todo, key=lambda h: -len(todo[h]))
     t0 = time.perf_counter()
-    done = 0
+    done = n - sum(copies.values())
     if progress:
-        progress(0, len(order))
+        progress(done, n)
     for i in range(0, len(order), chunk):
         part = order[i : i + chunk]
         vecs = embedder.encode([todo[h] for h in part])
         if cache is not None:
             cache.put_vectors(embedder.model_id, part, vecs)
         known.update(zip(part, vecs, strict=True))
-        done += len(part)
+        done += sum(copies[h] for h in part)
         if progress:
-            progress(done, len(order))
+            progress(done, n)
     seconds = time.perf_counter() - t0
     out = np.empty((n, embedder.dim), dtype=np.float32)
     for i, h in enumerate(hashes):
@@ -307,12 +311,15 @@ class TerminalProgress:
         self.label = label
         self.stream = stream
         self.t0 = time.perf_counter()
+        self.done0: int | None = None  # passages already done (cached) at the first call
 
     def __call__(self, done: int, total: int) -> None:
         if total == 0:
             return
+        if self.done0 is None:
+            self.done0 = done
         elapsed = max(time.perf_counter() - self.t0, 1e-9)
-        rate = done / elapsed
+        rate = (done - self.done0) / elapsed
         left = (total - done) / rate if rate > 0 else float("nan")
         width = 30
         filled = int(width * done / total)

@@ -15,6 +15,8 @@ import pandas as pd
 from analysis import aggregates as A
 from analysis import schema as S
 
+alt.data_transformers.disable_max_rows()  # the pages cap their data (e.g. map points) themselves
+
 FRAME_PALETTE = [
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
     "#ff9da6", "#bab0ac", "#1f77b4", "#8c564b",

@@ -85,7 +85,8 @@ def set_filters(f: Filters) -> None:
 
 
 def notice(f: Filters) -> str | None:
-    """The message about filters reset for the current data, while the filters are unchanged."""
+    """The message about filters reset for the current data, shown in the sidebar while the
+    filters are unchanged."""
     got = st.session_state.get(K.FILTER_NOTICE)
     return got[0] if got and got[1] == f.signature() else None
 
@@ -163,8 +164,10 @@ def sidebar() -> Filters:
         )
         st.button("Reset filters", key="fs_reset_filters", on_click=reset_filters, disabled=not f.narrowed,
                   icon=":material/filter_alt_off:", help="All dates and all outlets of the active data sets.")
-    if notices:
-        ss[K.FILTER_NOTICE] = (" ".join(notices), f.signature())
+        if notices:
+            ss[K.FILTER_NOTICE] = (" ".join(notices), f.signature())
+        if msg := notice(f):
+            st.warning(msg, icon=":material/filter_alt:")
     _write_query(f)
     return f
 

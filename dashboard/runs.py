@@ -11,6 +11,7 @@ recomputation and an interrupted one leaves nothing half-written.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -85,9 +86,22 @@ class RunSpec:
                 "codebook_digest": self.codebook_digest, "n_articles": self.n_articles}
 
 
+@functools.lru_cache(maxsize=32)
+def _codebook_digest(path: str, mtime_ns: int, size: int) -> str:
+    return load_codebook(path).digest()
+
+
+def codebook_digest(path: str | Path) -> str:
+    """The codebook's digest, parsed once per file version (parsing took ~0.2–0.6 s, on every rerun)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return load_codebook(path).digest()  # raises the codebook loader's clear message
+    return _codebook_digest(str(path), info.st_mtime_ns, info.st_size)
+
+
 def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineConfig, n_articles: int) -> RunSpec:
-    codebook = load_codebook(config.codebook)
-    digest = codebook.digest()
+    digest = codebook_digest(config.codebook)
     return RunSpec(run_key(articles_sha, config, digest), tuple(sorted(dataset_ids)), config, digest, n_articles)
 
 
@@ -165,7 +179,14 @@ def _duration(seconds: float) -> str:
 
 
 class _Reporter:
-    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store."""
+    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store.
+
+    A heartbeat thread rewrites the row every `HEARTBEAT_S` while a stage runs, so the running
+    time advances during stages that report no steps (clustering, scoring) and "no progress"
+    only shows when the worker is really stuck.
+    """
+
+    HEARTBEAT_S = 2.0
 
     def __init__(self, store: Store, key: str) -> None:
         self.store = store
@@ -173,19 +194,58 @@ class _Reporter:
         self.t0 = time.time()
         self.stage_t0 = self.t0
         self.stage = ""
+        self.done0 = 0  # passages already done when the stage started (cached vectors)
+        self.last = ("", 0, 0)
+        self.info: dict[str, Any] = {}
         self.last_write = 0.0
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.time()
         if stage != self.stage:
-            self.stage, self.stage_t0 = stage, now
+            self.stage, self.stage_t0, self.done0 = stage, now, done
         elif now - self.last_write < 0.5 and done < total:
+            self.last = (stage, int(done), int(total))
             return  # throttle: at most two writes a second within a stage
+        self.last = (stage, int(done), int(total))
+        self._write(now)
+
+    def _write(self, now: float) -> None:
+        stage, done, total = self.last
         info: dict[str, Any] = {"elapsed": round(now - self.t0, 1)}
-        if stage == "embed" and done > 0 and now > self.stage_t0:
-            info["rate"] = round(done / (now - self.stage_t0), 2)
-        self.store.update_run(self.key, stage=stage, done=int(done), total=int(total), message=json.dumps(info))
-        self.last_write = now
+        if stage == "embed" and done > self.done0 and now > self.stage_t0:
+            info["rate"] = round((done - self.done0) / (now - self.stage_t0), 2)
+        self.info = info
+        with self._write_lock:
+            self.store.update_run(self.key, stage=stage, done=done, total=total, message=json.dumps(info))
+            self.last_write = now
+
+    def start_heartbeat(self) -> None:
+        def beat() -> None:
+            beat_store = Store(self.store.path)  # this thread's own connection
+            try:
+                while not self._stop.wait(self.HEARTBEAT_S):
+                    if self.last[0] and time.time() - self.last_write >= self.HEARTBEAT_S:
+                        stage, done, total = self.last
+                        info = {**self.info, "elapsed": round(time.time() - self.t0, 1)}
+                        with self._write_lock:
+                            beat_store.update_run(self.key, stage=stage, done=done, total=total,
+                                                  message=json.dumps(info))
+                            self.last_write = time.time()
+            except Exception:  # the store is failing; the worker reports that itself
+                log.exception("progress heartbeat of run %s stopped", self.key[:12])
+            finally:
+                beat_store.close()
+
+        self._beat = threading.Thread(target=beat, name=f"framescope-beat-{self.key[:8]}", daemon=True)
+        self._beat.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -270,6 +330,7 @@ def _work(store_path: Path, spec: RunSpec) -> None:
     report = _Reporter(store, spec.key)
     try:
         report("loading data", 0, 1)
+        report.start_heartbeat()
         articles = store.articles(spec.dataset_ids)
         if articles.empty:
             raise FramescopeError("the active data sets hold no articles")
@@ -293,16 +354,20 @@ def _work(store_path: Path, spec: RunSpec) -> None:
             "datasets": sources,
             "frames": {f.id: f.label for f in analysis.codebook.frames},
         }
+        report.stop()  # no heartbeat write after the run is marked done
         store.finish_run(spec.key, tables, manifest)
         log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
+        report.stop()
         log.warning("run %s failed: %s", spec.key[:12], exc)
         _fail(store, spec.key, str(exc))
     except Exception as exc:  # a bug: the console keeps the traceback, the page gets one line
+        report.stop()
         log.exception("run %s failed", spec.key[:12])
         _fail(store, spec.key, f"the analysis stopped with an internal error ({type(exc).__name__}); "
                                "the details are in the server log")
     finally:
+        report.stop()
         store.close()
         with _lock:
             if _threads.get(spec.key) is threading.current_thread():

@@ -19,7 +19,7 @@ from analysis.errors import FramescopeError
 
 from . import runs, state
 from .explore import filter_rows
-from .filters import Filters, filters, notice
+from .filters import Filters, filters
 
 log = logging.getLogger("dashboard")
 
@@ -131,8 +131,7 @@ def filtered_results(f: Filters, *, what: str) -> tuple[state.Results, state.Vie
 
 
 def filter_line(f: Filters, res: state.Results | None = None, view: state.View | None = None) -> None:
-    """The filter in force and how much of the active data it keeps (every page says this),
-    and the notice of a filter reset when the data changed."""
+    """The filter in force and how much of the active data it keeps (every page says this)."""
     if view is not None and res is not None:
         kept = (f"keeps {len(view.articles):,} of {len(res.articles):,} articles and "
                 f"{len(view.passages):,} of {len(res.passages):,} passages")
@@ -140,8 +139,6 @@ def filter_line(f: Filters, res: state.Results | None = None, view: state.View |
         c = state.corpus(f.datasets)
         kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"
     st.caption(f"**Filter:** {f.describe()} → {kept}.")
-    if msg := notice(f):
-        st.warning(msg, icon=":material/filter_alt:")
 
 
 def articles_in(f: Filters):
@@ -159,6 +156,13 @@ def run_caption(res: state.Results) -> None:
         f"k = {cl.get('k', '?')} · codebook {cb.get('name', '?')} v{cb.get('version', '?')} · "
         f"model {m.get('model_id', '?')}"
     )
+
+
+def chart(chart: Any, *, where: Any = None, width: str = "stretch", **kw: Any) -> Any:
+    """Draw an Altair chart from its spec built without schema validation: `st.altair_chart`
+    validates every spec on every rerun, 0.3–0.9 s per chart on these CPUs, most of a page switch
+    (the builders in dashboard.charts are tested for valid specs instead)."""
+    return (where or st).vega_lite_chart(chart.to_dict(validate=False), width=width, **kw)
 
 
 def selection_values(event: Any, param: str) -> list[dict[str, Any]]:

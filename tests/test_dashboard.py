@@ -220,7 +220,7 @@ def test_frames_page_charts_and_drill_down(env):
     at.selectbox(key=K_FRAME_TIME_PERIOD).select(cell[A.PERIOD]).run()
     at.selectbox(key=K_FRAME_TIME_FRAME).select(cell[S.FRAME_ID]).run()
     clean(at)
-    listing = at.dataframe[0].value
+    listing = next(d.value for d in at.dataframe if "evidence" in d.value.columns)
     assert len(listing) == int(cell[A.COUNT])
     assert listing["evidence"].notna().all() and (listing["evidence"].str.len() > 0).all()
 
@@ -451,7 +451,7 @@ def test_download_payloads_round_trip(env):
     keys = [r[0].value for r in book["manifest"].iter_rows(min_row=2)]
     assert {"run_key", "config", "codebook", "view"} <= set(keys)
     assert book["clusters"].max_row == len(clusters) + 1
-    chart = C.cluster_size_bars(clusters)
+    chart = C.cluster_size_bars(clusters, dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True)))
     assert chart_payload(chart, "png").startswith(b"\x89PNG")
     assert b"<svg" in chart_payload(chart, "svg")[:400]
     from analysis.export import export_filename
@@ -545,3 +545,240 @@ def test_every_page_file_is_registered_in_navigation():
     for path in (ROOT / "dashboard" / "views").glob("*.py"):
         if path.name != "__init__.py":
             assert f'"views/{path.name}"' in src, path.name
+
+
+# --- filters that never mislead (issue 14) ------------------------------------------------------
+
+LATER_CSV = (b"title,text,outlet,date\n"
+             b"Grain deal,\"Moscow and Beijing signed new trade agreements on energy and grain at the forum.\",Paper Z,2020-07-21\n"
+             b"Summit,\"The two leaders met in Beijing and praised their strategic partnership in warm terms.\",Paper Z,2020-09-03\n")
+
+
+def test_a_dataset_switch_resets_filters_that_no_longer_fit_and_keeps_the_codebook(env):
+    """The bug: a narrowed date range was squeezed into the new set's span (one day, 2 of 387
+    articles, no word about it); the Active data sets box and a new tab stayed on the old set."""
+    from dashboard import keys
+
+    store = env["store"]
+    at = app(**{"from": "2023-01-01", "to": "2023-12-31", "codebook": "partnership", "outlet": "Capital Flow Daily"})
+    at = page(at.run(), "data")
+    at.file_uploader[0].set_value([("later.csv", LATER_CSV, "text/csv")]).run()
+    at.text_input(key="fs_dsname_0").set_value("Later set").run()
+    next(b for b in at.button if b.label == "Save as data set").click().run()
+    assert not at.exception
+    new = store.dataset_by_name("Later set").dataset_id
+    try:
+        assert qp(at, "ds") == [str(new)]
+        # the range of the old data is reset to all dates of the new one, not squeezed, and said so
+        assert "from" not in at.query_params and "to" not in at.query_params
+        assert tuple(at.session_state[keys.DATES]) == (pd.Timestamp("2020-07-21").date(), pd.Timestamp("2020-09-03").date())
+        assert "outlet" not in at.query_params
+        assert any("does not fit" in w.value and "reset to all dates" in w.value for w in at.warning), \
+            [w.value for w in at.warning]
+        assert any("Capital Flow Daily" in w.value and "removed" in w.value for w in at.warning)
+        assert qp(at, "codebook") == ["partnership"]  # the link's codebook is kept
+        # the Data page's "Active data sets" box names the new set
+        assert at.multiselect(key=keys.CHOOSE_ACTIVE).value == [new]
+        # a new tab (no link) opens on the active set, not the first one
+        fresh = page(app().run(), "data")
+        assert qp(fresh, "ds") == [str(new)]
+        # "Reset filters" is offered only when something is narrowed
+        assert next(b for b in fresh.button if b.label == "Reset filters").disabled
+    finally:
+        at.session_state["fs_pending_datasets"] = [1]
+        at.run()
+        store.delete_dataset(new)
+
+
+def test_a_range_that_fits_the_new_data_is_kept_with_a_notice_and_reset_returns_all(env):
+    at = app(**{"from": "2023-01-01", "to": "2023-12-31"}).run()
+    clean(at)
+    articles = env["store"].articles([1])
+    d = articles[S.DATE]
+    inside = int(((d >= pd.Timestamp("2023-01-01", tz="UTC")) & (d < pd.Timestamp("2024-01-01", tz="UTC"))).sum())
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    assert "2023-01-01 to 2023-12-31" in line and f"keeps {inside:,} of 25 articles" in line
+    reset = next(b for b in at.button if b.label == "Reset filters")
+    assert not reset.disabled
+    reset.click().run()
+    clean(at)
+    assert "from" not in at.query_params
+    assert metric(at, "Articles") == "25"
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    assert "all dates · all outlets" in line and "keeps 25 of 25 articles" in line
+
+
+@pytest.mark.parametrize("name", ["overview", "clusters", "frames", "outlets", "article"])
+def test_every_page_states_the_filter_and_what_it_keeps(env, name):
+    tables, _ = results(env)
+    outlet = "Capital Flow Daily"
+    at = page(app(outlet=outlet).run(), name)
+    clean(at)
+    kept = tables["passages"][tables["passages"][S.OUTLET] == outlet]
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    assert f"outlets: {outlet}" in line
+    assert f"{len(kept):,} of {len(tables['passages']):,} passages" in line
+
+
+def test_the_cluster_table_follows_the_filters(env):
+    """The bug: the cluster table showed the run's sizes (248) beside "Passages (filtered) 28"."""
+    tables, _ = results(env)
+    passages = tables["passages"]
+    outlet = "Capital Flow Daily"
+    mine = passages[passages[S.OUTLET] == outlet]
+    at = page(app(outlet=outlet).run(), "clusters")
+    clean(at)
+    shown = at.dataframe[0].value.set_index(S.CLUSTER_ID)
+    want = mine.groupby(S.CLUSTER_ID).size()
+    assert shown["n_passages"].sum() == len(mine)
+    for cid, n in shown["n_passages"].items():
+        assert n == want.get(cid, 0)
+    run_sizes = tables["clusters"].set_index(S.CLUSTER_ID)["n_passages"]
+    assert (shown["n_passages_unfiltered"] == run_sizes.reindex(shown.index)).all()
+    cid = int(at.selectbox(key="fs_cluster_pick").value)
+    assert metric(at, "Passages (filtered)") == f"{int(shown.loc[cid, 'n_passages']):,}"
+    # the Overview's largest clusters use the same filtered sizes
+    ov = app(outlet=outlet).run()
+    bars = next(c for c in charts(ov) if "Largest clusters" in str(c.get("title")))
+    data = next(iter(bars["datasets"].values()))
+    assert sum(r["n_passages"] for r in data) <= len(mine)
+    assert max(r["n_passages"] for r in data) == int(want.max())
+
+
+def test_undated_rows_read_undated_not_none(env):
+    from dashboard.ui import shown
+
+    df = pd.DataFrame({S.DATE: pd.to_datetime(["2024-01-02", None], utc=True), "x": [1, 2]})
+    assert shown(df)[S.DATE].tolist() == ["2024-01-02", "undated"]
+    tables, _ = results(env)
+    undated = tables["passages"][tables["passages"][S.DATE].isna()]
+    assert len(undated), "the fixture has an undated article"
+    cid = int(undated[S.CLUSTER_ID].iloc[0])
+    at = page(app().run(), "clusters")
+    at.selectbox(key="fs_cluster_pick").select(cid).run()
+    clean(at)
+    listing = at.dataframe[-1].value
+    assert "undated" in set(listing[S.DATE]) and "None" not in set(listing[S.DATE].astype(str))
+
+
+def test_category_axes_never_drop_labels_and_grow_with_their_categories(env):
+    """Every category axis draws all its labels (labelOverlap false) and the chart height gives
+    each category at least one row of text; every spec is valid Vega-Lite (the pages skip
+    Altair's validation on each rerun for speed, so it is checked here)."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    from dashboard.charts import ROW_PX
+
+    schema = load_schema()
+    for name in ("overview", "clusters", "frames", "outlets", "article"):
+        at = page(app().run(), name)
+        clean(at)
+        for spec in charts(at):
+            validate_jsonschema({k: v for k, v in spec.items() if k not in ("autosize",)}, schema)
+            for enc, layer in _encodings(spec):
+                for ch in ("x", "y"):
+                    e = enc.get(ch)
+                    if not e or e.get("type") != "nominal":
+                        continue
+                    assert e["axis"]["labelOverlap"] is False, (name, spec.get("title"), ch)
+                    if ch == "y" and isinstance(spec.get("height"), int) and "yOffset" not in enc:
+                        data = next(iter(spec.get("datasets", {}).values()), [])
+                        n = len({r.get(e["field"]) for r in data})
+                        assert spec["height"] >= ROW_PX * n * 0.9, (name, spec.get("title"))
+
+
+def _encodings(spec: dict):
+    """(encoding, layer) of every unit inside a chart spec (layers, facets, concats)."""
+    if "encoding" in spec:
+        yield spec["encoding"], spec
+    for key in ("layer", "vconcat", "hconcat", "concat"):
+        for sub in spec.get(key, []):
+            yield from _encodings(sub)
+    if isinstance(spec.get("spec"), dict):
+        yield from _encodings(spec["spec"])
+
+
+def test_frames_over_time_has_a_panel_per_frame_bands_a_rolling_mean_and_events(env):
+    from dashboard import charts as C
+    from dashboard.events import load_events
+    from analysis.pipeline import summary_tables
+    from analysis.config import PipelineConfig
+    from dashboard.explore import frame_ids_of
+
+    tables, _ = results(env)
+    fids = frame_ids_of(tables["passages"])
+    fot = summary_tables(tables["passages"], fids, {0: "x"}, PipelineConfig(period="quarter"))["frames_over_time"]
+    events, problems = load_events()
+    assert len(events) >= 10 and not problems  # the demo corpus ships its key dates
+    spec = C.frames_over_time(fot, {}, fids, period="quarter", events=events, rolling=3).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["spec"]["layer"]]
+    assert marks == ["area", "line", "point", "line", "rule"]
+    assert "Q" in spec["spec"]["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]  # quarters read "2024 Q1"
+    # the rolling mean is the pooled share over 3 periods
+    roll = C.rolling_share(fot[fot[A.PERIOD] != S.UNDATED], 3)
+    one = fot[(fot[S.FRAME_ID] == fids[0]) & (fot[A.PERIOD] != S.UNDATED)].sort_values(A.PERIOD_START)
+    last3 = one.tail(3)
+    expected = last3[A.COUNT].sum() / last3[A.N_PASSAGES].sum()
+    assert roll.loc[one.index[-1]] == pytest.approx(expected)
+
+
+def test_the_auto_time_bucket_avoids_thin_typical_cells():
+    d = pd.Series(pd.to_datetime(pd.date_range("2022-01-01", "2025-12-31", periods=400), utc=True))
+    assert A.choose_period(d) == "month"  # the span rule alone: 48 months of ~8 passages
+    assert A.readable_period(d, 40) == "quarter"
+    assert A.readable_period(d, 5) == "month"
+    dense = pd.Series(pd.to_datetime(pd.date_range("2024-01-01", "2024-03-31", periods=2000), utc=True))
+    assert A.readable_period(dense, 40) == "week"
+
+
+def test_outlets_with_few_passages_are_flagged_with_their_n(env):
+    from dashboard.charts import THIN_OUTLET_N
+
+    tables, _ = results(env)
+    at = page(app().run(), "outlets")
+    clean(at)
+    n = tables["passages"].groupby(S.OUTLET).size()
+    thin = n[n < THIN_OUTLET_N]
+    assert len(thin), "the fixture has thin outlets"
+    warn = next(w.value for w in at.warning if "fewer than" in w.value)
+    for outlet, k in thin.items():
+        assert f"{outlet} (n={k})" in warn
+    heat = charts(at)[0]
+    labels = {r["row"] for r in next(iter(heat["datasets"].values()))}
+    assert all("n=" in lab for lab in labels) and any("thin" in lab for lab in labels)
+
+
+def test_embedding_progress_counts_passages_and_the_heartbeat_keeps_time_moving(tmp_path):
+    """The bug: the first start's progress line froze for over a minute and counted 1,573
+    (distinct texts) where the run had 1,648 passages."""
+    import numpy as np
+
+    from analysis.embeddings import embed_texts
+    from dashboard import runs
+
+    class Fake:
+        model_id, dim = "fake", 4
+
+        def encode(self, texts):
+            return np.ones((len(texts), 4), np.float32)
+
+    calls = []
+    texts = [f"t{i % 300}" for i in range(400)]  # 100 repeats
+    embed_texts(texts, texts, Fake(), None, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (400, 400) and {t for _, t in calls} == {400}
+    assert len(calls) >= 3  # several updates, not one per 512 texts
+    store = Store(tmp_path / "s.db")
+    store.claim_run("k", {}, "me")
+    rep = runs._Reporter(store, "k")
+    rep.HEARTBEAT_S = 0.2
+    rep("cluster", 0, 1)
+    rep.start_heartbeat()
+    first = store.run_status("k").updated_at
+    import time
+
+    time.sleep(0.8)
+    rep.stop()
+    status = store.run_status("k")
+    assert status.updated_at > first and status.stage == "cluster"
+    assert json.loads(status.message)["elapsed"] >= 0.4

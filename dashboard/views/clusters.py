@@ -22,7 +22,7 @@ if got is not None:
 
     points, sampled = map_points(passages)
     map_chart = charts.cluster_map(points, labels)
-    event = st.altair_chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
+    event = ui.chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
     st.caption(
         "Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
         "here may still be apart in the full space. Click a dot to open its cluster."
@@ -63,13 +63,13 @@ if got is not None:
     outlets = mine.groupby(S.OUTLET).size().rename("passages").reset_index()
     colour = charts.cluster_colours([cid])[cid]
     outlet_chart = charts.bar_counts(outlets, S.OUTLET, "passages", "Passages by outlet", colour)
-    left.altair_chart(outlet_chart, width="stretch")
+    ui.chart(outlet_chart, where=left, width="stretch")
     shares = overall_frame_shares(mine, res.frame_ids) if len(mine) else None
     frame_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids) if shares is not None else None
     if frame_chart is not None:
-        right.altair_chart(frame_chart, width="stretch")
+        ui.chart(frame_chart, where=right, width="stretch")
     timeline = charts.cluster_timeline(view.tables["clusters_over_time"], cid, colour, view.period)
-    st.altair_chart(timeline, width="stretch")
+    ui.chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")
     listing = mine.sort_values(S.SIMILARITY, ascending=False).head(300).copy()

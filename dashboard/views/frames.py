@@ -79,7 +79,7 @@ if got is not None:
                                format_func=lambda w: "off" if w == 0 else str(w),
                                help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
     time_chart = charts.frames_over_time(fot, labels, fids, min_n, period=view.period, events=evs, rolling=rolling)
-    ev = st.altair_chart(time_chart, width="content", on_select="rerun", key="frames_time")
+    ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
     _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
             "frames_time")
     _events_editor(evs, ev_problems)
@@ -103,7 +103,7 @@ if got is not None:
     st.divider()
     st.subheader("Frames by outlet", anchor=False)
     heat = charts.frames_outlet_heatmap(fbo, labels, fids, min_n)
-    ev2 = st.altair_chart(heat, width="stretch", on_select="rerun", key="frames_heat")
+    ev2 = ui.chart(heat, width="stretch", on_select="rerun", key="frames_heat")
     _follow(ev2, charts.HEATMAP_SELECT, {S.OUTLET: keys.HEAT_OUTLET, S.FRAME_ID: keys.HEAT_FRAME}, "frames_heat")
     outlets = sorted(fbo[S.OUTLET].unique())
     if st.session_state.get(keys.HEAT_OUTLET) not in outlets:
@@ -119,7 +119,7 @@ if got is not None:
     st.subheader(f"Outlet × {view.period}", anchor=False)
     op_frame = st.selectbox("Frame", fids, key="fs_op_frame", format_func=fmt)
     multiples = charts.outlet_period_multiples(fop, labels, op_frame, min_n, period=view.period)
-    st.altair_chart(multiples, width="content")
+    ui.chart(multiples, width="content")
 
     downloads(
         "frames",

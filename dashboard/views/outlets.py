@@ -19,7 +19,7 @@ if got is not None:
         st.session_state[keys.SIM_BASIS] = "frames"
     basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=keys.SIM_BASIS) or "frames"
     heat = charts.similarity_heatmap(view.tables["outlet_similarity"], what=basis)
-    st.altair_chart(heat, width="stretch")
+    ui.chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
                "so outlets that frame alike sit next to each other. Each outlet shows its number of passages (n).")
     n_by_outlet = view.passages.groupby(S.OUTLET).size()
@@ -48,7 +48,7 @@ if got is not None:
                + f". Shares are of the outlet's {basis} mentions"
                + (" (a passage can carry several frames)." if basis == "frames" else "."))
     prof_chart = charts.profile_chart(profile, outlet)
-    st.altair_chart(prof_chart, width="stretch")
+    ui.chart(prof_chart, width="stretch")
     ui.table(profile[["name", "outlet", "rest_of_corpus", "difference"]].sort_values("difference", ascending=False),
              column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")
                             for c in ("outlet", "rest_of_corpus", "difference")})

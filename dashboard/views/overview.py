@@ -41,7 +41,7 @@ volume = A.volume(articles, period=period) if len(articles) else None
 volume_chart = charts.volume_chart(volume, "n_articles", f"Articles per {period}, by outlet", period) \
     if volume is not None else None
 if volume_chart is not None:
-    st.altair_chart(volume_chart, width="stretch")
+    ui.chart(volume_chart, width="stretch")
 
 if res is None:
     ui.results_or_progress(f, what="the clusters and frames overview")
@@ -53,10 +53,10 @@ else:
     clusters = view.tables["clusters"]
     left, right = st.columns(2)
     clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
-    left.altair_chart(clusters_chart, width="stretch")
+    ui.chart(clusters_chart, where=left, width="stretch")
     shares = overall_frame_shares(view.passages, res.frame_ids)
     shares_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids)
-    right.altair_chart(shares_chart, width="stretch")
+    ui.chart(shares_chart, where=right, width="stretch")
     st.subheader("Largest clusters", anchor=False)
     st.caption(f"Sizes under the filter ({len(view.passages):,} passages); “n passages unfiltered” is the cluster's "
                "size in the whole run.")
