@@ -45,7 +45,12 @@ def rows_height(n: int, minimum: int = 120) -> int:
 
 
 def svg(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    return chart.properties(usermeta=SVG)
+    """Drawn as SVG, stretched to the page's width but never squeezed in height: Streamlit's
+    default autosize "fit" shrank the plot to fit the given height after long axis labels took
+    their room, so band rows got 2 px apart and Vega dropped every other label."""
+    if isinstance(chart, alt.FacetChart):
+        return chart.properties(usermeta=SVG)  # facets are laid out at their natural size
+    return chart.properties(usermeta=SVG, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def frame_colours(frame_ids: Sequence[str]) -> dict[str, str]:

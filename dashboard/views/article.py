@@ -70,7 +70,10 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
     if vectors is None or corpus is None:
         st.info("The run's passage vectors are not in the embedding cache, so nearest passages are unavailable.")
     else:
-        near = nearest_passages(vectors, corpus, res.passages, exclude_outlet=outlet, exclude_article=article_id)
+        within = state.view(res, f).passages  # nearest passages under the same filters as the page
+        pos = res.passages.index.get_indexer(within.index)
+        near = nearest_passages(vectors, corpus[pos], within, exclude_outlet=outlet, exclude_article=article_id)
+        st.caption(f"Searched the {len(within):,} passages under the filter.")
         ui.table(near, height=360, column_config={"query": st.column_config.NumberColumn("passage #")})
     downloads(
         "article",
