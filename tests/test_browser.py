@@ -214,9 +214,9 @@ def test_first_start_draws_a_chart_then_finishes_the_analysis(server, page):
     # the analysis of the demo corpus runs in the background with progress, then the overview fills
     # in; the bugs: the line froze for over a minute and counted distinct texts, not passages
     totals, runnings, frozen = set(), [], []
-    deadline = time.time() + 400
+    deadline = time.time() + 900  # a shared 2-core machine can be slow
     while page.get_by_text("Largest clusters", exact=False).count() == 0:
-        assert time.time() < deadline, "the analysis did not finish in 400 s"
+        assert time.time() < deadline, "the analysis did not finish in 900 s"
         body = page.locator("body").inner_text()
         if m := re.search(r"Embedding passages: [\d,]+/([\d,]+) passages", body):
             totals.add(int(m.group(1).replace(",", "")))
