@@ -601,7 +601,7 @@ def test_a_dataset_switch_resets_filters_that_no_longer_fit_and_keeps_the_codebo
         store.delete_dataset(new)
 
 
-def test_a_range_that_fits_the_new_data_is_kept_with_a_notice_and_reset_returns_all(env):
+def test_a_links_date_range_is_stated_and_reset_filters_returns_all(env):
     at = app(**{"from": "2023-01-01", "to": "2023-12-31"}).run()
     clean(at)
     articles = env["store"].articles([1])
