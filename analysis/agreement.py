@@ -186,3 +186,15 @@ def report_markdown(quality: pd.DataFrame, coded: pd.DataFrame, *, codebook: str
     if len(f1):
         lines += ["", f"Macro-F1 over the {len(f1)} frames with gold positives: {f1.mean():.2f}."]
     return "\n".join(lines) + "\n"
+
+
+def coded_from_rows(rows: pd.DataFrame, frame_ids: Sequence[str]) -> pd.DataFrame:
+    """The long coded table from `validation.read_label_rows` (text, coder, frames)."""
+    from .passages import text_hash
+
+    merged = rows.groupby(["text", "coder"], sort=False)["frames"].agg(lambda s: set().union(*s)).reset_index()
+    out = pd.DataFrame({TEXT_HASH: [text_hash(t) for t in merged["text"]], CODER: merged["coder"],
+                        "text": merged["text"]})
+    for f in frame_ids:
+        out[f] = [f in s for s in merged["frames"]]
+    return out

@@ -100,3 +100,23 @@ def correct_tables(tables: dict[str, pd.DataFrame], rates: pd.DataFrame, *, seed
     """The run's frame-share tables with corrected columns (other tables unchanged)."""
     return {name: add_corrected(df, rates, seed=seed) if name in FRAME_SHARE_TABLES else df
             for name, df in tables.items()}
+
+
+def rates_from(gold: np.ndarray, present: np.ndarray, frame_ids) -> pd.DataFrame:
+    """Validation counts per frame from gold (n, F) and the classifier's present (n, F)."""
+    gold, present = np.asarray(gold, bool), np.asarray(present, bool)
+    quality = pd.DataFrame({"frame_id": list(frame_ids), "tp": (present & gold).sum(0), "fp": (present & ~gold).sum(0),
+                            "fn": (~present & gold).sum(0), "tn": (~present & ~gold).sum(0)})
+    return error_rates(quality)
+
+
+def measured_rates(texts: list[str], gold: np.ndarray, config, cache=None) -> pd.DataFrame:
+    """Score hand-coded texts with the run's own classifier (config) and count its errors."""
+    from .embeddings import embed_texts, load_embedder
+    from .passages import text_hash
+    from .pipeline import make_scorer
+
+    embedder = load_embedder(config.model, config.precision, config.batch_size)
+    x = embed_texts(texts, [text_hash(t) for t in texts], embedder, cache).vectors
+    scores = make_scorer(config, embedder, cache=cache).score(x)
+    return rates_from(gold, scores.present, scores.frame_ids)

@@ -151,7 +151,10 @@ def best_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 
 
 def frame_metrics(labels: LabelledPassages, scores: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
-    """Per frame: support, precision, recall, F1 at `thresholds`, and the F1-best threshold."""
+    """Per frame: support, precision, recall, F1 and Krippendorff's alpha (machine vs labels) at
+    `thresholds`, and the F1-best threshold."""
+    from .agreement import alpha_from_counts  # agreement builds on this module
+
     rows = []
     for j, f in enumerate(labels.frame_ids):
         y, s = labels.y[:, j], scores[:, j]
@@ -164,6 +167,7 @@ def frame_metrics(labels: LabelledPassages, scores: np.ndarray, thresholds: np.n
             "frame_id": f, "support": int(y.sum()), "predicted": int(pred.sum()),
             "precision": round(p, 4), "recall": round(r, 4),
             "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "alpha": alpha_from_counts(tp, int((pred & ~y).sum()), int((~pred & y).sum()), int((~pred & ~y).sum())),
             "threshold": round(float(thresholds[j]), 4),
             "suggested_threshold": round(bt, 4), "f1_at_suggested": round(bf, 4),
         })

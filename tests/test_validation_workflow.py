@@ -133,3 +133,47 @@ def test_rogan_gladen_recovers_a_known_prevalence_and_the_raw_share_does_not():
     assert out.columns.tolist()[:9] == ["period", "frame_id", "n_total", "n", "share", "ci_low", "ci_high",
                                         "share_corrected", "ci_low_corrected"]
     assert np.allclose(out["share_corrected"], est.round(6))
+
+
+def demo_gold_labels(path, articles: pd.DataFrame, n_articles: int = 20) -> None:
+    """Two coders' labels of the demo paragraphs (gold frames; the second coder drops some)."""
+    from analysis.config import DATA_DIR
+
+    gold = pd.read_csv(DATA_DIR / "demo" / "gold_frames.csv")
+    labels_of = gold.groupby(["article_id", "paragraph_index"])["frame_id"].agg(list).to_dict()
+    rows = []
+    for a, text in zip(articles["article_id"].head(n_articles), articles["text"].head(n_articles), strict=True):
+        for i, p in enumerate(text.split("\n\n")):
+            frames = labels_of.get((a, i), [])
+            rows.append({"text": p, "frame_id": ";".join(frames), "coder": "ann"})
+            rows.append({"text": p, "frame_id": ";".join(frames[: 1 if i % 3 == 0 else None]), "coder": "bob"})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_cli_validate_prints_alpha_and_run_adds_corrected_shares(tmp_path, demo_sample, capsys):
+    from analysis.cli import main
+
+    labels, src, db = tmp_path / "labels.csv", tmp_path / "in.csv", tmp_path / "s.db"
+    demo_gold_labels(labels, demo_sample)
+    demo_sample.head(20).to_csv(src, index=False)
+    assert main(["validate", "--labels", str(labels), "--store", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Krippendorff's alpha between 2 coders" in out
+    table = out.split("the labels:\n")[1].splitlines()
+    assert table[0].split()[:6] == ["frame_id", "support", "predicted", "precision", "recall", "f1"]
+    assert table[0].split()[6] == "alpha"
+    assert main(["run", str(src), "--out", str(tmp_path / "plain"), "--store", str(db), "--quiet", "--k", "4"]) == 0
+    assert "share_corrected" not in pd.read_csv(tmp_path / "plain" / "frames_over_time.csv").columns
+    assert main(["run", str(src), "--out", str(tmp_path / "o"), "--store", str(db), "--quiet", "--k", "4",
+                 "--validation", str(labels)]) == 0
+    for name in ("frames_over_time", "frames_by_outlet"):
+        t = pd.read_csv(tmp_path / "o" / f"{name}.csv")
+        assert {"share_corrected", "ci_low_corrected", "ci_high_corrected"} <= set(t.columns)
+        ok = t.dropna(subset=["share_corrected"])
+        assert len(ok) and ok["share_corrected"].between(0, 1).all()
+        assert (ok["ci_low_corrected"] <= ok["share_corrected"] + 1e-9).all()
+        assert (ok["share_corrected"] <= ok["ci_high_corrected"] + 1e-9).all()
+    import json
+
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert m["validation"]["n_passages"] > 20 and {"sensitivity", "specificity"} <= set(m["validation"]["rates"][0])
