@@ -162,6 +162,11 @@ class LabelBook:
         ).fetchall()
         return {h: [f for f in frames.split(";") if f] for h, frames in rows}
 
+    def fingerprint(self) -> tuple:
+        """(labels, last save time) of this codebook: changes whenever a label is saved."""
+        return tuple(self.store.connection().execute(
+            "SELECT count(*), max(labelled_at) FROM frame_labels WHERE codebook=?", (self.codebook.name,)).fetchone())
+
     def coded(self) -> pd.DataFrame:
         """Long table for `analysis.agreement`: text_hash, coder, article_id, text, one bool column per frame."""
         t = self.table()

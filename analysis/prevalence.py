@@ -63,10 +63,10 @@ def corrected_share(
     sp_b = rng.binomial(neg, sp, n_boot) / neg
     p_b = rng.binomial(n.astype(int)[:, None], np.nan_to_num(p)[:, None], (len(n), n_boot)) / np.maximum(n, 1)[:, None]
     boot = rogan_gladen(p_b, se_b[None, :], sp_b[None, :])
-    with np.errstate(all="ignore"):
-        ok = np.isfinite(boot).mean(axis=1) >= 0.5  # most draws need a classifier better than chance
-        lo = np.where(ok & (n > 0), np.nanpercentile(np.where(np.isfinite(boot), boot, np.nan), 2.5, axis=1), np.nan)
-        hi = np.where(ok & (n > 0), np.nanpercentile(np.where(np.isfinite(boot), boot, np.nan), 97.5, axis=1), np.nan)
+    ok = (np.isfinite(boot).mean(axis=1) >= 0.5) & (n > 0)  # most draws need a classifier better than chance
+    lo, hi = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    if ok.any():
+        lo[ok], hi[ok] = np.nanpercentile(boot[ok], [2.5, 97.5], axis=1)
     return est, lo, hi
 
 

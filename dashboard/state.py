@@ -66,6 +66,7 @@ K_PENDING_DATASETS = "fs_pending_datasets"
 K_PENDING_CODEBOOK = "fs_pending_codebook"
 K_UPLOAD_CHECK = "fs_upload_check"
 K_FLASH = "fs_flash"
+K_FRAME_MODEL = "fs_frame_model"  # (codebook stem, path) of a few-shot model applied on the Validate page
 
 
 # --- store ---------------------------------------------------------------------------------
@@ -132,6 +133,7 @@ class Filters:
     k: int | None
     period: str
     full_span: bool = True
+    frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
 
     def selection(self) -> Selection:
         return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span)
@@ -139,7 +141,7 @@ class Filters:
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
         path = codebooks().get(self.codebook, DEFAULT_CODEBOOK)
-        return PipelineConfig(codebook=str(path), k=self.k)
+        return PipelineConfig(codebook=str(path), k=self.k, frame_model=self.frame_model)
 
     def view_config(self) -> PipelineConfig:
         return self.config().replace(period=self.period)
@@ -276,9 +278,13 @@ def sidebar() -> Filters:
             ss[K_PERIOD] = "auto"
         st.selectbox("Time bucket", list(PERIODS), key=K_PERIOD)
     k = ss[K_K]
+    model_codebook, model = ss.get(K_FRAME_MODEL) or (None, None)
+    if model and (model_codebook != ss[K_CODEBOOK] or not Path(model).exists()):
+        model = None
     filters = Filters(
         datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K_OUTLETS]),
         codebook=ss[K_CODEBOOK], k=None if k == "auto" else int(k), period=ss[K_PERIOD], full_span=full,
+        frame_model=model,
     )
     _write_query(filters)
     return filters
