@@ -177,3 +177,20 @@ def test_cli_validate_prints_alpha_and_run_adds_corrected_shares(tmp_path, demo_
 
     m = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert m["validation"]["n_passages"] > 20 and {"sensitivity", "specificity"} <= set(m["validation"]["rates"][0])
+
+
+def test_learning_from_labels_is_cross_validated_and_beats_a_useless_zero_shot():
+    from analysis.learning import compare, enough, fit_model
+    from analysis.validation import LabelledPassages
+
+    rng = np.random.default_rng(0)
+    y = rng.random((120, 2)) < 0.4
+    x = rng.normal(size=(120, 16)) + 4.0 * np.c_[y.astype(float), np.zeros((120, 14))]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = LabelledPassages([f"t{i}" for i in range(120)], y, ("a", "b"), "synthetic")
+    useless = rng.random((120, 2))  # zero-shot scores unrelated to the labels
+    table = compare(x, labels, useless, np.array([0.5, 0.5]))
+    assert table["enough_labels"].all() and enough(y[:15]).tolist() == [False, False]
+    assert (table["few_shot_cv_f1"] > table["zero_shot_f1"] + 0.2).all(), table
+    model = fit_model(x, labels, "m", "d")
+    assert ((model.probabilities(x) >= model.thresholds) == y).mean() > 0.8
