@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import aggregates as A
+from . import schema as S
+
 SHARE_CORRECTED = "share_corrected"
 CI_LOW_CORRECTED = "ci_low_corrected"
 CI_HIGH_CORRECTED = "ci_high_corrected"
@@ -71,25 +74,25 @@ def corrected_share(
 
 
 def add_corrected(table: pd.DataFrame, rates: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """A shares table (`frame_id`, `n`, `n_total`, …) with the corrected columns after `ci_high`.
+    """A shares table (aggregates.shares: frame id, count, n, interval) with the corrected columns after it.
 
     Frames without validation counts get empty corrected cells."""
     out = table.copy()
     for c in CORRECTED_COLUMNS:
         out[c] = np.nan
     by_frame = rates.set_index("frame_id")
-    for f, idx in out.groupby("frame_id").groups.items():
+    for f, idx in out.groupby(S.FRAME_ID).groups.items():
         if f not in by_frame.index:
             continue
         r = by_frame.loc[f]
         cells = out.loc[idx]
-        est, lo, hi = corrected_share(cells["n"].to_numpy(), cells["n_total"].to_numpy(), int(r["tp"]),
+        est, lo, hi = corrected_share(cells[A.COUNT].to_numpy(), cells[A.N_PASSAGES].to_numpy(), int(r["tp"]),
                                       int(r["fn"]), int(r["tn"]), int(r["fp"]), n_boot=n_boot, seed=seed)
         out.loc[idx, SHARE_CORRECTED] = est.round(6)
         out.loc[idx, CI_LOW_CORRECTED] = np.round(lo, 6)
         out.loc[idx, CI_HIGH_CORRECTED] = np.round(hi, 6)
     cols = [c for c in out.columns if c not in CORRECTED_COLUMNS]
-    at = cols.index("ci_high") + 1 if "ci_high" in cols else len(cols)
+    at = cols.index(A.CI_HIGH) + 1 if A.CI_HIGH in cols else len(cols)
     return out[[*cols[:at], *CORRECTED_COLUMNS, *cols[at:]]]
 
 

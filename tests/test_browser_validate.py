@@ -2,13 +2,15 @@
 Validate page (one with the mouse, one with the keyboard shortcuts), then the agreement and
 machine-vs-human tables appear and the report downloads as CSV and Markdown.
 
-Uses test_browser's live server (fresh store, the real demonstration corpus and model).
+The server is test_browser's, over a store seeded with the 25-article test corpus (about 100
+passages, analysed with the real model in a minute or two even on a busy machine).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +20,26 @@ from analysis.codebook import load_codebook
 from analysis.coding import LabelBook
 from analysis.config import DEFAULT_CODEBOOK
 from analysis.store import Store
-from test_browser import TIMINGS, idle, nav, no_traceback, page, server, shot  # noqa: F401  (fixtures)
+from test_browser import TIMINGS, idle, live_server, nav, no_traceback, page, require_chromium, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 N = 50
+SMALL = Path(__file__).resolve().parent / "fixtures" / "small_corpus.csv"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A live server whose store already holds the small corpus (so no demo import)."""
+    from analysis.ingest import ingest
+
+    require_chromium()
+    tmp = Path(tempfile.mkdtemp(prefix="framescope-browser-validate-"))
+    result = ingest([SMALL])
+    store = Store(tmp / "fs.db")
+    store.add_dataset("Small corpus", result.articles, result.rejected, [(f.name, f.sha256) for f in result.files])
+    store.close()
+    with live_server(tmp) as srv:
+        yield srv
 
 
 def _passage(pg) -> str:
@@ -61,7 +79,7 @@ def _code(pg, coder: str, keyboard: bool) -> list[str]:
 
 def test_two_coders_code_the_same_50_passages_and_download_the_report(server, page):
     page.goto(server["url"])
-    page.get_by_text("Largest clusters", exact=False).first.wait_for(timeout=600_000)  # the demo run is done
+    page.get_by_text("Largest clusters", exact=False).first.wait_for(timeout=900_000)  # the run is done
     idle(page)
     nav(page, "Validate")
     t0 = time.perf_counter()
