@@ -131,11 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         out = run(result.articles, config, store=store, owner=f"cli@{socket.gethostname()}:{os.getpid()}",
                   progress=_stage_printer(args.quiet), rejected=result.rejected, sources=sources_of(result))
+        tables, validation = _corrected(args, config, out.tables, store)
     finally:
         if store is not None:
             store.close()
-    manifest = {**out.manifest, "timings_s": {**out.manifest.get("timings_s", {}), "ingest": ingest_seconds}}
-    written = write_outputs(out.tables, manifest, args.out, xlsx=args.xlsx)
+    manifest = {**out.manifest, "timings_s": {**out.manifest.get("timings_s", {}), "ingest": ingest_seconds},
+                **({"validation": validation} if validation else {})}
+    written = write_outputs(tables, manifest, args.out, xlsx=args.xlsx)
     if not args.quiet:
         c, cl = manifest["counts"], manifest["clustering"]
         how = "reused from the store" if manifest.get("reused_run") else f"{c['passages_embedded_now']} embedded now"
@@ -147,6 +149,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _corrected(args: argparse.Namespace, config: PipelineConfig, tables: dict, store) -> tuple[dict, dict | None]:
+    """Frame-share tables with Rogan–Gladen corrected columns, when a validation exists:
+    `--validation LABELS.csv`, else the labels coded in the store for this codebook."""
+    from .agreement import majority
+    from .codebook import load_codebook
+    from .coding import LabelBook
+    from .prevalence import correct_tables, measured_rates
+    from .validation import load_labels
+
+    codebook = load_codebook(config.codebook)
+    if args.validation:
+        labels = load_labels(args.validation, codebook)
+        texts, gold, source = labels.texts, labels.y, str(args.validation)
+    else:
+        coded = LabelBook(store, codebook).coded() if store is not None else None
+        if coded is None or coded.empty:
+            return tables, None
+        gold_table = majority(coded, codebook.ids)
+        texts, gold, source = gold_table["text"].tolist(), gold_table[codebook.ids].to_numpy(), f"store {store.path}"
+    rates = measured_rates(texts, gold, config, store)
+    validation = {"source": source, "n_passages": len(texts), "estimator": "Rogan-Gladen, parametric bootstrap",
+                  "rates": rates.round(4).to_dict("records")}
+    if not args.quiet:
+        print(f"framescope: corrected frame shares for the error rates measured on {len(texts)} coded passages "
+              f"({source})", file=sys.stderr)
+    return correct_tables(tables, rates, seed=config.seed), validation
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -156,7 +186,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .framing import CodebookScorer, FittedFrameModel
     from .passages import text_hash
     from .store import Store
-    from .validation import cross_validated_probabilities, frame_metrics, load_labels, summary, top1_metrics
+    from .agreement import coded_from_rows, intercoder_alpha
+    from .validation import (
+        cross_validated_probabilities, frame_metrics, load_labels, read_label_rows, summary, top1_metrics,
+    )
 
     codebook = load_codebook(args.codebook)
     labels = load_labels(args.labels, codebook, text_column=args.text_column, label_columns=args.label_column)
@@ -177,7 +210,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     metrics = frame_metrics(labels, zs.scores, zs.thresholds)
     report = {"labels": labels.source, "n_passages": len(labels.texts), "codebook": codebook.source,
               "zero_shot": {**summary(metrics), **top1_metrics(labels, zs.scores), "seconds_scoring": round(seconds, 3)}}
-    print(f"Zero-shot scores of {codebook.name} on {len(labels.texts)} labelled passages ({labels.source}):")
+    rows, _ = read_label_rows(args.labels, codebook, text_column=args.text_column, label_columns=args.label_column)
+    if rows["coder"].nunique() > 1:  # several coders: their agreement first, then the machine against their majority
+        coders = intercoder_alpha(coded_from_rows(rows, codebook.ids), codebook.ids)
+        report["intercoder_alpha"] = dict(zip(coders["frame_id"], coders["alpha_coders"], strict=True))
+        print(f"Krippendorff's alpha between {coders['n_coders'].iloc[0]} coders on "
+              f"{coders['n_passages_2plus'].iloc[0]} passages coded by two or more:")
+        print(coders[["frame_id", "alpha_coders"]].to_string(index=False))
+        print()
+    print(f"Zero-shot scores of {codebook.name} on {len(labels.texts)} labelled passages ({labels.source}); "
+          "alpha = Krippendorff's alpha between the machine's `present` and the labels:")
     print(metrics.to_string(index=False))
     print(json.dumps(report["zero_shot"]))
     if args.out:
@@ -228,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help=f"SQLite store caching embeddings [$FRAMESCOPE_DB or {default_store_path().name}]")
     run.add_argument("--no-store", action="store_true", help="cache nothing on disk")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--validation", metavar="LABELS.csv",
+                     help="hand-coded passages (validate --labels format): add shares corrected for the measured "
+                          "errors [the labels coded in the store, if any]")
     _add_config_options(run)
     run.set_defaults(func=cmd_run)
 

@@ -2,7 +2,9 @@
 
 Labels are a CSV of passages: a text column and one or more label columns whose cells
 hold frame ids or the codebook's numeric codes (several per cell separated by `;` or
-`|`; empty, `none`, `99` = no frame). Rows with the same text are merged.
+`|`; empty, `none`, `99` = no frame). Rows with the same text are merged; with a `coder`
+column (several coders per passage, as the dashboard exports them) the gold is the coders'
+majority.
 
 Two views of quality are reported, because codebooks are used both ways:
 - multi-label: per frame precision / recall / F1 of `present` at the current threshold,
@@ -33,6 +35,7 @@ from .errors import CodebookError
 _TEXT_COLUMNS = ("text", "passage", "sentence", "headline", "title")
 _LABEL_COLUMNS = ("frame_id", "frames", "frame", "label", "labels")
 _NONE = {"", "none", "99", "nan", "0"}
+CODER_COLUMN = "coder"  # optional: several coders per passage
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,17 @@ class LabelledPassages:
         return self.y.sum(axis=1) == 1
 
 
-def load_labels(
+def read_label_rows(
     path: str | Path,
     codebook: Codebook,
     *,
     text_column: str | None = None,
     label_columns: list[str] | None = None,
-) -> LabelledPassages:
-    """Read a labelled CSV; unknown labels raise an error naming file, row and value."""
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The labelled CSV row by row: (`text`, `coder`, `frames` as a set of ids) and the rows left out.
+
+    `coder` is the `coder` column where the file has one (several coders per passage), else "".
+    Unknown labels raise an error naming file, row and value."""
     path = Path(path)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -73,16 +79,17 @@ def load_labels(
             )
     if not label_cols:
         raise CodebookError(f"{path}: no label column ({', '.join(_LABEL_COLUMNS)})")
+    coder_col = lower.get(CODER_COLUMN)
     by_code = {str(f.code): f.id for f in codebook.frames if f.code is not None}
-    index = {f: j for j, f in enumerate(codebook.ids)}
-    rows: dict[str, set[str]] = {}
+    index = set(codebook.ids)
+    rows: list[dict] = []
     problems, skipped = [], []
     for i, rec in enumerate(df.to_dict("records"), start=2):  # row 1 is the header
         text = str(rec[text_col]).strip()
         if not text:  # nothing to score: left out and reported, the other rows still count
             skipped.append(f"row {i}: empty {text_col}")
             continue
-        frames = rows.setdefault(text, set())
+        frames: set[str] = set()
         for col in label_cols:
             for value in re.split(r"[;|]", str(rec[col])):
                 value = value.strip()
@@ -95,15 +102,37 @@ def load_labels(
                     problems.append(f"row {i}: {col}={value!r} is not a frame id or code of {codebook.name}")
                 else:
                     frames.add(fid)
+        rows.append({"text": text, "coder": str(rec[coder_col]).strip() if coder_col else "", "frames": frames})
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise CodebookError(f"{path}: " + "; ".join(problems[:5]) + more)
-    texts = list(rows)
+    return pd.DataFrame(rows, columns=["text", "coder", "frames"]), tuple(skipped)
+
+
+def load_labels(
+    path: str | Path,
+    codebook: Codebook,
+    *,
+    text_column: str | None = None,
+    label_columns: list[str] | None = None,
+) -> LabelledPassages:
+    """Read a labelled CSV, one gold row per distinct text.
+
+    Rows of the same text and coder are merged (union); with a `coder` column the gold is the
+    coders' majority (a frame needs more than half of them; a tie counts as absent)."""
+    rows, skipped = read_label_rows(path, codebook, text_column=text_column, label_columns=label_columns)
+    index = {f: j for j, f in enumerate(codebook.ids)}
+    texts = list(dict.fromkeys(rows["text"]))
     y = np.zeros((len(texts), len(index)), dtype=bool)
-    for r, t in enumerate(texts):
-        for f in rows[t]:
-            y[r, index[f]] = True
-    return LabelledPassages(texts, y, tuple(codebook.ids), str(path), tuple(skipped))
+    at = {t: r for r, t in enumerate(texts)}
+    for text, group in rows.groupby("text", sort=False):
+        votes = np.zeros(len(index))
+        coders = group.groupby("coder", sort=False)["frames"].agg(lambda s: set().union(*s))
+        for frames in coders:
+            for f in frames:
+                votes[index[f]] += 1
+        y[at[text]] = votes > len(coders) / 2 if len(coders) > 1 else votes > 0
+    return LabelledPassages(texts, y, tuple(codebook.ids), str(path), skipped)
 
 
 def best_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
@@ -122,7 +151,10 @@ def best_threshold(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 
 
 def frame_metrics(labels: LabelledPassages, scores: np.ndarray, thresholds: np.ndarray) -> pd.DataFrame:
-    """Per frame: support, precision, recall, F1 at `thresholds`, and the F1-best threshold."""
+    """Per frame: support, precision, recall, F1 and Krippendorff's alpha (machine vs labels) at
+    `thresholds`, and the F1-best threshold."""
+    from .agreement import alpha_from_counts  # agreement builds on this module
+
     rows = []
     for j, f in enumerate(labels.frame_ids):
         y, s = labels.y[:, j], scores[:, j]
@@ -135,6 +167,7 @@ def frame_metrics(labels: LabelledPassages, scores: np.ndarray, thresholds: np.n
             "frame_id": f, "support": int(y.sum()), "predicted": int(pred.sum()),
             "precision": round(p, 4), "recall": round(r, 4),
             "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "alpha": alpha_from_counts(tp, int((pred & ~y).sum()), int((~pred & y).sum()), int((~pred & ~y).sum())),
             "threshold": round(float(thresholds[j]), 4),
             "suggested_threshold": round(bt, 4), "f1_at_suggested": round(bf, 4),
         })

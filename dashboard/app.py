@@ -26,6 +26,7 @@ PAGES = [
     ("views/frames.py", "Frames", ":material/stacked_line_chart:", "frames"),
     ("views/outlets.py", "Outlets", ":material/grid_on:", "outlets"),
     ("views/article.py", "Article", ":material/article:", "article"),
+    ("views/validate.py", "Validate", ":material/fact_check:", "validate"),
     ("views/data.py", "Data", ":material/database:", "data"),
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -41,6 +42,7 @@ class Filters:
     k: int | None
     period: str
     full_span: bool = True
+    frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
 
     def selection(self) -> Selection:
         return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span)
@@ -48,7 +50,7 @@ class Filters:
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
         path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
-        return PipelineConfig(codebook=str(path), k=self.k)
+        return PipelineConfig(codebook=str(path), k=self.k, frame_model=self.frame_model)
 
     def view_config(self) -> PipelineConfig:
         return self.config().replace(period=self.period)
@@ -158,9 +160,13 @@ def sidebar() -> Filters:
         st.selectbox("Time bucket", list(PERIODS), key=K.PERIOD,
                      help="auto: the finest of week, month or quarter whose typical period holds enough passages.")
         k = ss[K.K]
+        model_codebook, model = ss.get(K.FRAME_MODEL) or (None, None)
+        if model and (model_codebook != ss[K.CODEBOOK] or not Path(model).exists()):
+            model = None
         f = Filters(
             datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
             codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
+            frame_model=model,
         )
         st.button("Reset filters", key="fs_reset_filters", on_click=reset_filters, disabled=not f.narrowed,
                   icon=":material/filter_alt_off:", help="All dates and all outlets of the active data sets.")

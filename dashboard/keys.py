@@ -40,6 +40,7 @@ UPLOAD_MAPPING = "fs_upload_mapping"
 UPLOAD_CHECK = "fs_upload_check"
 LAST_EVENT = "fs_last_event_"
 FLASH = "fs_flash"
+FRAME_MODEL = "fs_frame_model"  # (codebook stem, path) of a few-shot model applied on the Validate page
 
 # --- store settings ---------------------------------------------------------------------------
 SETTING_ACTIVE = "dashboard.active_datasets"  # the data sets a new browser tab opens on

@@ -10,6 +10,7 @@ browser fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -54,14 +55,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         why = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
         if os.environ.get("FRAMESCOPE_REQUIRE_BROWSER") == "1":
             pytest.fail(why)
         pytest.skip(why)
-    tmp = Path(tempfile.mkdtemp(prefix="framescope-browser-"))
+
+
+@contextlib.contextmanager
+def live_server(tmp: Path):
+    """A Streamlit server on a free port over the store tmp/fs.db; its log is kept in test-output."""
     port = _free_port()
     env = {**os.environ, "FRAMESCOPE_DB": str(tmp / "fs.db"), "FRAMESCOPE_CODEBOOKS": str(tmp / "codebooks")}
     log = open(tmp / "server.log", "w+b")  # a file, not a pipe: a full pipe would block the server
@@ -85,18 +89,26 @@ def server():
             log.seek(0)
             pytest.fail(f"streamlit did not come up in 90 s:\n{log.read().decode(errors='replace')[-3000:]}")
         time.sleep(0.5)
-    yield {"url": url, "db": tmp / "fs.db", "log": tmp / "server.log"}
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    log_text = (tmp / "server.log").read_text(errors="replace")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "server.log").write_text(log_text)
-    (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
-    shutil.rmtree(tmp, ignore_errors=True)
+        yield {"url": url, "db": tmp / "fs.db", "log": tmp / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "server.log").write_text((tmp / "server.log").read_text(errors="replace"))
+        (OUT / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_chromium()
+    with live_server(Path(tempfile.mkdtemp(prefix="framescope-browser-"))) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.config import PipelineConfig
 from dashboard import charts, filters, keys, state, ui
+from dashboard import validation as V
 from dashboard.downloads import downloads
 from dashboard.events import clean as clean_events
 from dashboard.events import events_path, load_events, save_events
@@ -63,11 +64,13 @@ f = filters.filters()
 got = ui.filtered_results(f, what="the frame charts")
 if got is not None:
     res, view = got
-    labels, fids = res.frame_labels, res.frame_ids
+    fids = res.frame_ids
+    validation = V.current(res, f)
+    labels = V.marked_labels(res.frame_labels, validation)  # every chart says which frames are validated
     min_n = PipelineConfig().min_cell_n
-    fot = view.tables["frames_over_time"]
-    fbo = view.tables["frames_by_outlet"]
-    fop = view.tables["frames_by_outlet_period"]
+    fot = V.corrected(view.tables["frames_over_time"], validation)
+    fbo = V.corrected(view.tables["frames_by_outlet"], validation)
+    fop = V.corrected(view.tables["frames_by_outlet_period"], validation)
     fmt = lambda fid: labels.get(fid, fid)  # noqa: E731
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
@@ -120,6 +123,8 @@ if got is not None:
     op_frame = st.selectbox("Frame", fids, key="fs_op_frame", format_func=fmt)
     multiples = charts.outlet_period_multiples(fop, labels, op_frame, min_n, period=view.period)
     ui.chart(multiples, width="content")
+
+    V.corrected_section(fot, fbo, res.frame_labels, validation)
 
     downloads(
         "frames",
