@@ -96,15 +96,16 @@ def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, 
     return ", ".join(names) if names else "—"
 
 
-def map_points(passages: pd.DataFrame, max_points: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, bool]:
-    """Passages for the map (a stratified sample when there are too many), with a snippet column."""
+def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+    """Passages for the map, at most `max_per_cluster` of each cluster (seeded), with a snippet column:
+    the browser draws at most k × max_per_cluster points at any corpus size."""
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
     pts = passages[[c for c in cols if c in passages]]
-    sampled = len(pts) > max_points
+    sampled = bool((pts[S.CLUSTER_ID].value_counts() > max_per_cluster).any())
     if sampled:
-        frac = max_points / len(pts)
-        pts = pts.groupby(S.CLUSTER_ID, group_keys=False).sample(frac=frac, random_state=seed)
+        pts = pts.sample(frac=1.0, random_state=seed).groupby(S.CLUSTER_ID, sort=False).head(max_per_cluster)
+        pts = pts.sort_index()
     pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
     return pts.reset_index(drop=True), sampled
 

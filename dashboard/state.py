@@ -32,7 +32,7 @@ from analysis.config import CODEBOOK_DIR, DEFAULT_CODEBOOK, DEMO_CORPUS, Pipelin
 from analysis.pipeline import articles_digest
 from analysis.store import DatasetInfo, Store
 
-from . import runs
+from . import maps, runs
 from .cache import ByteLRU, frame_bytes
 from .explore import Selection, ingest_report
 
@@ -423,6 +423,7 @@ def _results(db: str, key: str) -> Results | None:
     labels = {f: (manifest.get("frames") or {}).get(f, f.replace("_", " ").capitalize()) for f in frame_ids}
     clusters = runread.read_table(folder, "clusters")
     cl = {int(c): str(lab) for c, lab in zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True)}
+    maps.ensure_map(s.path, folder, str(manifest.get("model_id", "")))  # once per run, in the background
     return Results(key, folder, manifest, frame_ids, labels, cl, clusters)
 
 
@@ -487,7 +488,7 @@ def scorer(codebook_path: str, codebook_digest: str, model: str, precision: str,
 
 
 def _load_vectors(db: str, res: Results, model_id: str) -> np.ndarray | None:
-    hashes = res.passages[S.TEXT_HASH].tolist()
+    hashes = runread.read_table(res.folder, "passages", columns=[S.TEXT_HASH])[S.TEXT_HASH].tolist()
     found = _store_at(db).get_vectors(model_id, hashes)
     if len(found) < len(set(hashes)):
         return None
@@ -500,6 +501,26 @@ def corpus_vectors(res: Results) -> np.ndarray | None:
     return _table_cache().get_or_make(
         ("vectors", str(res.folder), model_id), lambda: _load_vectors(str(default_store_path()), res, model_id),
         lambda v: 0 if v is None else int(v.nbytes))
+
+
+def umap_points(res: Results) -> pd.DataFrame | None:
+    """The run's UMAP map (passage_id, map_x, map_y of a per-cluster sample), or None while it is
+    computed in the background (or cannot be: vectors not cached)."""
+    if maps.ensure_map(store().path, res.folder, str(res.manifest.get("model_id", ""))) != maps.READY:
+        return None
+    return res.table(maps.MAP_TABLE)
+
+
+def view_vectors(res: Results, passages: pd.DataFrame) -> np.ndarray | None:
+    """The vectors of some of the run's passages (e.g. a filtered view), aligned with them."""
+    vectors = corpus_vectors(res)
+    if vectors is None:
+        return None
+    order = _table_cache().get_or_make(
+        ("passage_index", str(res.folder)),
+        lambda: pd.Index(runread.read_table(res.folder, "passages", columns=[S.PASSAGE_ID])[S.PASSAGE_ID]),
+        lambda idx: int(idx.memory_usage(deep=True)))
+    return vectors[order.get_indexer(passages[S.PASSAGE_ID])]
 
 
 def clear_caches() -> None:
