@@ -16,6 +16,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.ingest import SUPPORTED_FORMATS
 from analysis.passages import article_passages, text_hash
+from analysis.projection import map_sample
 
 CLUSTER_LABEL = "cluster_label"
 SNIPPET_CHARS = 220
@@ -101,13 +102,10 @@ def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0
     the browser draws at most k × max_per_cluster points at any corpus size."""
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
-    pts = passages[[c for c in cols if c in passages]]
-    sampled = bool((pts[S.CLUSTER_ID].value_counts() > max_per_cluster).any())
-    if sampled:
-        pts = pts.sample(frac=1.0, random_state=seed).groupby(S.CLUSTER_ID, sort=False).head(max_per_cluster)
-        pts = pts.sort_index()
+    rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), max_per_cluster, seed)
+    pts = passages.iloc[rows][[c for c in cols if c in passages]]
     pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
-    return pts.reset_index(drop=True), sampled
+    return pts.reset_index(drop=True), len(rows) < len(passages)
 
 
 def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
