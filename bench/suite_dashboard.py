@@ -288,7 +288,7 @@ def _seed_run(db: Path, csv: Path, name: str, seed: int = 0) -> dict:
     from analysis.passages import paragraphs, text_hash
     from analysis.pipeline import articles_digest, summary_tables
     from analysis.store import Store
-    from dashboard import runs
+    from dashboard import maps, runs
 
     t0 = time.perf_counter()
     ds = _add_dataset(db, csv, name)
@@ -322,6 +322,7 @@ def _seed_run(db: Path, csv: Path, name: str, seed: int = 0) -> dict:
                                           S.EVIDENCE: ev.get(f, "")}) for f in fids], ignore_index=True)
         clusters = source["clusters"]
         labels = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
+        source.pop(maps.MAP_TABLE, None)  # the source run's UMAP sample: other passages
         tables = {**source, "articles": articles, "passages": passages, "frames": frames,
                   **summary_tables(passages, fids, labels, PipelineConfig())}
         counts = {**manifest.get("counts", {}), "articles": len(articles), "passages": len(passages)}
@@ -419,6 +420,7 @@ async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeou
     from .corpora import scaled_csv
 
     label = f"{n // 1000}k"
+    timeout_ms = max(timeout_ms, TIMEOUT_MS["full"])
     log(f"  dashboard: seeding the {label} run")
     info = _seed_run(db, scaled_csv(n, seed=0, prefix="s"), f"bench {label} corpus")
     res.params[f"seeded_{label}"] = info
