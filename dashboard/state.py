@@ -5,9 +5,10 @@
 * The sidebar filters (data sets, date range, outlets, codebook, k, time bucket) live in
   Session State under the keys below and are mirrored into the URL query string on every run,
   so any view can be shared by link; a new session starts from the link's query string.
-* The active run is keyed by content (see `dashboard.runs`); finished results are read back
-  from the store and cached per run key; filtered views are recomputed from the stored
-  passages without running the model again.
+* The active run is keyed by content (see `dashboard.runs`); a finished run is a folder of
+  Parquet tables (see `analysis.store`): its small tables are cached per run key, filtered views
+  are read out of core with DuckDB (`analysis.runread`) and recomputed without the model, and
+  views, whole tables and vectors of all sessions share one cache bounded by bytes.
 
 Pages read and write state only through the functions here; widget keys are constants here.
 """
