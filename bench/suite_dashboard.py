@@ -45,6 +45,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"]
 REPEATS = {"tiny": 2, "quick": 3, "full": 5}
 SIZES_ENV = "FRAMESCOPE_BENCH_DASH_SIZES"
+TIMEOUT_ENV = "FRAMESCOPE_BENCH_DASH_TIMEOUT_S"  # a longer wait per action on a loaded machine
 BIG_SIZES = {"full": (10_000, 100_000)}
 SESSIONS = {"tiny": 1, "quick": 1, "full": 4}
 UPLOAD_ARTICLES = {"tiny": 3, "quick": 5, "full": 15}
@@ -350,7 +351,8 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
 
     from .corpora import scaled_csv
 
-    timeout_ms, reps = TIMEOUT_MS[mode], REPEATS[mode]
+    timeout_ms = int(float(os.environ.get(TIMEOUT_ENV) or 0) * 1000) or TIMEOUT_MS[mode]
+    reps = REPEATS[mode]
     db = work / "store.db"
     sizes = [int(x) for x in os.environ.get(SIZES_ENV, ",".join(map(str, BIG_SIZES.get(mode, ())))).split(",") if x]
     res.params["seeded_run_sizes"] = sizes

@@ -371,7 +371,7 @@ def run_progress(key: str) -> runs.Progress:
 
 
 CACHE_ENV = "FRAMESCOPE_CACHE_MB"
-DEFAULT_CACHE_MB = 768
+DEFAULT_CACHE_MB = 512
 
 
 @st.cache_resource(show_spinner=False)
