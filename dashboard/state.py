@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -502,6 +503,11 @@ def corpus_vectors(res: Results) -> np.ndarray | None:
     return _table_cache().get_or_make(
         ("vectors", str(res.folder), model_id), lambda: _load_vectors(str(default_store_path()), res, model_id),
         lambda v: 0 if v is None else int(v.nbytes))
+
+
+def memo(key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """A page's costly table, shared across reruns and sessions in the byte-bounded cache."""
+    return _table_cache().get_or_make(("memo", *key), make, frame_bytes)
 
 
 def umap_points(res: Results) -> pd.DataFrame | None:

@@ -88,7 +88,8 @@ if got is not None:
     ui.table(clusters.drop(columns=["category"]), height=320)
 
     st.subheader("Distinctive words", anchor=False)
-    words = distinctive_words(_texts(a), _texts(b))
+    words = state.memo(("compare_words", res.key, f.selection(), kind, name_a, name_b),
+                       lambda: distinctive_words(_texts(a), _texts(b)))
     st.caption("Weighted log-odds with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008; prior = "
                "both sides' pooled counts); z above 1.96 is a clear difference."
                + (f" Counts from a seeded sample of {WORDS_SAMPLE:,} passages per side." if
