@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -435,7 +435,8 @@ def results(key: str) -> Results | None:
 
 @dataclass(frozen=True)
 class View:
-    """A run's passages under the current date/outlet filters, and the tables recomputed on them."""
+    """A run's passages under the current date/outlet filters, and the tables recomputed on them
+    (articles without their text, passages without their hash: both are in the run's tables)."""
 
     passages: pd.DataFrame
     articles: pd.DataFrame
@@ -443,12 +444,19 @@ class View:
     period: str
 
 
+VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
+
+
+def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]]) -> list[str]:
+    return [c for c in runread.columns_of(res.folder, table) if c not in skips.get(table, ())]
+
+
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis import aggregates as A
     from analysis.pipeline import summary_tables
 
-    passages = runread.read_table(res.folder, "passages", rf)
-    articles = runread.read_table(res.folder, "articles", rf)
+    passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
+    articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     cfg = PipelineConfig(period=period)
     resolved = A.resolve_period(period, passages[S.DATE]) if len(passages) else "month"
     tables = summary_tables(passages, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
