@@ -439,6 +439,8 @@ async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeou
         rows.append({"measure": f"{k}, {label} corpus: median of {len(v)} (s)", "value": median(v),
                      "all": ", ".join(f"{x:.2f}" for x in v)})
     rows.append({"measure": f"{label}: server peak RSS incl. children (MiB)", "value": server.peak_mb})
+    log(f"  dashboard {label}: " + "; ".join(f"{k} median {median(v):.2f}s" for k, v in inter.items())
+        + f"; peak RSS {server.peak_mb:.0f} MiB")
     res.extra[f"interactions_{label}"] = inter
     limit = 0.5 if n <= 10_000 else 1.0
     for k, v in inter.items():
