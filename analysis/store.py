@@ -1,8 +1,11 @@
-"""The embedded store: one SQLite database in WAL mode.
+"""The embedded store: one SQLite database in WAL mode, and a runs folder beside it.
 
-It holds data sets, their articles, the embedding cache and analysis runs with
-their result tables, so the dashboard, a second browser session and a `framescope`
-CLI run can share one file at once (WAL: readers never block the one writer).
+SQLite holds data sets, their articles, the embedding cache and the run index (status,
+owner, manifest), so the dashboard, a second browser session and a `framescope` CLI run
+can share one file at once (WAL: readers never block the one writer). A finished run's
+tables are Parquet files in `<db stem>_runs/<run key>/` (see DECISIONS.md "Storage of
+runs"): written to a temporary folder and renamed into place, so a run folder is whole or
+absent, and read out of core (DuckDB, `analysis.runread`) instead of loaded whole.
 
 Rules that make that safe (see RELIABILITY.md F1): a connection per thread, every
 write in `BEGIN IMMEDIATE` so a busy writer waits `busy_timeout` instead of failing,
@@ -13,8 +16,9 @@ interrupted one leaves nothing half-written.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -61,11 +65,11 @@ CREATE TABLE IF NOT EXISTS rejected (
 CREATE TABLE IF NOT EXISTS runs (
     run_key TEXT PRIMARY KEY, status TEXT NOT NULL, stage TEXT, done INTEGER, total INTEGER,
     message TEXT, params TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    owner TEXT);
-CREATE TABLE IF NOT EXISTS run_tables (
-    run_key TEXT NOT NULL REFERENCES runs ON DELETE CASCADE, name TEXT NOT NULL,
-    data BLOB NOT NULL, PRIMARY KEY (run_key, name)) WITHOUT ROWID;
+    owner TEXT, manifest TEXT);
 """
+RUNS_SUFFIX = "_runs"
+TABLE_EXT = ".parquet"
+_TMP_PREFIX = ".tmp-"
 
 _ARTICLE_FIELDS = (
     S.ARTICLE_ID, S.TITLE, S.TEXT, S.OUTLET, S.DATE, S.URL, S.LANGUAGE,
@@ -113,6 +117,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.connection().executescript(_DDL)  # idempotent: IF NOT EXISTS everywhere
+            self._migrate_run_blobs()
             with self.write() as con:
                 have = {row[1] for row in con.execute("PRAGMA table_info(articles)")}
                 for column, kind in _ADDED_ARTICLE_COLUMNS:
@@ -133,6 +138,24 @@ class Store:
     def set_setting(self, key: str, value: str) -> None:
         with self.write() as con:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    @property
+    def runs_dir(self) -> Path:
+        """The folder of finished runs' Parquet tables, beside the database file."""
+        return self.path.with_name(self.path.stem + RUNS_SUFFIX)
+
+    def _migrate_run_blobs(self) -> None:
+        """Stores of the first design kept run tables as blobs in SQLite: forget those runs
+        (they recompute from the embedding cache) and drop the blob table."""
+        con = self.connection()
+        cols = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        legacy = con.execute("SELECT 1 FROM sqlite_master WHERE name='run_tables'").fetchone()
+        if "manifest" in cols and not legacy:
+            return
+        with self.write() as con:
+            if "manifest" not in cols:
+                con.execute("ALTER TABLE runs ADD COLUMN manifest TEXT")
+            con.execute("DELETE FROM runs WHERE status='done' AND manifest IS NULL")
+            con.execute("DROP TABLE IF EXISTS run_tables")
 
     # connections -------------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
@@ -354,10 +377,14 @@ class Store:
             if row and (row[0] == "done" or (row[0] in ("queued", "running") and now - row[1] < stale_s)):
                 return False
             con.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, 'running', 'starting', 0, 0, '', ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO runs (run_key, status, stage, done, total, message, params, created_at,"
+                " updated_at, owner, manifest) VALUES (?, 'running', 'starting', 0, 0, '', ?, ?, ?, ?, NULL)",
                 (run_key, json.dumps(params, default=str), now, now, owner),
             )
-            con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
+        # a folder left by a run that died after its rename, and temporary folders of one that died writing
+        self._remove_run_folder(run_key)
+        for stale in self.runs_dir.glob(f"{_TMP_PREFIX}{run_key}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         return True
 
     def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "") -> None:
@@ -368,21 +395,61 @@ class Store:
             )
 
     def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
-        """Save every result table and mark the run done, all in one transaction."""
-        blobs = {name: _to_parquet(df) for name, df in tables.items()}
+        """Write every result table as Parquet into a temporary folder, rename it into place
+        (so the run folder is whole or absent), then mark the run done with its manifest."""
+        tmp = self.runs_dir / f"{_TMP_PREFIX}{run_key}-{os.getpid()}-{threading.get_ident()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            for name, df in tables.items():
+                df.to_parquet(tmp / f"{name}{TABLE_EXT}", index=False)
+            self._remove_run_folder(run_key)
+            tmp.rename(self.run_dir(run_key))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         with self.write() as con:
-            con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
-            con.executemany(
-                "INSERT INTO run_tables VALUES (?, ?, ?)", ((run_key, n, b) for n, b in blobs.items())
-            )
             con.execute(
-                "INSERT OR REPLACE INTO run_tables VALUES (?, 'manifest', ?)",
-                (run_key, json.dumps(manifest, default=str).encode()),
+                "UPDATE runs SET status='done', stage='done', message='', manifest=?, updated_at=? WHERE run_key=?",
+                (json.dumps(manifest, default=str), time.time(), run_key),
             )
-            con.execute(
-                "UPDATE runs SET status='done', stage='done', message='', updated_at=? WHERE run_key=?",
-                (time.time(), run_key),
-            )
+
+    def add_run_table(self, run_key: str, name: str, df: pd.DataFrame) -> Path:
+        """Add one table to a finished run (e.g. a map computed after it), atomically: written
+        beside its final name and renamed, so readers see the old state or the whole table."""
+        folder = self.run_dir(run_key)
+        if not folder.is_dir():
+            raise StoreError(f"run {run_key[:12]} has no stored tables")
+        final = folder / f"{name}{TABLE_EXT}"
+        tmp = folder / f"{_TMP_PREFIX}{name}-{os.getpid()}-{threading.get_ident()}{TABLE_EXT}"
+        try:
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
+
+    def run_dir(self, run_key: str) -> Path:
+        return self.runs_dir / run_key
+
+    def run_path(self, run_key: str) -> Path | None:
+        """The folder of a finished run's Parquet tables, or None when the run is not done."""
+        status = self.run_status(run_key)
+        folder = self.run_dir(run_key)
+        return folder if status is not None and status.status == "done" and folder.is_dir() else None
+
+    def run_manifest(self, run_key: str) -> dict[str, Any] | None:
+        row = self.connection().execute(
+            "SELECT manifest FROM runs WHERE run_key=? AND status='done'", (run_key,)
+        ).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def _remove_run_folder(self, run_key: str) -> None:
+        folder = self.run_dir(run_key)
+        if folder.exists():  # renamed aside first, so the key's folder is never half-deleted
+            trash = self.runs_dir / f"{_TMP_PREFIX}old-{run_key}-{os.getpid()}-{threading.get_ident()}"
+            folder.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
 
     def fail_run(self, run_key: str, message: str) -> None:
         with self.write() as con:
@@ -404,19 +471,13 @@ class Store:
         return row[0] if row else None
 
     def run_tables(self, run_key: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
-        """A finished run's tables and manifest, or None when it is not done."""
-        status = self.run_status(run_key)
-        if status is None or status.status != "done":
+        """A finished run's tables (all loaded) and manifest, or None when it is not done."""
+        folder = self.run_path(run_key)
+        manifest = self.run_manifest(run_key)
+        if folder is None or manifest is None:
             return None
-        tables: dict[str, pd.DataFrame] = {}
-        manifest: dict[str, Any] = {}
-        for name, blob in self.connection().execute(
-            "SELECT name, data FROM run_tables WHERE run_key=?", (run_key,)
-        ):
-            if name == "manifest":
-                manifest = json.loads(blob)
-            else:
-                tables[name] = pd.read_parquet(io.BytesIO(blob))
+        tables = {p.name[: -len(TABLE_EXT)]: pd.read_parquet(p) for p in sorted(folder.glob(f"*{TABLE_EXT}"))
+                  if not p.name.startswith(_TMP_PREFIX)}
         return tables, manifest
 
 
@@ -440,8 +501,3 @@ def _unique_ids(df: pd.DataFrame) -> pd.DataFrame:
         df.loc[dup, S.ARTICLE_ID] = df.loc[dup, S.ARTICLE_ID] + "~" + counts[dup].astype(str)
     return df.reset_index(drop=True)
 
-
-def _to_parquet(df: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return buf.getvalue()

@@ -25,6 +25,8 @@ PAGES = [
     ("views/clusters.py", "Clusters", ":material/bubble_chart:", "clusters"),
     ("views/frames.py", "Frames", ":material/stacked_line_chart:", "frames"),
     ("views/outlets.py", "Outlets", ":material/grid_on:", "outlets"),
+    ("views/search.py", "Search", ":material/search:", "search"),
+    ("views/compare.py", "Compare", ":material/compare_arrows:", "compare"),
     ("views/article.py", "Article", ":material/article:", "article"),
     ("views/validate.py", "Validate", ":material/fact_check:", "validate"),
     ("views/data.py", "Data", ":material/database:", "data"),

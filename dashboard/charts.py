@@ -175,14 +175,14 @@ def cluster_size_bars(clusters: pd.DataFrame, cluster_labels: Mapping[int, str],
 # --- clusters ------------------------------------------------------------------------------
 
 
-def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str]) -> alt.Chart:
-    """The 2-D passage map, coloured by cluster; clicking a point selects its cluster."""
+def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method: str = "PCA") -> alt.Chart:
+    """The 2-D passage map (PCA or UMAP), coloured by cluster; clicking a point selects its cluster."""
     df = points.copy()
     df["cluster"] = df[S.CLUSTER_ID].astype(str) + " · " + df["cluster_label"].astype(str)
     df["day"] = pd.to_datetime(df[S.DATE]).dt.strftime("%Y-%m-%d").fillna(S.UNDATED)
     pick = alt.selection_point(name=CLUSTER_SELECT, fields=[S.CLUSTER_ID], on="click")
     return (
-        alt.Chart(df, title="Passage map (PCA of the embeddings)")
+        alt.Chart(df, title=f"Passage map ({method} of the embeddings)")
         .mark_circle(size=28)
         .encode(
             x=alt.X("map_x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
@@ -440,3 +440,24 @@ def article_strip(passages: pd.DataFrame, labels: Mapping[str, str], frame_ids: 
         tooltip=["passage:O", "cluster:N", "snippet:N"],
     ).properties(height=40)
     return svg(alt.vconcat(frames, clusters).resolve_scale(color="independent"))
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+def difference_chart(diff: pd.DataFrame, title: str, side_a: str, side_b: str) -> alt.Chart:
+    """Share difference (a − b) per category with its 95 % interval; a rule at zero."""
+    df = diff.assign(side=diff["difference"].ge(0).map({True: side_a, False: side_b}))
+    base = alt.Chart(df)
+    y = alt.Y("name:N", sort=df["name"].tolist(), title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
+    bars = base.mark_bar().encode(
+        x=alt.X("difference:Q", axis=alt.Axis(format="+%"), title=f"share in {side_a} − share in {side_b}"),
+        y=y, color=alt.Color("side:N", title="more in", legend=LEGEND),
+        tooltip=["name:N", alt.Tooltip("share_a:Q", format=".1%", title=side_a),
+                 alt.Tooltip("share_b:Q", format=".1%", title=side_b), alt.Tooltip("difference:Q", format="+.1%"),
+                 alt.Tooltip("ci_low:Q", format="+.1%", title="95% CI low"),
+                 alt.Tooltip("ci_high:Q", format="+.1%", title="95% CI high")],
+    )
+    ci = base.mark_rule(color="#333").encode(x="ci_low:Q", x2="ci_high:Q", y=y)
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#999").encode(x="x:Q")
+    return svg(alt.layer(bars, ci, zero).properties(title=title, height=max(160, 26 * len(df))))

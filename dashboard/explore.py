@@ -16,6 +16,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.ingest import SUPPORTED_FORMATS
 from analysis.passages import article_passages, text_hash
+from analysis.projection import map_sample
 
 from . import keys as K
 
@@ -125,17 +126,15 @@ def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, 
     return ", ".join(names) if names else "—"
 
 
-def map_points(passages: pd.DataFrame, max_points: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, bool]:
-    """Passages for the map (a stratified sample when there are too many), with a snippet column."""
+def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+    """Passages for the map, at most `max_per_cluster` of each cluster (seeded), with a snippet column:
+    the browser draws at most k × max_per_cluster points at any corpus size."""
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
-    pts = passages[[c for c in cols if c in passages]]
-    sampled = len(pts) > max_points
-    if sampled:
-        frac = max_points / len(pts)
-        pts = pts.groupby(S.CLUSTER_ID, group_keys=False).sample(frac=frac, random_state=seed)
+    rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), max_per_cluster, seed)
+    pts = passages.iloc[rows][[c for c in cols if c in passages]]
     pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
-    return pts.reset_index(drop=True), sampled
+    return pts.reset_index(drop=True), len(rows) < len(passages)
 
 
 def snippet(text: str, n: int = SNIPPET_CHARS) -> str:

@@ -2,8 +2,10 @@
 
 * The store is one `Store` per database path, shared by every session (`st.cache_resource`);
   it opens a connection per thread, so sessions and the run worker never share a connection.
-* Finished results are read back from the store and cached per run key; filtered views are
-  recomputed from the stored passages without running the model again, cached per filter key.
+* Finished runs are folders of Parquet tables (see `analysis.store`): their small tables are
+  cached per run key, filtered views are read out of core with DuckDB (`analysis.runread`) and
+  recomputed without the model, cached per filter key; views, whole tables and vectors of all
+  sessions share one cache bounded by bytes.
 
 The filters and the URL live in `dashboard.filters`, run control in `dashboard.runs`, Session
 State keys and column names in `dashboard.keys`.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analysis import runread
 from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import CODEBOOK_DIR, DEMO_CORPUS, PipelineConfig, default_store_path
@@ -29,8 +33,9 @@ from analysis.pipeline import articles_digest
 from analysis.store import DatasetInfo, Store
 
 from . import keys as K
-from . import runs
-from .explore import Selection, filter_rows, filtered_clusters, frame_ids_of, ingest_report, view_period
+from . import maps, runs
+from .cache import ByteLRU, frame_bytes
+from .explore import Selection, filtered_clusters, frame_ids_of, ingest_report, view_period
 
 if TYPE_CHECKING:
     from .filters import Filters
@@ -136,45 +141,71 @@ def corpus(dataset_ids: tuple[int, ...]) -> Corpus:
 # --- results ----------------------------------------------------------------------------
 
 
+CACHE_ENV = "FRAMESCOPE_CACHE_MB"
+DEFAULT_CACHE_MB = 512
+
+
+@st.cache_resource(show_spinner=False)
+def _table_cache() -> ByteLRU:
+    """Filtered views and whole run tables of every session, bounded by bytes ($FRAMESCOPE_CACHE_MB)."""
+    return ByteLRU(int(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_MB) * 2**20)
+
+
 @dataclass(frozen=True)
 class Results:
-    """A finished run's tables, read back from the store (treat as read-only: shared)."""
+    """A finished run: its Parquet folder, manifest, labels and cluster table; the large tables
+    (passages, articles, frames) are read on demand, out of core, through the byte-bounded cache."""
 
     key: str
-    tables: dict[str, pd.DataFrame]
+    folder: Path
     manifest: dict[str, Any]
     frame_ids: list[str]
     frame_labels: dict[str, str]
     cluster_labels: dict[int, str]
+    clusters: pd.DataFrame
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One whole run table (shared between sessions: treat as read-only)."""
+        return _table_cache().get_or_make(("table", str(self.folder), name),
+                                          lambda: runread.read_table(self.folder, name), frame_bytes)
+
+    def has_table(self, name: str) -> bool:
+        return runread.table_path(self.folder, name).exists()
 
     @property
     def passages(self) -> pd.DataFrame:
-        return self.tables["passages"]
+        return self.table("passages")
+
+    @property
+    def n_passages(self) -> int:
+        """Passages in the whole run, from the manifest (no table read)."""
+        return int(self.manifest.get("counts", {}).get("passages", 0))
+
+    @property
+    def n_articles(self) -> int:
+        return int(self.manifest.get("counts", {}).get("articles", 0))
 
     @property
     def articles(self) -> pd.DataFrame:
-        return self.tables["articles"]
-
-    @property
-    def clusters(self) -> pd.DataFrame:
-        return self.tables["clusters"]
+        return self.table("articles")
 
     @property
     def frames_long(self) -> pd.DataFrame:
-        return self.tables["frames"]
+        return self.table("frames")
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _results(db: str, key: str) -> Results | None:
-    got = _store_at(db).run_tables(key)
-    if got is None:
+    s = _store_at(db)
+    folder, manifest = s.run_path(key), s.run_manifest(key)
+    if folder is None or manifest is None:
         return None
-    tables, manifest = got
-    frame_ids = frame_ids_of(tables["passages"])
+    frame_ids = [c[len("present_"):] for c in runread.columns_of(folder, "passages") if c.startswith("present_")]
     labels = {f: (manifest.get("frames") or {}).get(f, f.replace("_", " ").capitalize()) for f in frame_ids}
-    clusters = tables["clusters"]
+    clusters = runread.read_table(folder, "clusters")
     cl = {int(c): str(lab) for c, lab in zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True)}
-    return Results(key, tables, manifest, frame_ids, labels, cl)
+    maps.ensure_map(s.path, folder, str(manifest.get("model_id", "")))  # once per run, in the background
+    return Results(key, folder, manifest, frame_ids, labels, cl, clusters)
 
 
 def results(key: str) -> Results | None:
@@ -183,7 +214,8 @@ def results(key: str) -> Results | None:
 
 @dataclass(frozen=True)
 class View:
-    """A run's passages under the current date/outlet filters, and the tables recomputed on them."""
+    """A run's passages under the current date/outlet filters, and the tables recomputed on them
+    (articles without their text, passages without their hash: both are in the run's tables)."""
 
     passages: pd.DataFrame
     articles: pd.DataFrame
@@ -191,16 +223,18 @@ class View:
     period: str
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _view(db: str, key: str, d_from: str, d_to: str, outlets: tuple[str, ...], undated: bool, period: str) -> View:
+VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
+
+
+def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]]) -> list[str]:
+    return [c for c in runread.columns_of(res.folder, table) if c not in skips.get(table, ())]
+
+
+def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
 
-    res = _results(db, key)
-    assert res is not None
-    sel = Selection(date.fromisoformat(d_from) if d_from else None, date.fromisoformat(d_to) if d_to else None,
-                    outlets, undated)
-    passages = filter_rows(res.passages, sel)
-    articles = filter_rows(res.articles, sel)
+    passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
+    articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     resolved = view_period(period, passages[S.DATE]) if len(passages) else "month"
     cfg = PipelineConfig(period=resolved)
     tables = summary_tables(passages, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
@@ -210,9 +244,12 @@ def _view(db: str, key: str, d_from: str, d_to: str, outlets: tuple[str, ...], u
 
 
 def view(res: Results, f: Filters) -> View:
+    """Read out of core (DuckDB over the run's Parquet) and cached by bytes across sessions."""
     sel = f.selection()
-    return _view(str(default_store_path()), res.key, sel.date_from.isoformat() if sel.date_from else "",
-                 sel.date_to.isoformat() if sel.date_to else "", sel.outlets, sel.include_undated, f.period)
+    rf = runread.RowFilter(sel.date_from, sel.date_to, tuple(sel.outlets), sel.include_undated)
+    return _table_cache().get_or_make(
+        ("view", str(res.folder), rf, f.period), lambda: _make_view(res, rf, f.period),
+        lambda v: frame_bytes(v.passages, v.articles, *v.tables.values()))
 
 
 def manifest_for(res: Results, f: Filters, **extra: Any) -> dict[str, Any]:
@@ -240,12 +277,8 @@ def scorer(codebook_path: str, codebook_digest: str, model: str, precision: str,
     return make_scorer(cfg, embedder(model, precision, batch_size), load_codebook(codebook_path))
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _vectors(db: str, key: str, model_id: str) -> np.ndarray | None:
-    res = _results(db, key)
-    if res is None:
-        return None
-    hashes = res.passages[S.TEXT_HASH].tolist()
+def _load_vectors(db: str, res: Results, model_id: str) -> np.ndarray | None:
+    hashes = runread.read_table(res.folder, "passages", columns=[S.TEXT_HASH])[S.TEXT_HASH].tolist()
     found = _store_at(db).get_vectors(model_id, hashes)
     if len(found) < len(set(hashes)):
         return None
@@ -254,7 +287,35 @@ def _vectors(db: str, key: str, model_id: str) -> np.ndarray | None:
 
 def corpus_vectors(res: Results) -> np.ndarray | None:
     """The run's passage vectors from the embedding cache, aligned with `res.passages`."""
-    return _vectors(str(default_store_path()), res.key, str(res.manifest.get("model_id", "")))
+    model_id = str(res.manifest.get("model_id", ""))
+    return _table_cache().get_or_make(
+        ("vectors", str(res.folder), model_id), lambda: _load_vectors(str(default_store_path()), res, model_id),
+        lambda v: 0 if v is None else int(v.nbytes))
+
+
+def memo(key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """A page's costly table, shared across reruns and sessions in the byte-bounded cache."""
+    return _table_cache().get_or_make(("memo", *key), make, frame_bytes)
+
+
+def umap_points(res: Results) -> pd.DataFrame | None:
+    """The run's UMAP map (passage_id, map_x, map_y of a per-cluster sample), or None while it is
+    computed in the background (or cannot be: vectors not cached)."""
+    if maps.ensure_map(store().path, res.folder, str(res.manifest.get("model_id", ""))) != maps.READY:
+        return None
+    return res.table(maps.MAP_TABLE)
+
+
+def view_vectors(res: Results, passages: pd.DataFrame) -> np.ndarray | None:
+    """The vectors of some of the run's passages (e.g. a filtered view), aligned with them."""
+    vectors = corpus_vectors(res)
+    if vectors is None:
+        return None
+    order = _table_cache().get_or_make(
+        ("passage_index", str(res.folder)),
+        lambda: pd.Index(runread.read_table(res.folder, "passages", columns=[S.PASSAGE_ID])[S.PASSAGE_ID]),
+        lambda idx: int(idx.memory_usage(deep=True)))
+    return vectors[order.get_indexer(passages[S.PASSAGE_ID])]
 
 
 def clear_caches() -> None:

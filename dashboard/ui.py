@@ -133,8 +133,8 @@ def filtered_results(f: Filters, *, what: str) -> tuple[state.Results, state.Vie
 def filter_line(f: Filters, res: state.Results | None = None, view: state.View | None = None) -> None:
     """The filter in force and how much of the active data it keeps (every page says this)."""
     if view is not None and res is not None:
-        kept = (f"keeps {len(view.articles):,} of {len(res.articles):,} articles and "
-                f"{len(view.passages):,} of {len(res.passages):,} passages")
+        kept = (f"keeps {len(view.articles):,} of {res.n_articles:,} articles and "
+                f"{len(view.passages):,} of {res.n_passages:,} passages")
     else:
         c = state.corpus(f.datasets)
         kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"

@@ -56,3 +56,12 @@ def seed_text() -> str:
     if not files:
         pytest.skip("no seed article")
     return files[0].read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def sample_analysis(demo_sample, embedder):
+    """The pipeline's real analysis of `demo_sample` (k fixed so it runs in seconds)."""
+    from analysis.config import PipelineConfig
+    from analysis.pipeline import analyse
+
+    return analyse(demo_sample, PipelineConfig(k=6), embedder=embedder)

@@ -391,3 +391,25 @@ def test_download_the_cluster_table(server, page):
     assert f"outlets: {outlet}" in filter_line(page)
     no_traceback(page)
     shot(page, "download_clusters")
+
+
+def test_search_and_compare_on_the_demo_corpus(server, page):
+    page.goto(server["url"] + "/search")  # the demonstration corpus (default data set)
+    idle(page)
+    page.get_by_text("Type a sentence or keywords").first.wait_for(timeout=400_000)
+    box = page.get_by_label("Search the passages")
+    box.fill("gas pipeline to China")
+    box.press("Enter")
+    idle(page, timeout=120_000)
+    summary = page.get_by_text("passage(s)").first
+    summary.wait_for(timeout=120_000)
+    assert "by meaning" in summary.inner_text()
+    assert page.get_by_test_id("stDataFrame").count() >= 1
+    no_traceback(page)
+    shot(page, "search")
+    TIMINGS["switch_to_compare_s"] = round(nav(page, "Compare"), 2)
+    charts_rendered(page, 1, timeout=120_000)
+    page.get_by_text("More in A").first.wait_for(timeout=60_000)
+    assert page.get_by_test_id("stMetric").filter(has_text="Side A passages").count() == 1
+    no_traceback(page)
+    shot(page, "compare")

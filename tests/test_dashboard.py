@@ -791,3 +791,41 @@ def test_embedding_progress_counts_passages_and_the_heartbeat_keeps_time_moving(
     status = store.run_status("k")
     assert status.updated_at > first and status.stage == "cluster"
     assert json.loads(status.message)["elapsed"] >= 0.4
+# --- search and compare ---------------------------------------------------------------------------
+
+
+def test_search_page_finds_passages_by_meaning_and_by_words_under_the_filters(env):
+    tables, _ = results(env)
+    passages = tables["passages"]
+    at = page(app().run(), "search")
+    clean(at)
+    at.text_input(key="fs_search_query").input("pipeline").run()
+    clean(at)
+    hits = at.dataframe[0].value
+    by_word = passages[S.TEXT].str.contains(r"(?<!\w)pipeline(?!\w)", case=False, regex=True)
+    assert set(hits.loc[hits["match"] != "meaning", S.PASSAGE_ID]) == set(passages.loc[by_word, S.PASSAGE_ID])
+    assert (hits["match"] != "words").any()  # nearest passages by meaning too
+    assert {"outlet", "date", "cluster_label", "frames"} <= set(hits.columns)
+    outlet = passages.loc[by_word, S.OUTLET].iloc[0]
+    at = page(app(outlet=outlet).run(), "search")
+    at.text_input(key="fs_search_query").input("pipeline").run()
+    clean(at)
+    assert set(at.dataframe[0].value[S.OUTLET]) == {outlet}
+
+
+def test_compare_page_sets_two_outlets_side_by_side_and_lists_a_words_passages(env):
+    tables, _ = results(env)
+    passages = tables["passages"]
+    at = page(app().run(), "compare")
+    clean(at)
+    top = passages[S.OUTLET].value_counts().index
+    assert metric(at, f"Side A passages ({top[0]})") == f"{int((passages[S.OUTLET] == top[0]).sum()):,}"
+    assert any("Frame share difference" in str(c.get("title")) for c in charts(at))
+    frames = at.dataframe[0].value
+    assert len(frames) == len([c for c in passages.columns if c.startswith("present_")])
+    word = at.selectbox(key="fs_cmp_word").value
+    listing = at.dataframe[-1].value
+    assert len(listing) > 0 and listing[S.TEXT].str.contains(word, case=False).all()
+    at.segmented_control(key="fs_cmp_kind").set_value("Periods").run()
+    clean(at)
+    assert any("Frame share difference" in str(c.get("title")) for c in charts(at))

@@ -20,13 +20,21 @@ if got is not None:
     ids = clusters[S.CLUSTER_ID].astype(int).tolist()
     labels = res.cluster_labels
 
-    points, sampled = map_points(passages)
-    map_chart = charts.cluster_map(points, labels)
+    umap_xy = state.umap_points(res)
+    on_map = passages if umap_xy is None else passages.drop(columns=["map_x", "map_y"]).merge(umap_xy, on=S.PASSAGE_ID)
+    points, sampled = map_points(on_map)
+    map_chart = charts.cluster_map(points, labels, "PCA" if umap_xy is None else "UMAP")
     event = ui.chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
     st.caption(
-        "Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
-        "here may still be apart in the full space. Click a dot to open its cluster."
-        + (f" Showing a sample of {len(points):,} of {len(passages):,} passages." if sampled else "")
+        ("Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
+         "here may still be apart in the full space. A UMAP map that separates clusters is being computed in "
+         "the background and replaces this one when you next open the page."
+         if umap_xy is None else
+         "Each dot is a passage placed by UMAP: passages close in meaning stay close; distances between far "
+         "clusters and cluster sizes on the map mean little. The map holds a fixed sample per cluster.")
+        + " Click a dot to open its cluster."
+        + (f" Showing {len(points):,} of {len(passages):,} passages (a sample per cluster)."
+           if sampled or umap_xy is not None else "")
     )
     picked = ui.selection_values(event, charts.CLUSTER_SELECT)
     if picked:
@@ -37,7 +45,7 @@ if got is not None:
 
     st.subheader("Cluster table", anchor=False)
     st.caption(f"Sizes, outlets and dates count the {len(passages):,} passages under the filter; "
-               f"“n passages unfiltered” is the cluster's size in the whole run ({len(res.passages):,} passages).")
+               f"“n passages unfiltered” is the cluster's size in the whole run ({res.n_passages:,} passages).")
     rep_cols = [c for c in clusters.columns if c.startswith(keys.REPRESENTATIVE_PREFIX)]
     ui.table(clusters.drop(columns=rep_cols),
              column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered")})

@@ -27,7 +27,7 @@ dated = articles[S.DATE].dropna()
 cols[0].metric("Articles", f"{len(articles):,}", help=f"Of {len(corpus.articles):,} in the active data sets.")
 cols[1].metric("Passages", f"{len(view.passages):,}" if view is not None else "…",
                help="Paragraph-sized units that are embedded, clustered and framed"
-               + (f"; {len(res.passages):,} in the whole run." if res is not None else "."))
+               + (f"; {res.n_passages:,} in the whole run." if res is not None else "."))
 cols[2].metric("Outlets", f"{articles[S.OUTLET].nunique():,}")
 cols[3].metric("Date span", f"{dated.min():%Y}–{dated.max():%Y}" if len(dated) else S.UNDATED,
                help=(f"{dated.min():%Y-%m-%d} to {dated.max():%Y-%m-%d}; " if len(dated) else "")

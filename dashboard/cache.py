@@ -1,0 +1,66 @@
+"""A least-recently-used cache bounded by bytes, shared by every session of the server.
+
+`st.cache_resource(max_entries=…)` bounds the number of entries, not their size: sixteen
+filtered views of a 350k-passage run would hold gigabytes. Views and run tables go here
+instead; each entry is sized once (`size_of`) and the oldest are dropped until the total
+fits `max_bytes`. An entry larger than the whole budget is returned but not kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import pandas as pd
+
+
+def frame_bytes(*frames: pd.DataFrame) -> int:
+    """Memory of DataFrames including their strings (exact and cheap for Arrow-backed strings)."""
+    return int(sum(df.memory_usage(index=True, deep=True).sum() for df in frames))
+
+
+class ByteLRU:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Lock] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
+        """The cached value of `key`, else `make()` (once, even when sessions ask at the same time)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+            key_lock = self._making.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+            value = make()
+            size = size_of(value)
+            with self._lock:
+                self._making.pop(key, None)
+                if size <= self.max_bytes:
+                    self._items[key] = (value, size)
+                    self._bytes += size
+                    while self._bytes > self.max_bytes:
+                        _, (_, old) = self._items.popitem(last=False)
+                        self._bytes -= old
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
