@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from analysis import newsdb, schema
 from analysis.config import IngestLimits
 from analysis.errors import IngestError
+from analysis.reprints import format_carriers
 
 log = logging.getLogger(__name__)
 
@@ -864,16 +865,27 @@ def _capped(name: str, messages: list[str], what: str) -> list[str]:
 
 
 def _collapse_duplicates(articles: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One article per normalised text: the earliest dated copy (ties: input order) survives."""
+    """One article per normalised text: the earliest dated copy (ties: input order) survives.
+
+    The other outlets that carried it are kept with the date each ran it (earliest per
+    outlet, the survivor's own outlet left out), so the aggregates can count the reprints
+    where they appeared (analysis.reprints).
+    """
     ordered = articles.assign(_order=range(len(articles))).sort_values(
         [schema.DATE, "_order"], na_position="last"
     )
     first = ~ordered.duplicated("_key")
-    copies = ordered[~first].groupby("_key")[schema.OUTLET]
-    outlets = copies.agg(lambda s: "; ".join(sorted(set(s)))).to_dict()
+    copies = ordered[~first]
+    origin_outlet = ordered[first].set_index("_key")[schema.OUTLET]
+    elsewhere = copies[copies[schema.OUTLET].to_numpy() != copies["_key"].map(origin_outlet).to_numpy()]
+    carriers = (
+        elsewhere.drop_duplicates(["_key", schema.OUTLET]).sort_values([schema.OUTLET, "_order"], kind="stable")
+        .groupby("_key")[[schema.OUTLET, schema.DATE]]
+        .apply(lambda g: format_carriers(zip(g[schema.OUTLET], g[schema.DATE], strict=True)))
+    ) if len(elsewhere) else pd.Series(dtype=object)
     kept = ordered[first].sort_values("_order")
-    kept[schema.DUPLICATES] = kept["_key"].map(copies.size()).fillna(0).astype("int64")
-    kept[schema.DUPLICATE_OUTLETS] = kept["_key"].map(lambda k: outlets.get(k, "")).astype(str)
+    kept[schema.DUPLICATES] = kept["_key"].map(copies.groupby("_key").size()).fillna(0).astype("int64")
+    kept[schema.DUPLICATE_OUTLETS] = kept["_key"].map(carriers).astype(object).fillna("").astype(str)
     return kept[list(schema.ARTICLE_COLUMNS)].reset_index(drop=True), int((~first).sum())
 
 

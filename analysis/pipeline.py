@@ -39,9 +39,10 @@ from .labeling import cluster_table, main_cluster
 from .passages import SplitCache, dropped_lines, split_key, split_passages, text_hash
 from .projection import MAP_X, MAP_Y, project_2d
 from .relevance import REASON, RELEVANT, TOPIC_SIMILARITY, relevance, topic_reason, topic_similarity
+from .reprints import CARRIED_BY, counted_passages
 from .store import Store, article_key
 from .similarity import outlet_similarity_table
-from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
+from .syndication import SyndicationParams, syndication, syndication_table
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +212,10 @@ def analyse(
     with timer.stage("map"):
         coords = project_2d(vectors)
 
-    titles = articles.set_index(S.ARTICLE_ID)[S.TITLE]
+    by_id = articles.set_index(S.ARTICLE_ID)
     passages = passages.assign(
-        **{S.TITLE: passages[S.ARTICLE_ID].map(titles).to_numpy()},
+        **{S.TITLE: passages[S.ARTICLE_ID].map(by_id[S.TITLE]).to_numpy()},
+        **{CARRIED_BY: passages[S.ARTICLE_ID].map(by_id[S.DUPLICATE_OUTLETS]).fillna("").to_numpy()},
         **{S.CLUSTER_ID: clustering.labels, CLUSTER_LABEL: [label_of[c] for c in clustering.labels]},
         **{S.SIMILARITY: clustering.similarity.round(4), S.DOMINANT_FRAME: scores.dominant()},
         **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
@@ -339,9 +341,7 @@ def summary_tables(
     config: PipelineConfig = PipelineConfig(),
 ) -> dict[str, pd.DataFrame]:
     """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity."""
-    if config.count_syndicated == "once" and IS_COPY in passages:
-        passages = passages[~passages[IS_COPY].astype(bool)]
-    passages = passages.reset_index(drop=True)
+    passages = counted_passages(passages, config.count_syndicated)
     period = A.resolve_period(config.period, passages[S.DATE])
     fi = A.frame_indicators(passages, frame_ids)
     ci = A.cluster_indicators(passages, sorted(cluster_labels))

@@ -6,10 +6,14 @@ A pair of passages from different outlets is a copy when both hold:
 - their embeddings are close (cosine ≥ `cosine`), so small edits are tolerated but a
   shared quotation inside otherwise different text is not enough.
 
-Candidates come from a sparse product of (hashed) trigram incidence restricted to trigrams that
-occur in 2–`max_df` passages, so memory grows with the number of candidate pairs, not
-with n². Copies are joined transitively into groups; the earliest passage (date, then
-passage id) is the group's origin. Undated copies never become origins over dated ones.
+Candidates come from MinHash locality-sensitive hashing over each passage's trigram set
+(datasketch, `num_perm` permutations, banded for a Jaccard below the one verified), so
+time and memory grow with the passages and the candidate pairs, not with n², and a
+paragraph reprinted by hundreds of outlets is found like one reprinted twice (a
+document-frequency cut-off on trigrams, used before, hid exactly those). Every candidate
+is then checked on its exact trigram Jaccard and its cosine. Copies are joined
+transitively into groups; the earliest passage (date, then passage id) is the group's
+origin. Undated copies never become origins over dated ones.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import triu
+from datasketch import MinHash, MinHashLSH
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from . import schema as S
@@ -32,8 +36,8 @@ IS_COPY = "syndicated_copy"  # True for every member except the origin
 class SyndicationParams:
     cosine: float = 0.92
     jaccard: float = 0.5
-    min_shared: int = 3  # candidate pairs share at least this many informative trigrams
-    max_df: int = 50  # trigrams in more passages than this are phrases, not copies
+    num_perm: int = 128  # MinHash permutations
+    lsh_slack: float = 0.8  # LSH bands tuned for jaccard × slack, so near-threshold pairs are not missed
 
 
 def _trigram_sets(texts: list[str]):
@@ -46,6 +50,19 @@ def _trigram_sets(texts: list[str]):
     return vec.transform(texts).tocsr()
 
 
+def _candidates(x, params: SyndicationParams) -> np.ndarray:
+    """Row pairs (i < j) whose trigram sets MinHash-LSH puts in one bucket, sorted."""
+    rows = [r for r in range(x.shape[0]) if x.indptr[r + 1] > x.indptr[r]]
+    sets = [x.indices[x.indptr[r]:x.indptr[r + 1]] for r in rows]
+    # the trigram's hashed column is already a uniform 24-bit hash: used as is
+    hashes = MinHash.bulk(sets, num_perm=params.num_perm, seed=1, hashfunc=int)
+    lsh = MinHashLSH(threshold=params.jaccard * params.lsh_slack, num_perm=params.num_perm)
+    for r, h in zip(rows, hashes, strict=True):
+        lsh.insert(r, h, check_duplication=False)
+    pairs = {(min(r, o), max(r, o)) for r, h in zip(rows, hashes, strict=True) for o in lsh.query(h) if o != r}
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
 def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
     """Pairs (i, j, jaccard, cosine) of row positions that are copies across outlets."""
     empty = pd.DataFrame({"i": [], "j": [], "jaccard": [], "cosine": []})
@@ -55,19 +72,13 @@ def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: Syndication
     x = _trigram_sets(texts)
     if x.nnz == 0:  # no passage has three words
         return empty
-    sizes = np.asarray(x.sum(axis=1)).ravel()
-    df = np.asarray(x.sum(axis=0)).ravel()
-    informative = np.flatnonzero((df >= 2) & (df <= params.max_df))
-    xi = x[:, informative].tocsr().astype(np.int32)
-    shared = triu(xi @ xi.T, k=1).tocoo()
-    keep = shared.data >= params.min_shared
-    i, j, inter = shared.row[keep], shared.col[keep], shared.data[keep].astype(float)
+    pairs = _candidates(x, params)
     outlets = passages[S.OUTLET].to_numpy()
-    other = outlets[i] != outlets[j]
-    i, j, inter = i[other], j[other], inter[other]
-    if len(i) == 0:
+    pairs = pairs[outlets[pairs[:, 0]] != outlets[pairs[:, 1]]] if len(pairs) else pairs
+    if len(pairs) == 0:
         return empty
-    # exact intersection over all trigrams (the candidate count ignored common ones)
+    i, j = pairs[:, 0], pairs[:, 1]
+    sizes = np.asarray(x.sum(axis=1)).ravel()
     inter = np.asarray(x[i].multiply(x[j]).sum(axis=1)).ravel().astype(float)
     jac = inter / np.maximum(sizes[i] + sizes[j] - inter, 1)
     cos = np.einsum("ij,ij->i", vectors[i], vectors[j])

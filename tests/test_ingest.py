@@ -557,7 +557,7 @@ def test_exact_duplicates_collapse_to_the_earliest_with_count_and_outlets():
     ]
     result = read("a.csv", csv_bytes(rows))
     assert articles(result, "outlet", "duplicates", "duplicate_outlets", "source_row") == [
-        ("B", 2, "A; C", "3"), ("D", 0, "", "5"), ("E", 1, "F", "6")
+        ("B", 2, "A @ 2024-03-06; C", "3"), ("D", 0, "", "5"), ("E", 1, "F @ 2024-03-05", "6")
     ]
     assert result.n_duplicates == 3 and result.n_rows_read == 6
     assert result.articles["duplicates"].dtype == "int64"
