@@ -47,14 +47,21 @@ def _share_tooltips() -> list[alt.Tooltip]:
         alt.Tooltip(f"{A.N_PASSAGES}:Q", title="n (passages)"),
         _pct(A.CI_LOW, "95% CI low"),
         _pct(A.CI_HIGH, "95% CI high"),
+        _pct(A.ARTICLE_SHARE, "article share"),
+        alt.Tooltip(f"{A.ARTICLES_WITH}:Q", title="articles with frame"),
+        alt.Tooltip(f"{A.N_ARTICLES}:Q", title="n (articles)"),
         alt.Tooltip("cell:N", title="cell"),
     ]
+
+
+def thin_label(min_n: int) -> str:
+    return f"thin (< {min_n} articles)"
 
 
 def _with_labels(df: pd.DataFrame, labels: Mapping[str, str], min_n: int) -> pd.DataFrame:
     out = df.copy()
     out["frame"] = out[S.FRAME_ID].map(lambda f: labels.get(f, f))
-    out["cell"] = out[A.THIN].map({True: f"thin (n < {min_n})", False: "ok"})
+    out["cell"] = out[A.THIN].map({True: thin_label(min_n), False: "ok"})
     return out
 
 
@@ -167,7 +174,7 @@ def bar_counts(df: pd.DataFrame, category: str, value: str, title: str, colour: 
 
 
 def frames_over_time(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> alt.Chart:
-    """Share of passages carrying each frame per period (zero-filled); thin cells hollow and faded."""
+    """Share of passages carrying each frame per period; a period without passages is a gap; thin cells faded."""
     df = _with_labels(table[table[A.PERIOD] != S.UNDATED], labels, min_n)
     colour = alt.Color("frame:N", title="Frame", scale=_frame_scale(labels, frame_ids), legend=LEGEND)
     pick = alt.selection_point(name=FRAME_SELECT, fields=[A.PERIOD, S.FRAME_ID], on="click")
@@ -178,7 +185,7 @@ def frames_over_time(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: 
     )
     line = base.mark_line(strokeWidth=1.6, opacity=0.8)
     points = base.mark_point(size=46, filled=True).encode(
-        shape=alt.Shape("cell:N", title="Cell", scale=alt.Scale(domain=["ok", f"thin (n < {min_n})"],
+        shape=alt.Shape("cell:N", title="Cell", scale=alt.Scale(domain=["ok", thin_label(min_n)],
                                                                   range=["circle", "triangle-up"])),
         opacity=alt.condition(alt.datum[A.THIN], alt.value(0.35), alt.value(1.0)),
         tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip("frame:N"), *_share_tooltips()],
@@ -188,7 +195,7 @@ def frames_over_time(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: 
 
 def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> alt.Chart:
     df = _with_labels(table, labels, min_n)
-    df["text"] = df.apply(lambda r: f"{r[A.SHARE]:.0%}" + ("*" if r[A.THIN] else ""), axis=1)
+    df["text"] = df.apply(lambda r: "" if pd.isna(r[A.SHARE]) else f"{r[A.SHARE]:.0%}" + ("*" if r[A.THIN] else ""), axis=1)
     pick = alt.selection_point(name=HEATMAP_SELECT, fields=[S.OUTLET, S.FRAME_ID], on="click")
     order = [labels.get(f, f) for f in frame_ids]
     base = alt.Chart(df).encode(

@@ -47,6 +47,7 @@ K_OUTLETS = "fs_outlets"
 K_CODEBOOK = "fs_codebook"
 K_K = "fs_k"
 K_PERIOD = "fs_period"
+K_RELEVANCE = "fs_relevance"
 # Session State keys (page widgets that other code sets)
 K_CLUSTER = "fs_cluster_pick"
 K_FRAME_TIME_PERIOD = "fs_ft_period"
@@ -132,6 +133,7 @@ class Filters:
     k: int | None
     period: str
     full_span: bool = True
+    relevance: bool = False
 
     def selection(self) -> Selection:
         return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span)
@@ -139,7 +141,7 @@ class Filters:
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
         path = codebooks().get(self.codebook, DEFAULT_CODEBOOK)
-        return PipelineConfig(codebook=str(path), k=self.k)
+        return PipelineConfig(codebook=str(path), k=self.k, relevance=self.relevance)
 
     def view_config(self) -> PipelineConfig:
         return self.config().replace(period=self.period)
@@ -215,6 +217,8 @@ def _read_query(infos: list[DatasetInfo]) -> None:
         ss[K_K] = "auto" if k == "auto" else _int_or(k, "auto")
     if qp.get("period") in PERIODS:
         ss[K_PERIOD] = qp.get("period")
+    if qp.get("relevance") in ("on", "off"):
+        ss[K_RELEVANCE] = qp.get("relevance") == "on"
     ss[K_INIT] = True
 
 
@@ -275,10 +279,14 @@ def sidebar() -> Filters:
         if ss.get(K_PERIOD) not in PERIODS:
             ss[K_PERIOD] = "auto"
         st.selectbox("Time bucket", list(PERIODS), key=K_PERIOD)
+        st.toggle("Relevance gate", key=K_RELEVANCE,
+                  help="Set aside articles that do not name both China and Russia, or none of whose passages is "
+                       "near the codebook's topic; they are listed with the reason on the Overview page.")
     k = ss[K_K]
     filters = Filters(
         datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K_OUTLETS]),
         codebook=ss[K_CODEBOOK], k=None if k == "auto" else int(k), period=ss[K_PERIOD], full_span=full,
+        relevance=bool(ss.get(K_RELEVANCE, False)),
     )
     _write_query(filters)
     return filters
@@ -303,6 +311,8 @@ def _write_query(f: Filters) -> None:
         "k": ["auto" if f.k is None else str(f.k)],
         "period": [f.period],
     }
+    if f.relevance:
+        want["relevance"] = ["on"]
     if f.outlets:
         want["outlet"] = list(f.outlets)
     if f.date_from:
@@ -426,6 +436,7 @@ class View:
 def _view(db: str, key: str, d_from: str, d_to: str, outlets: tuple[str, ...], undated: bool, period: str) -> View:
     from analysis import aggregates as A
     from analysis.pipeline import summary_tables
+    from analysis.reprints import counted_passages
 
     res = _results(db, key)
     assert res is not None
@@ -435,7 +446,8 @@ def _view(db: str, key: str, d_from: str, d_to: str, outlets: tuple[str, ...], u
     articles = filter_rows(res.articles, sel)
     cfg = PipelineConfig(period=period)
     resolved = A.resolve_period(period, passages[S.DATE]) if len(passages) else "month"
-    tables = summary_tables(passages, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
+    counted = filter_rows(counted_passages(res.passages, cfg.count_syndicated), sel)  # reprints where they ran
+    tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
     return View(passages, articles, tables, resolved)
 
 

@@ -51,8 +51,9 @@ if got is not None:
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
     st.caption("Share = passages carrying the frame ÷ all passages in the period; a passage can carry several "
-               f"frames. Empty periods count as zero. Triangles and faded points are thin cells (n < {min_n}). "
-               "Change the time bucket in the sidebar.")
+               "frames. The tooltip adds the article share (articles with the frame ÷ articles) and an interval "
+               "clustered by article. Periods without passages have no share (a gap). Triangles and faded points "
+               f"are thin cells (fewer than {min_n} articles). Change the time bucket in the sidebar.")
     time_chart = charts.frames_over_time(fot, labels, fids, min_n)
     ev = st.altair_chart(time_chart, width="stretch", on_select="rerun", key="frames_time")
     _follow(ev, charts.FRAME_SELECT, {A.PERIOD: state.K_FRAME_TIME_PERIOD, S.FRAME_ID: state.K_FRAME_TIME_FRAME},
@@ -69,8 +70,12 @@ if got is not None:
     cell = fot[(fot[A.PERIOD] == period_label) & (fot[S.FRAME_ID] == frame_id)]
     if len(cell):
         r = cell.iloc[0]
-        st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
-                    f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}){' · thin cell' if r[A.THIN] else ''}")
+        if r[A.N_PASSAGES] == 0:
+            st.markdown(f"**{fmt(frame_id)} in {period_label}**: no passages, no share")
+        else:
+            st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
+                        f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
+                        f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
     _listing(passages_in_cell(view.passages, res.frames_long, frame_id, period=view.period, period_label=period_label),
              labels)
 

@@ -6,6 +6,8 @@ import streamlit as st
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.pipeline import excluded_table
+from analysis.relevance import RELEVANT
 from dashboard import charts, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import filter_rows, overall_frame_shares
@@ -56,7 +58,14 @@ else:
     st.subheader("Largest clusters", anchor=False)
     top = res.clusters.sort_values("n_passages", ascending=False).head(10)
     ui.table(top[[S.CLUSTER_ID, "label", "top_terms", "n_passages", "n_articles", "n_outlets", "share"]])
-    tables = {"clusters": res.clusters, "articles": view.articles}
+    set_aside = excluded_table(view.articles) if RELEVANT in view.articles else view.articles.iloc[:0]
+    if f.relevance or len(set_aside):
+        with st.expander(f"Set aside by the relevance gate: {len(set_aside):,} article(s)", expanded=False):
+            if len(set_aside):
+                ui.table(set_aside)
+            else:
+                st.caption("No article was set aside.")
+    tables = {"clusters": res.clusters, "articles": view.articles, "excluded": set_aside}
     if volume is not None:
         tables["volume_by_outlet"] = volume
     if shares is not None:
