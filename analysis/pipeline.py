@@ -188,7 +188,7 @@ def analyse(
             vectors = align_languages(vectors, passages[S.LANGUAGE].tolist())
 
     with timer.stage("topic"):
-        passages, vectors = _topic_gate(config, codebook, embedder, cache, articles, passages, vectors)
+        articles, passages, vectors = _topic_gate(config, codebook, embedder, cache, articles, passages, vectors)
 
     with timer.stage("cluster"):
         clustering = _cluster(config, passages, vectors)
@@ -239,23 +239,23 @@ def analyse(
 def _topic_gate(
     config: PipelineConfig, codebook: Codebook, embedder: Embedder, cache: VectorCache | None,
     articles: pd.DataFrame, passages: pd.DataFrame, vectors: np.ndarray,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The relevance gate's semantic check (analysis.relevance): records each article's best
-    passage cosine to the codebook's topic and, with the gate on, sets aside (in `articles`,
-    with the reason) those below the threshold and drops their passages."""
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The relevance gate's semantic check (analysis.relevance): each article's best passage
+    cosine to the codebook's topic and, with the gate on, those below the threshold set aside
+    with the reason and their passages dropped. Returns (articles, passages, vectors)."""
     if codebook.topic is None:
-        return passages, vectors
+        return articles, passages, vectors
     texts = list(codebook.topic.prototypes)
     topic_vectors = embed_texts(texts, [text_hash(t) for t in texts], embedder, cache).vectors
     best = topic_similarity(passages[S.ARTICLE_ID], vectors, topic_vectors)
-    articles[TOPIC_SIMILARITY] = articles[S.ARTICLE_ID].map(best).astype(float).round(4)
+    articles = articles.assign(**{TOPIC_SIMILARITY: articles[S.ARTICLE_ID].map(best).astype(float).round(4)})
     far = articles[RELEVANT] & (articles[TOPIC_SIMILARITY] < config.relevance_min_cosine)
     if not config.relevance or not far.any():
-        return passages, vectors
+        return articles, passages, vectors
     articles.loc[far, RELEVANT] = False
     articles.loc[far, REASON] = [topic_reason(v, config.relevance_min_cosine) for v in articles.loc[far, TOPIC_SIMILARITY]]
     keep = passages[S.ARTICLE_ID].isin(articles.loc[articles[RELEVANT], S.ARTICLE_ID]).to_numpy()
-    return passages[keep].reset_index(drop=True), vectors[keep]
+    return articles, passages[keep].reset_index(drop=True), vectors[keep]
 
 
 def _no_scores(codebook: Codebook) -> FrameScores:
