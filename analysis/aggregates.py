@@ -1,11 +1,19 @@
 """Shares of frames and clusters by period, by outlet and by outlet × period.
 
 Every share is reported with its denominator (`n_total`, the passages in the cell),
-the count behind it (`n`) and a 95 % Wilson interval, so a 60 % share of 5 passages never
-looks like a 60 % share of 500. Empty periods inside the date span are filled with
-zero rather than skipped (a gap in coverage is information), and cells with fewer than
-`min_cell_n` passages are flagged `thin`, not hidden. Undated passages count in outlet
-views and appear as their own `undated` period in time views.
+the count behind it (`n`) and a 95 % interval, so a 60 % share of 5 passages never
+looks like a 60 % share of 500. Passages come in articles, and the passages of one
+article tend to share their frames, so the interval is article-clustered: the share is a
+ratio estimator (passages with the frame ÷ passages, summed over the cell's articles),
+its variance the cluster-robust (linearised) one over articles, and the interval the
+Wilson interval at the Kish effective sample size n·p(1−p)/(n·var) — Wilson's when
+passages are independent, wider when articles carry a frame all-or-nothing. Beside the
+passage share stands the article share: of the cell's `n_articles`, how many
+(`n_articles_with`) have at least one passage with the frame. Periods inside the date
+span with no passages are listed (a gap in coverage is information) with counts of zero
+and no share (NaN, drawn as a gap, never as 0 %); cells with fewer than `min_cell_n`
+articles are flagged `thin`, not hidden. Undated passages count in outlet views and
+appear as their own `undated` period in time views.
 
 The functions take a passages frame and an *indicator* frame (one boolean column per
 category, rows aligned with the passages). Frames are multi-label (a passage can carry
@@ -26,10 +34,13 @@ PERIOD = "period"  # label: "2024-05-06" (week start), "2024-05", "2024Q2" or "u
 PERIOD_START = "period_start"  # first day of the period, NaT when undated
 N_PASSAGES = "n_total"  # the denominator: passages in the cell
 COUNT = "n"  # passages in the cell that carry the frame or belong to the cluster
-SHARE = "share"
-CI_LOW = "ci_low"
+SHARE = "share"  # COUNT / N_PASSAGES; NaN when the cell has no passages
+CI_LOW = "ci_low"  # article-clustered 95 % interval of SHARE
 CI_HIGH = "ci_high"
-THIN = "thin"
+N_ARTICLES = "n_articles"  # articles with a passage in the cell
+ARTICLES_WITH = "n_articles_with"  # of those, articles with a passage that carries the category
+ARTICLE_SHARE = "article_share"  # ARTICLES_WITH / N_ARTICLES; NaN when the cell is empty
+THIN = "thin"  # fewer than min_n articles in the cell
 
 _FREQ = {"week": "W-SUN", "month": "M", "quarter": "Q"}
 
@@ -107,17 +118,39 @@ def all_periods(dates: pd.Series, period: str) -> pd.DataFrame:
 
 
 def wilson(count: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    """95 % Wilson score interval; (0, 1) where n = 0 (no information)."""
+    """95 % Wilson score interval; NaN where n = 0 (no share to bound)."""
     count = np.asarray(count, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, count / n, 0.0)
+        p = count / n
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lo = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
-        hi = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
+        lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+        hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
     return lo, hi
+
+
+def clustered_interval(
+    y: np.ndarray, x: np.ndarray, yy: np.ndarray, xy: np.ndarray, xx: np.ndarray, m: np.ndarray,
+    z: float = 1.959964,
+) -> tuple[np.ndarray, np.ndarray]:
+    """95 % interval of the ratio Σy/Σx over m clusters (articles), from per-cell sums.
+
+    y, x: sums of per-article counts and sizes; yy, xy, xx: sums of their squares and
+    product. The linearised cluster-robust variance m/(m−1)·Σ(y_a − p·x_a)²/X² gives the
+    Kish effective size n_eff = p(1−p)/var (capped at the passages, at least one, and the
+    number of articles when the variance is 0), at which the Wilson interval is taken.
+    One article gives one effective observation.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = y / x
+        resid = np.maximum(yy - 2 * p * xy + p**2 * xx, 0.0)
+        var = np.where(m > 1, m / np.maximum(m - 1, 1) * resid / x**2, np.inf)
+        n_eff = np.where(var > 0, p * (1 - p) / var, m)
+        n_eff = np.where(np.isfinite(var), n_eff, 1.0)
+        n_eff = np.clip(np.nan_to_num(n_eff, nan=1.0), 1.0, np.maximum(x, 1.0))
+    return wilson(p * n_eff, np.where(x > 0, n_eff, 0.0), z)
 
 
 def shares(
@@ -125,34 +158,53 @@ def shares(
     indicators: pd.DataFrame,
     *,
     category: str,
+    articles: pd.Series,
     grid: pd.DataFrame | None = None,
     min_n: int = 5,
 ) -> pd.DataFrame:
-    """Long table: one row per (group, category) with n, count, share, interval, thin.
+    """Long table: one row per (group, category) with passage and article counts, shares,
+    the article-clustered interval and `thin`.
 
-    `keys` holds the grouping columns (rows aligned with `indicators`); `grid`, when
-    given, lists every group that must appear (missing ones are zero-filled).
+    `keys` holds the grouping columns and `articles` the article id of each row (both
+    aligned with `indicators`); `grid`, when given, lists every group that must appear
+    (missing ones get counts of zero and no share).
     """
     by = list(keys.columns)
     cats = list(indicators.columns)
-    df = pd.concat([keys.reset_index(drop=True), indicators.reset_index(drop=True).astype("int64")], axis=1)
-    if by:
-        g = df.groupby(by, sort=False, dropna=False)
-        counts = g[cats].sum()
-        n = g.size().rename(N_PASSAGES)
-        wide = counts.join(n).reset_index()
+    ind = indicators.reset_index(drop=True).astype("int64")
+    art = "_article"
+    df = pd.concat([keys.reset_index(drop=True), pd.Series(articles.to_numpy(), name=art), ind], axis=1)
+    if not by:
+        df["_all"], by_ = 0, ["_all"]
     else:
-        wide = pd.DataFrame([{**df[cats].sum().to_dict(), N_PASSAGES: len(df)}])
+        by_ = by
+    # one row per (cell, article): the article's passages (x) and flagged passages (y) there
+    per_article = df.groupby([*by_, art], sort=False, dropna=False)
+    y = per_article[cats].sum()
+    x = per_article.size().to_numpy()[:, None]
+    parts = {"y": y, "yy": y**2, "xy": y * x, "with": (y > 0).astype("int64")}
+    sums = {name: part.groupby(level=by_, sort=False, dropna=False).sum() for name, part in parts.items()}
+    cell = pd.DataFrame({"x": x[:, 0], "xx": x[:, 0] ** 2}, index=y.index).groupby(level=by_, sort=False, dropna=False)
+    wide = cell.sum().assign(m=cell.size())
+    long = pd.concat(
+        {name: frame.stack(future_stack=True) for name, frame in sums.items()}, axis=1
+    ).rename_axis([*by_, category]).reset_index()
+    long = long.merge(wide.reset_index(), on=by_, how="left")
     if grid is not None:
-        wide = grid[by].drop_duplicates().merge(wide, on=by, how="left")
-        wide[[*cats, N_PASSAGES]] = wide[[*cats, N_PASSAGES]].fillna(0).astype("int64")
-    long = wide.melt(id_vars=[*by, N_PASSAGES], value_vars=cats, var_name=category, value_name=COUNT)
-    n_arr, c_arr = long[N_PASSAGES].to_numpy(), long[COUNT].to_numpy()
-    long[SHARE] = np.where(n_arr > 0, c_arr / np.maximum(n_arr, 1), 0.0).round(6)
-    lo, hi = wilson(c_arr, n_arr)
+        full = grid[by].drop_duplicates().merge(pd.DataFrame({category: cats}), how="cross")
+        long = full.merge(long, on=[*by, category], how="left")
+    counts = ["y", "yy", "xy", "with", "x", "xx", "m"]
+    long[counts] = long[counts].fillna(0).astype("int64")
+    n_arr, c_arr, m_arr = long["x"].to_numpy(), long["y"].to_numpy(), long["m"].to_numpy()
+    lo, hi = clustered_interval(*(long[c].to_numpy(float) for c in ("y", "x", "yy", "xy", "xx", "m")))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        long[SHARE] = np.where(n_arr > 0, c_arr / n_arr, np.nan).round(6)
+        long[ARTICLE_SHARE] = np.where(m_arr > 0, long["with"] / m_arr, np.nan).round(6)
     long[CI_LOW], long[CI_HIGH] = lo.round(6), hi.round(6)
-    long[THIN] = n_arr < min_n
-    return long[[*by, category, N_PASSAGES, COUNT, SHARE, CI_LOW, CI_HIGH, THIN]]
+    long = long.rename(columns={"x": N_PASSAGES, "y": COUNT, "m": N_ARTICLES, "with": ARTICLES_WITH})
+    long[THIN] = m_arr < min_n
+    return long[[*by, category, N_PASSAGES, COUNT, SHARE, CI_LOW, CI_HIGH, N_ARTICLES, ARTICLES_WITH,
+                 ARTICLE_SHARE, THIN]].reset_index(drop=True)
 
 
 def over_time(
@@ -164,14 +216,14 @@ def over_time(
     by: Sequence[str] = (),
     min_n: int = 5,
 ) -> pd.DataFrame:
-    """Shares per period (and per `by` column), zero-filled over the whole date span."""
+    """Shares per period (and per `by` column); every period of the date span is listed."""
     label, start = period_of(passages[S.DATE], period)
     keys = pd.DataFrame({PERIOD: label.to_numpy(), **{c: passages[c].to_numpy() for c in by}})
     periods = all_periods(passages[S.DATE], period)
     grid = periods
     for c in by:
         grid = grid.merge(pd.DataFrame({c: sorted(passages[c].dropna().unique())}), how="cross")
-    out = shares(keys, indicators, category=category, grid=grid, min_n=min_n)
+    out = shares(keys, indicators, category=category, articles=passages[S.ARTICLE_ID], grid=grid, min_n=min_n)
     out = out.merge(periods, on=PERIOD, how="left")
     cols = [PERIOD, PERIOD_START, *by]
     return out[[*cols, *[c for c in out.columns if c not in cols]]].reset_index(drop=True)
@@ -183,7 +235,7 @@ def by_group(
     """Shares per value of one column (default: outlet), undated passages included."""
     keys = pd.DataFrame({by: passages[by].to_numpy()})
     grid = pd.DataFrame({by: sorted(passages[by].dropna().unique())})
-    return shares(keys, indicators, category=category, grid=grid, min_n=min_n)
+    return shares(keys, indicators, category=category, articles=passages[S.ARTICLE_ID], grid=grid, min_n=min_n)
 
 
 def volume(passages: pd.DataFrame, *, period: str, by: str = S.OUTLET) -> pd.DataFrame:

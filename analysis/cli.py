@@ -141,7 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         c, cl = manifest["counts"], manifest["clustering"]
         how = "reused from the store" if manifest.get("reused_run") else f"{c['passages_embedded_now']} embedded now"
-        print(f"framescope: {c['articles']} articles, {c['passages']} passages ({how}), {cl['k']} clusters "
+        print(f"framescope: {c['articles']} articles, {c['passages']} passages ({how}; "
+              f"{c.get('lines_dropped', 0)} byline/credit lines dropped), {cl['k']} clusters "
               f"({cl['criterion']}); {len(written)} files in {args.out} in {time.perf_counter() - t0:.1f}s",
               file=sys.stderr)
     for warning in manifest.get("warnings", []):

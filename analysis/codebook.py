@@ -33,12 +33,25 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """What the whole corpus should be about: the relevance gate's semantic check."""
+
+    description: str
+    examples: tuple[str, ...] = ()
+
+    @property
+    def prototypes(self) -> tuple[str, ...]:
+        return (self.description, *self.examples)
+
+
+@dataclass(frozen=True)
 class Codebook:
     name: str
     version: int
     frames: tuple[Frame, ...]
     description: str = ""
     source: str = ""  # file it was read from, for messages
+    topic: Topic | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -59,6 +72,8 @@ class Codebook:
             if f.code is None:
                 fd.pop("code")
             d["frames"].append(fd)
+        if self.topic is not None:
+            d["topic"] = {"description": self.topic.description, "examples": list(self.topic.examples)}
         return d
 
     def digest(self) -> str:
@@ -118,9 +133,29 @@ def parse_codebook(data: Any, source: str = "<codebook>") -> Codebook:
             id=fid, label=str(raw.get("label") or fid).strip(), description=desc, examples=examples,
             keywords=tuple(str(k).strip() for k in keywords if str(k).strip()), code=raw.get("code"),
         ))
+    topic = _topic(data.get("topic"), problems)
     if problems:
         raise CodebookError(f"{source}: " + "; ".join(problems))
-    return Codebook(name, version, tuple(frames), str(data.get("description") or "").strip(), source)
+    return Codebook(name, version, tuple(frames), str(data.get("description") or "").strip(), source, topic)
+
+
+def _topic(raw: Any, problems: list[str]) -> Topic | None:
+    """The optional `topic: {description, examples}` block; problems are appended."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append("topic: must be a mapping with 'description' and optional 'examples'")
+        return None
+    description = str(raw.get("description") or "").strip()
+    if not description:
+        problems.append("topic: empty description")
+    examples = raw.get("examples") or []
+    if isinstance(examples, str):
+        examples = [examples]
+    if not isinstance(examples, list):
+        problems.append("topic: 'examples' must be a list of passages")
+        examples = []
+    return Topic(description, tuple(str(e).strip() for e in examples if str(e).strip()))
 
 
 def load_codebook(path: str | Path) -> Codebook:
@@ -160,7 +195,7 @@ def save_new_version(codebook: Codebook, folder: str | Path) -> Path:
             versions.append(int(m.group(1)))
     version = max(versions) + 1
     out = folder / f"{slug}_v{version}.yaml"
-    saved = Codebook(codebook.name, version, codebook.frames, codebook.description, str(out))
+    saved = Codebook(codebook.name, version, codebook.frames, codebook.description, str(out), codebook.topic)
     with open(out, "x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
         fh.write(saved.to_yaml())
     return out

@@ -92,7 +92,8 @@ class PipelineConfig:
     )
     syndication_cosine: float = _opt(0.92, "Embedding cosine above which passages may be copies.")
     syndication_jaccard: float = _opt(0.5, "Word-shingle Jaccard above which they are copies.")
-    relevance: bool = _opt(False, "Keep only passages about the China–Russia relationship.")
+    relevance: bool = _opt(False, "Keep only articles about the China–Russia relationship: both named (whole words) and, when the codebook has a topic, a passage near it.")
+    relevance_min_cosine: float = _opt(0.40, "Relevance gate: an article whose best passage cosine to the codebook's topic is below this is set aside.")
 
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with some fields changed (validated)."""

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from analysis import newsdb, schema
 from analysis.config import IngestLimits
 from analysis.errors import IngestError
+from analysis.reprints import format_carriers
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ _DAY_MONTH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}\b")
 _YEAR = re.compile(r"\d{4}")
 _DATE_DEFAULT = datetime(2000, 1, 1)  # fills a missing day with the 1st, not today's
 _DATE_RANGE = (pd.Timestamp("1678-01-01", tz="UTC"), pd.Timestamp("2262-04-10", tz="UTC"))
+# an ISO 8601 date-time's UTC offset; dropped so the publisher's own calendar date is kept
+_ISO_OFFSET = re.compile(r"(?<=\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})([\d:.,]*)\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$")
 
 
 @dataclass(frozen=True)
@@ -802,10 +805,13 @@ def _first_sentence(text: str) -> str:
 def _parse_dates(
     name: str, kind: str, labels: list[str], values: list[str], dayfirst: bool
 ) -> tuple[pd.Series, list[str]]:
-    """Each value to its UTC calendar date; NaT when empty or unparseable, never a rejection.
+    """Each value to its calendar date on the publisher's clock; NaT when empty or unparseable.
 
-    ISO 8601 (any offset) first, then dateutil for "March 5, 2024", "05/03/2024" and
-    RFC 2822; bare 10/13-digit numbers are epoch s/ms only when every value is one.
+    A time with a UTC offset keeps the local date of that offset (01:00+03:00 on the 6th
+    is the 6th, as the outlet printed it, not the 5th in UTC); naive times stay as
+    written. Dates are stored as midnight labelled UTC. ISO 8601 first, then dateutil for
+    "March 5, 2024", "05/03/2024" and RFC 2822; bare 10/13-digit numbers are epoch s/ms
+    (UTC) only when every value is one. Never a rejection.
     """
     raw = pd.Series(values, dtype=object)
     filled = raw[raw != ""]
@@ -813,7 +819,8 @@ def _parse_dates(
         millis = [int(v) * (1000 if len(v) == 10 else 1) for v in filled]
         parsed = pd.Series(pd.to_datetime(millis, unit="ms", utc=True), index=filled.index)
     else:
-        parsed = pd.to_datetime(filled, format="ISO8601", utc=True, errors="coerce")
+        local = filled.str.replace(_ISO_OFFSET, r"\1", regex=True)
+        parsed = pd.to_datetime(local, format="ISO8601", utc=True, errors="coerce")
         others = filled[parsed.isna()]
         cache = {v: _parse_other(v, dayfirst) for v in others.unique()}
         parsed = parsed.astype("datetime64[us, UTC]")  # holds years 1-9999, all dateutil gives
@@ -844,7 +851,7 @@ def _parse_other(value: str, dayfirst: bool) -> pd.Timestamp:
         stamp = pd.Timestamp(dateutil.parser.parse(value, dayfirst=dayfirst, default=_DATE_DEFAULT))
     except (ValueError, OverflowError):
         return pd.NaT
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.tz_localize(None).tz_localize("UTC")  # the local calendar date, offset dropped
 
 
 def _capped(name: str, messages: list[str], what: str) -> list[str]:
@@ -858,16 +865,27 @@ def _capped(name: str, messages: list[str], what: str) -> list[str]:
 
 
 def _collapse_duplicates(articles: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One article per normalised text: the earliest dated copy (ties: input order) survives."""
+    """One article per normalised text: the earliest dated copy (ties: input order) survives.
+
+    The other outlets that carried it are kept with the date each ran it (earliest per
+    outlet, the survivor's own outlet left out), so the aggregates can count the reprints
+    where they appeared (analysis.reprints).
+    """
     ordered = articles.assign(_order=range(len(articles))).sort_values(
         [schema.DATE, "_order"], na_position="last"
     )
     first = ~ordered.duplicated("_key")
-    copies = ordered[~first].groupby("_key")[schema.OUTLET]
-    outlets = copies.agg(lambda s: "; ".join(sorted(set(s)))).to_dict()
+    copies = ordered[~first]
+    origin_outlet = ordered[first].set_index("_key")[schema.OUTLET]
+    elsewhere = copies[copies[schema.OUTLET].to_numpy() != copies["_key"].map(origin_outlet).to_numpy()]
+    carriers = (
+        elsewhere.drop_duplicates(["_key", schema.OUTLET]).sort_values([schema.OUTLET, "_order"], kind="stable")
+        .groupby("_key")[[schema.OUTLET, schema.DATE]]
+        .apply(lambda g: format_carriers(zip(g[schema.OUTLET], g[schema.DATE], strict=True)))
+    ) if len(elsewhere) else pd.Series(dtype=object)
     kept = ordered[first].sort_values("_order")
-    kept[schema.DUPLICATES] = kept["_key"].map(copies.size()).fillna(0).astype("int64")
-    kept[schema.DUPLICATE_OUTLETS] = kept["_key"].map(lambda k: outlets.get(k, "")).astype(str)
+    kept[schema.DUPLICATES] = kept["_key"].map(copies.groupby("_key").size()).fillna(0).astype("int64")
+    kept[schema.DUPLICATE_OUTLETS] = kept["_key"].map(carriers).astype(object).fillna("").astype(str)
     return kept[list(schema.ARTICLE_COLUMNS)].reset_index(drop=True), int((~first).sum())
 
 

@@ -29,13 +29,26 @@ _BOILERPLATE = re.compile(
         (?:read|see)\s+(?:more|also)\s*[:\-].*|
         (?:subscribe|sign\s+up)\b.{0,80}|
         follow\s+us\b.{0,80}|share\s+(?:this|on)\b.{0,60}|
-        (?:copyright|©)\s.{0,120}|all\s+rights\s+reserved\.?|
-        by\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}(?:\s*(?:,|and|\|)\s*[A-Z][\w'’ .-]{0,40})?\s*|
+        (?:copyright\s*(?:©|\(c\))?\s*(?:19|20)\d{2}|©|\(c\)\s*(?:19|20)\d{2}).{0,120}|
+        all\s+rights\s+reserved\.?|
         updated?\s*:?\s*\d{1,2}[:.]\d{2}.{0,40}
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_BYLINE_CASE = re.compile(r"^\s*(?i:by)\s+[A-Z]")  # bylines need a capitalised name after "By"
+# A byline: "By" and a name-shaped run of capitalised words (several authors joined by
+# "and", "&", "," or "|", an outlet or role after a comma or bar); never a sentence.
+_NAME = r"[A-ZА-ЯЁ][\w'’.-]*"
+_NAME_RUN = rf"{_NAME}(?:\s+(?:(?:de|van|von|der|al|bin|da|du|le|la)\s+)?{_NAME}){{0,3}}"
+_BYLINE = re.compile(
+    rf"^\s*(?i:by)\s+{_NAME_RUN}(?:\s*(?:,|&|\||\band\b|—|–|-)\s*{_NAME_RUN})*\s*$"
+)
+_NOT_A_NAME = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december then now today tomorrow
+    yesterday tonight the this that these those its his her their our contrast comparison
+    far law land sea air all some most early late mid""".split()
+)
+_MAX_CREDIT_WORDS = 20
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-ZА-ЯЁ0-9])|(?<=[。！？；])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -57,12 +70,33 @@ def text_hash(text: str) -> str:
 
 
 def is_boilerplate(line: str) -> bool:
-    """Bylines, photo credits, 'Advertisement' and share prompts carry no framing."""
-    if not _BOILERPLATE.match(line):
+    """Bylines, photo credits, copyright notices, 'Advertisement' and share prompts.
+
+    Only short, credit-shaped lines count: "By Tuesday, Moscow had agreed." and a
+    sentence that starts with "Copyright" are prose and are kept.
+    """
+    if word_count(line) > _MAX_CREDIT_WORDS:
         return False
     if line.strip().lower().startswith("by "):
-        return bool(_BYLINE_CASE.match(line)) and word_count(line) <= 12
-    return True
+        return is_byline(line)
+    return bool(_BOILERPLATE.match(line))
+
+
+def is_byline(line: str) -> bool:
+    """'By Jane Smith', 'By Jane Smith and Li Wei, Reuters'; not 'By Tuesday, Moscow had agreed.'"""
+    words = line.split()
+    if len(words) < 2 or word_count(line) > 12 or line.rstrip().endswith(("?", "!", ":")):
+        return False
+    if words[1].strip(",.").lower() in _NOT_A_NAME:
+        return False
+    if line.rstrip().endswith(".") and not re.search(r"\b[A-Z]\.$", line.rstrip()):
+        return False  # a sentence, unless it ends on an initial ("By John Q.")
+    return bool(_BYLINE.match(line))
+
+
+def dropped_lines(text: str) -> int:
+    """How many lines of `text` `paragraphs` drops as bylines and credits (reported per run)."""
+    return sum(1 for ln in text.replace("\r", "\n").split("\n") if ln.strip() and is_boilerplate(ln.strip()))
 
 
 def paragraphs(text: str) -> list[str]:
@@ -107,7 +141,8 @@ def split_long(
 ) -> list[str]:
     """Split paragraphs over the encoder window into runs of whole sentences that fit.
 
-    `sizes` are the paragraphs' token counts when the caller already has them.
+    A single sentence over the window is split by tokens (`split_by_tokens`), so the
+    encoder never truncates. `sizes` are the paragraphs' token counts when known.
     """
     sizes = count(paras) if sizes is None else sizes
     out: list[str] = []
@@ -123,11 +158,33 @@ def split_long(
             if chunk and chunk_size + n > max_tokens:
                 out.append(" ".join(chunk))
                 chunk, chunk_size = [], 0
-            chunk.append(sent)  # a single over-long sentence stays whole; the encoder truncates it
+            if n > max_tokens:
+                out.extend(split_by_tokens(sent, max_tokens, count))
+                continue
+            chunk.append(sent)
             chunk_size += n
         if chunk:
             out.append(" ".join(chunk))
     return out
+
+
+def split_by_tokens(text: str, max_tokens: int, count: TokenCounter) -> list[str]:
+    """Consecutive pieces of `text`, each within `max_tokens`, that together hold every word.
+
+    Halves at a word boundary (at a character for unspaced text such as Chinese) until
+    each piece fits; only a single character over the window is left as it is.
+    """
+    if count([text])[0] <= max_tokens:
+        return [text]
+    words = text.split()
+    if len(words) > 1:
+        mid = len(words) // 2
+        halves = [" ".join(words[:mid]), " ".join(words[mid:])]
+    elif len(text) > 1:
+        halves = [text[: len(text) // 2], text[len(text) // 2:]]
+    else:
+        return [text]
+    return [piece for half in halves for piece in split_by_tokens(half, max_tokens, count)]
 
 
 def article_passages(

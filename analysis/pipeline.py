@@ -36,12 +36,13 @@ from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores
 from .ingest import IngestResult
 from .language import align_languages, article_languages, detect_languages, language_mix
 from .labeling import cluster_table, main_cluster
-from .passages import SplitCache, split_key, split_passages
+from .passages import SplitCache, dropped_lines, split_key, split_passages, text_hash
 from .projection import MAP_X, MAP_Y, project_2d
-from .relevance import REASON, RELEVANT, relevance
+from .relevance import REASON, RELEVANT, TOPIC_SIMILARITY, relevance, topic_reason, topic_similarity
+from .reprints import CARRIED_BY, counted_passages
 from .store import Store, article_key
 from .similarity import outlet_similarity_table
-from .syndication import IS_COPY, SyndicationParams, syndication, syndication_table
+from .syndication import SyndicationParams, syndication, syndication_table
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Cache(VectorCache, SplitCache, Protocol):
 
 CLUSTER_LABEL = "cluster_label"
 MAIN_CLUSTER_ID = "main_cluster_id"  # articles: the cluster holding most of the article's passages
+LINES_DROPPED = "lines_dropped"  # articles: byline and credit lines left out of the passages
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ def analyse(
         kept = articles[articles[RELEVANT]]
 
     with timer.stage("passages"):
+        articles[LINES_DROPPED] = [dropped_lines(t) for t in articles[S.TEXT]]
         passages = split_passages(
             kept, min_words=config.min_passage_words, max_tokens=config.max_passage_tokens,
             count=embedder.count_tokens, cache=cache,
@@ -184,6 +187,9 @@ def analyse(
         if config.align_languages and is_multilingual(embedder):
             vectors = align_languages(vectors, passages[S.LANGUAGE].tolist())
 
+    with timer.stage("topic"):
+        articles, passages, vectors = _topic_gate(config, codebook, embedder, cache, articles, passages, vectors)
+
     with timer.stage("cluster"):
         clustering = _cluster(config, passages, vectors)
 
@@ -206,9 +212,10 @@ def analyse(
     with timer.stage("map"):
         coords = project_2d(vectors)
 
-    titles = articles.set_index(S.ARTICLE_ID)[S.TITLE]
+    by_id = articles.set_index(S.ARTICLE_ID)
     passages = passages.assign(
-        **{S.TITLE: passages[S.ARTICLE_ID].map(titles).to_numpy()},
+        **{S.TITLE: passages[S.ARTICLE_ID].map(by_id[S.TITLE]).to_numpy()},
+        **{CARRIED_BY: passages[S.ARTICLE_ID].map(by_id[S.DUPLICATE_OUTLETS]).fillna("").to_numpy()},
         **{S.CLUSTER_ID: clustering.labels, CLUSTER_LABEL: [label_of[c] for c in clustering.labels]},
         **{S.SIMILARITY: clustering.similarity.round(4), S.DOMINANT_FRAME: scores.dominant()},
         **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
@@ -227,6 +234,28 @@ def analyse(
         rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
         timings, manifest,
     )
+
+
+def _topic_gate(
+    config: PipelineConfig, codebook: Codebook, embedder: Embedder, cache: VectorCache | None,
+    articles: pd.DataFrame, passages: pd.DataFrame, vectors: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The relevance gate's semantic check (analysis.relevance): each article's best passage
+    cosine to the codebook's topic and, with the gate on, those below the threshold set aside
+    with the reason and their passages dropped. Returns (articles, passages, vectors)."""
+    if codebook.topic is None:
+        return articles, passages, vectors
+    texts = list(codebook.topic.prototypes)
+    topic_vectors = embed_texts(texts, [text_hash(t) for t in texts], embedder, cache).vectors
+    best = topic_similarity(passages[S.ARTICLE_ID], vectors, topic_vectors)
+    articles = articles.assign(**{TOPIC_SIMILARITY: articles[S.ARTICLE_ID].map(best).astype(float).round(4)})
+    far = articles[RELEVANT] & (articles[TOPIC_SIMILARITY] < config.relevance_min_cosine)
+    if not config.relevance or not far.any():
+        return articles, passages, vectors
+    articles.loc[far, RELEVANT] = False
+    articles.loc[far, REASON] = [topic_reason(v, config.relevance_min_cosine) for v in articles.loc[far, TOPIC_SIMILARITY]]
+    keep = passages[S.ARTICLE_ID].isin(articles.loc[articles[RELEVANT], S.ARTICLE_ID]).to_numpy()
+    return articles, passages[keep].reset_index(drop=True), vectors[keep]
 
 
 def _no_scores(codebook: Codebook) -> FrameScores:
@@ -293,6 +322,7 @@ def _manifest(config, embedder, codebook, clustering, articles, passages, reject
             "articles_relevant": int(articles[RELEVANT].sum()),
             "articles_excluded": int((~articles[RELEVANT]).sum()),
             "passages": int(len(passages)),
+            "lines_dropped": int(articles.loc[articles[RELEVANT], LINES_DROPPED].sum()),
             "outlets": int(passages[S.OUTLET].nunique()),
             "rejected_rows": int(len(rejected)) if rejected is not None else 0,
             "duplicate_copies": int(articles[S.DUPLICATES].sum()) if S.DUPLICATES in articles else 0,
@@ -311,9 +341,7 @@ def summary_tables(
     config: PipelineConfig = PipelineConfig(),
 ) -> dict[str, pd.DataFrame]:
     """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity."""
-    if config.count_syndicated == "once" and IS_COPY in passages:
-        passages = passages[~passages[IS_COPY].astype(bool)]
-    passages = passages.reset_index(drop=True)
+    passages = counted_passages(passages, config.count_syndicated)
     period = A.resolve_period(config.period, passages[S.DATE])
     fi = A.frame_indicators(passages, frame_ids)
     ci = A.cluster_indicators(passages, sorted(cluster_labels))
@@ -335,7 +363,7 @@ def summary_tables(
 
 def excluded_table(articles: pd.DataFrame) -> pd.DataFrame:
     """Articles the relevance gate set aside, with the reason (empty when the gate is off)."""
-    cols = [S.ARTICLE_ID, S.TITLE, S.OUTLET, S.DATE, S.URL, REASON]
+    cols = [c for c in (S.ARTICLE_ID, S.TITLE, S.OUTLET, S.DATE, S.URL, REASON, TOPIC_SIMILARITY) if c in articles]
     return articles.loc[~articles[RELEVANT].astype(bool), cols].reset_index(drop=True)
 
 

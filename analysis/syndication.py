@@ -6,10 +6,17 @@ A pair of passages from different outlets is a copy when both hold:
 - their embeddings are close (cosine ≥ `cosine`), so small edits are tolerated but a
   shared quotation inside otherwise different text is not enough.
 
-Candidates come from a sparse product of (hashed) trigram incidence restricted to trigrams that
-occur in 2–`max_df` passages, so memory grows with the number of candidate pairs, not
-with n². Copies are joined transitively into groups; the earliest passage (date, then
-passage id) is the group's origin. Undated copies never become origins over dated ones.
+Candidates come from MinHash locality-sensitive hashing over each passage's trigram set:
+`bands` × `rows` min-hashes, and two passages are candidates when all the min-hashes of one
+band agree (probability 1 − (1 − J^rows)^bands: 99.6 % at Jaccard 0.5 with 42 × 3). Time
+and memory grow with the passages and the candidate pairs, not with n², and a paragraph
+reprinted by hundreds of outlets is found like one reprinted twice (a document-frequency
+cut-off on trigrams, used before, hid exactly those). The signatures and bands are numpy
+over the sparse trigram matrix: datasketch's MinHashLSH, tried first, inserts and queries
+band by band in Python (4.6 ms a passage here, minutes for a 60,000-passage corpus). Every
+candidate is then checked on its exact trigram Jaccard and its cosine. Copies are joined
+transitively into groups; the earliest passage (date, then passage id) is the group's
+origin. Undated copies never become origins over dated ones.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import triu
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from . import schema as S
@@ -32,8 +38,8 @@ IS_COPY = "syndicated_copy"  # True for every member except the origin
 class SyndicationParams:
     cosine: float = 0.92
     jaccard: float = 0.5
-    min_shared: int = 3  # candidate pairs share at least this many informative trigrams
-    max_df: int = 50  # trigrams in more passages than this are phrases, not copies
+    bands: int = 42  # LSH bands of `rows` min-hashes each (see the module docstring)
+    rows: int = 3
 
 
 def _trigram_sets(texts: list[str]):
@@ -46,6 +52,48 @@ def _trigram_sets(texts: list[str]):
     return vec.transform(texts).tocsr()
 
 
+_PRIME = (1 << 31) - 1  # min-hashes are (a·h + b) mod p over the 24-bit trigram hashes
+
+
+def _signatures(x, n_hashes: int) -> np.ndarray:
+    """(passages, n_hashes) MinHash signatures of the rows of a binary CSR matrix (rows with
+    no trigram get the sentinel p and never meet another row)."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(1, _PRIME, n_hashes, dtype=np.int64)
+    b = rng.integers(0, _PRIME, n_hashes, dtype=np.int64)
+    cols = x.indices.astype(np.int64)
+    starts = x.indptr[:-1]
+    filled = np.diff(x.indptr) > 0
+    sig = np.full((x.shape[0], n_hashes), _PRIME, dtype=np.int64)
+    for k in range(n_hashes):
+        h = (a[k] * cols + b[k]) % _PRIME
+        sig[filled, k] = np.minimum.reduceat(h, starts[filled])
+    return sig
+
+
+def _candidates(x, params: SyndicationParams) -> np.ndarray:
+    """Row pairs (i < j) that share all min-hashes of at least one band, sorted and unique."""
+    sig = _signatures(x, params.bands * params.rows).astype(np.uint64)
+    filled = np.flatnonzero(np.diff(x.indptr) > 0)
+    # a band's min-hashes folded into one 64-bit key (a rare collision only adds a candidate)
+    mix = np.random.default_rng(2).integers(1, 2**63, params.rows, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+    pairs = []
+    for band in range(params.bands):
+        key = sig[filled, band * params.rows:(band + 1) * params.rows] @ mix  # wraps modulo 2^64
+        _, bucket = np.unique(key, return_inverse=True)
+        shared = np.flatnonzero(np.bincount(bucket)[bucket] > 1)  # rows whose bucket has company
+        order = shared[np.argsort(bucket[shared], kind="stable")]
+        members, keys = filled[order], bucket[order]
+        for d in range(1, len(order)):  # every pair of one bucket, d apart in bucket order
+            same = keys[:-d] == keys[d:]
+            if not same.any():
+                break
+            pairs.append(np.stack([members[:-d][same], members[d:][same]], axis=1))
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
+
+
 def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
     """Pairs (i, j, jaccard, cosine) of row positions that are copies across outlets."""
     empty = pd.DataFrame({"i": [], "j": [], "jaccard": [], "cosine": []})
@@ -55,19 +103,13 @@ def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: Syndication
     x = _trigram_sets(texts)
     if x.nnz == 0:  # no passage has three words
         return empty
-    sizes = np.asarray(x.sum(axis=1)).ravel()
-    df = np.asarray(x.sum(axis=0)).ravel()
-    informative = np.flatnonzero((df >= 2) & (df <= params.max_df))
-    xi = x[:, informative].tocsr().astype(np.int32)
-    shared = triu(xi @ xi.T, k=1).tocoo()
-    keep = shared.data >= params.min_shared
-    i, j, inter = shared.row[keep], shared.col[keep], shared.data[keep].astype(float)
+    pairs = _candidates(x, params)
     outlets = passages[S.OUTLET].to_numpy()
-    other = outlets[i] != outlets[j]
-    i, j, inter = i[other], j[other], inter[other]
-    if len(i) == 0:
+    pairs = pairs[outlets[pairs[:, 0]] != outlets[pairs[:, 1]]] if len(pairs) else pairs
+    if len(pairs) == 0:
         return empty
-    # exact intersection over all trigrams (the candidate count ignored common ones)
+    i, j = pairs[:, 0], pairs[:, 1]
+    sizes = np.asarray(x.sum(axis=1)).ravel()
     inter = np.asarray(x[i].multiply(x[j]).sum(axis=1)).ravel().astype(float)
     jac = inter / np.maximum(sizes[i] + sizes[j] - inter, 1)
     cos = np.einsum("ij,ij->i", vectors[i], vectors[j])

@@ -102,14 +102,21 @@ def _share_tooltips() -> list[alt.Tooltip]:
         alt.Tooltip(f"{A.N_PASSAGES}:Q", title="n (passages)"),
         _pct(A.CI_LOW, "95% CI low"),
         _pct(A.CI_HIGH, "95% CI high"),
+        _pct(A.ARTICLE_SHARE, "article share"),
+        alt.Tooltip(f"{A.ARTICLES_WITH}:Q", title="articles with frame"),
+        alt.Tooltip(f"{A.N_ARTICLES}:Q", title="n (articles)"),
         alt.Tooltip("cell:N", title="cell"),
     ]
+
+
+def thin_label(min_n: int) -> str:
+    return f"thin (< {min_n} articles)"
 
 
 def _with_labels(df: pd.DataFrame, labels: Mapping[str, str], min_n: int) -> pd.DataFrame:
     out = df.copy()
     out["frame"] = out[S.FRAME_ID].map(lambda f: labels.get(f, f))
-    out["cell"] = out[A.THIN].map({True: f"thin (n < {min_n})", False: "ok"})
+    out["cell"] = out[A.THIN].map({True: thin_label(min_n), False: "ok"})
     return out
 
 
@@ -264,10 +271,10 @@ def frames_over_time(
     cells = alt.Chart().transform_filter("datum.kind == 'cell'").encode(x=time_x(period), color=colour)
     y = alt.Y(f"{A.SHARE}:Q", title="share of passages", axis=alt.Axis(format="%", tickCount=4))
     band = cells.mark_area(opacity=0.18).encode(y=alt.Y(f"{A.CI_LOW}:Q"), y2=f"{A.CI_HIGH}:Q")
-    line = cells.mark_line(strokeWidth=1.5).encode(y=y)
+    line = cells.mark_line(strokeWidth=1.5, invalid=None).encode(y=y)  # invalid=null: an empty period breaks the line
     points = cells.mark_point(size=30, filled=True).encode(
         y=y,
-        shape=alt.Shape("cell:N", title="Cell", scale=alt.Scale(domain=["ok", f"thin (n < {min_n})"],
+        shape=alt.Shape("cell:N", title="Cell", scale=alt.Scale(domain=["ok", thin_label(min_n)],
                                                                   range=["circle", "triangle-up"])),
         opacity=alt.condition(alt.datum[A.THIN], alt.value(0.35), alt.value(1.0)),
         tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip("frame:N"), *_share_tooltips()],
@@ -300,7 +307,7 @@ def outlet_label(outlet: str, n: int, min_n: int = THIN_OUTLET_N) -> str:
 
 def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> alt.Chart:
     df = _with_labels(table, labels, min_n)
-    df["text"] = df.apply(lambda r: f"{r[A.SHARE]:.0%}" + ("*" if r[A.THIN] else ""), axis=1)
+    df["text"] = df.apply(lambda r: "" if pd.isna(r[A.SHARE]) else f"{r[A.SHARE]:.0%}" + ("*" if r[A.THIN] else ""), axis=1)
     n_of = df.groupby(S.OUTLET)[A.N_PASSAGES].first()
     df["outlet_n"] = df[S.OUTLET].map(lambda o: outlet_label(o, int(n_of[o])))
     pick = alt.selection_point(name=HEATMAP_SELECT, fields=[S.OUTLET, S.FRAME_ID], on="click")

@@ -69,7 +69,7 @@ def overall_frame_shares(passages: pd.DataFrame, frame_ids: Sequence[str], min_n
     """Share of passages carrying each frame, with n, count and Wilson interval."""
     fi = A.frame_indicators(passages, frame_ids)
     keys = pd.DataFrame(index=range(len(passages)))
-    return A.shares(keys, fi, category=S.FRAME_ID, min_n=min_n)
+    return A.shares(keys, fi, category=S.FRAME_ID, articles=passages[S.ARTICLE_ID], min_n=min_n)
 
 
 def with_period(passages: pd.DataFrame, period: str) -> pd.Series:

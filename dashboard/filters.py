@@ -42,6 +42,7 @@ class Filters:
     k: int | None
     period: str
     full_span: bool = True
+    relevance: bool = False  # the relevance gate sets aside articles off the codebook's topic
     frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
 
     def selection(self) -> Selection:
@@ -50,7 +51,7 @@ class Filters:
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
         path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
-        return PipelineConfig(codebook=str(path), k=self.k, frame_model=self.frame_model)
+        return PipelineConfig(codebook=str(path), k=self.k, frame_model=self.frame_model, relevance=self.relevance)
 
     def view_config(self) -> PipelineConfig:
         return self.config().replace(period=self.period)
@@ -159,6 +160,9 @@ def sidebar() -> Filters:
             ss[K.PERIOD] = "auto"
         st.selectbox("Time bucket", list(PERIODS), key=K.PERIOD,
                      help="auto: the finest of week, month or quarter whose typical period holds enough passages.")
+        st.toggle("Relevance gate", key=K.RELEVANCE,
+                  help="Set aside articles that do not name both China and Russia, or none of whose passages is "
+                       "near the codebook's topic; they are listed with the reason on the Overview page.")
         k = ss[K.K]
         model_codebook, model = ss.get(K.FRAME_MODEL) or (None, None)
         if model and (model_codebook != ss[K.CODEBOOK] or not Path(model).exists()):
@@ -166,7 +170,7 @@ def sidebar() -> Filters:
         f = Filters(
             datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
             codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
-            frame_model=model,
+            frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)),
         )
         st.button("Reset filters", key="fs_reset_filters", on_click=reset_filters, disabled=not f.narrowed,
                   icon=":material/filter_alt_off:", help="All dates and all outlets of the active data sets.")
@@ -273,6 +277,8 @@ def _read_query(infos: list[DatasetInfo]) -> None:
         ss[K.K] = "auto" if k == "auto" else _int_or(k, "auto")
     if qp.get("period") in PERIODS:
         ss[K.PERIOD] = qp.get("period")
+    if qp.get("relevance") in ("on", "off"):
+        ss[K.RELEVANCE] = qp.get("relevance") == "on"
     ss[K.INIT] = True
 
 
@@ -299,6 +305,8 @@ def _write_query(f: Filters) -> None:
         "k": ["auto" if f.k is None else str(f.k)],
         "period": [f.period],
     }
+    if f.relevance:
+        want["relevance"] = ["on"]
     if f.outlets:
         want["outlet"] = list(f.outlets)
     if f.date_from:

@@ -15,6 +15,7 @@ OUTLETS = "fs_outlets"
 CODEBOOK = "fs_codebook"
 K = "fs_k"
 PERIOD = "fs_period"
+RELEVANCE = "fs_relevance"  # the relevance gate (sidebar toggle, `relevance=on` in the link)
 FILTERS = "fs_filters"  # the Filters object of this run
 FILTER_NOTICE = "fs_filter_notice"  # (message, filter signature) shown until the filters change
 PENDING_DATASETS = "fs_pending_datasets"

@@ -35,7 +35,7 @@ from analysis.store import DatasetInfo, Store
 from . import keys as K
 from . import maps, runs
 from .cache import ByteLRU, frame_bytes
-from .explore import Selection, filtered_clusters, frame_ids_of, ingest_report, view_period
+from .explore import Selection, filter_rows, filtered_clusters, frame_ids_of, ingest_report, view_period
 
 if TYPE_CHECKING:
     from .filters import Filters
@@ -232,12 +232,18 @@ def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]])
 
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
+    from analysis.reprints import counted_passages
 
     passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     resolved = view_period(period, passages[S.DATE]) if len(passages) else "month"
     cfg = PipelineConfig(period=resolved)
-    tables = summary_tables(passages, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
+    # reprints count where they ran: expand before filtering, since a copy may run in a kept
+    # outlet or period while its origin does not (only runs with reprints read the whole table)
+    reprinted = res.manifest.get("counts", {}).get("duplicate_copies", 0)
+    sel = Selection(rf.date_from, rf.date_to, rf.outlets, rf.include_undated)
+    counted = filter_rows(counted_passages(res.passages, cfg.count_syndicated), sel) if reprinted else passages
+    tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
     if tables:
         tables["clusters"] = filtered_clusters(res.clusters, passages)  # sizes under the filters
     return View(passages, articles, tables, resolved)

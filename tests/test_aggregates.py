@@ -20,7 +20,7 @@ def test_wilson_interval_matches_the_textbook_value():
     lo, hi = A.wilson(np.array([8]), np.array([10]))
     assert lo[0] == pytest.approx(0.4902, abs=1e-4) and hi[0] == pytest.approx(0.9433, abs=1e-4)
     lo, hi = A.wilson(np.array([0]), np.array([0]))
-    assert (lo[0], hi[0]) == (0.0, 1.0)  # no passages: no information
+    assert np.isnan(lo[0]) and np.isnan(hi[0])  # no passages: no share to bound
 
 
 def test_period_is_chosen_from_the_date_span():
@@ -37,10 +37,11 @@ def test_time_shares_carry_denominators_fill_gaps_flag_thin_cells_and_list_undat
     t = t.set_index("period")
     assert list(t.index) == ["2024-01", "2024-02", "2024-03", "undated"]
     assert t.loc["2024-01", "n_total"] == 2 and t.loc["2024-01", "share"] == 0.5
-    assert t.loc["2024-02", "n_total"] == 0 and t.loc["2024-02", "share"] == 0  # empty month is zero, not missing
+    assert t.loc["2024-02", "n_total"] == 0 and pd.isna(t.loc["2024-02", "share"])  # empty month: listed, no share
     assert t.loc["2024-03", "thin"] and not t.loc["2024-01", "thin"]
     assert t.loc["undated", "n"] == 1 and pd.isna(t.loc["undated", "period_start"])
-    assert (t["ci_low"] <= t["share"]).all() and (t["share"] <= t["ci_high"]).all()
+    dated = t.dropna(subset=["share"])
+    assert (dated["ci_low"] <= dated["share"]).all() and (dated["share"] <= dated["ci_high"]).all()
 
 
 def test_outlet_view_counts_undated_and_cluster_shares_sum_to_one():

@@ -215,7 +215,7 @@ def test_frames_page_charts_and_drill_down(env):
     assert [p["name"] for p in over_time["params"]] == ["frame_cell"]
     assert over_time["facet"]["field"] == "frame"  # small multiples, one panel per frame
     tips = {t.get("title") for layer in over_time["spec"]["layer"] for t in layer["encoding"].get("tooltip", [])}
-    assert {"share", "n (passages)", "95% CI low", "95% CI high"} <= tips
+    assert {"share", "n (passages)", "95% CI low", "95% CI high", "article share", "n (articles)"} <= tips
     heat = specs[1]
     assert [p["name"] for p in heat["params"]] == ["outlet_cell"]
     # pick a non-empty cell and check the listed passages are exactly the count in the table
@@ -236,7 +236,7 @@ def test_frames_page_charts_and_drill_down(env):
     assert listing["evidence"].notna().all() and (listing["evidence"].str.len() > 0).all()
 
 
-def test_frames_over_time_is_zero_filled_and_marks_thin_cells(env):
+def test_frames_over_time_lists_every_period_gaps_empty_ones_and_marks_thin_cells(env):
     from dashboard import charts as C
     from dashboard.explore import frame_ids_of
 
@@ -251,10 +251,22 @@ def test_frames_over_time_is_zero_filled_and_marks_thin_cells(env):
                              tables["passages"][S.DATE].max().tz_convert(None).to_period("M"))
     assert dated[A.PERIOD].nunique() == len(months)  # every month, even empty ones
     assert (dated[A.N_PASSAGES] == 0).any() and dated[A.THIN].any()
+    assert dated.loc[dated[A.N_PASSAGES] == 0, A.SHARE].isna().all()  # no passages: a gap, not 0 %
     spec = C.frames_over_time(fot, {}, fids).to_dict()
     points = spec["spec"]["layer"][2]
     assert points["encoding"]["shape"]["field"] == "cell"
-    assert "thin (n < 5)" in points["encoding"]["shape"]["scale"]["domain"]
+    assert "thin (< 5 articles)" in points["encoding"]["shape"]["scale"]["domain"]
+
+
+def test_relevance_gate_is_a_sidebar_setting_kept_in_the_link(env):
+    from dashboard.state import K_RELEVANCE
+
+    at = app(relevance="on").run()
+    clean(at)
+    assert at.toggle(key=K_RELEVANCE).value is True
+    assert qp(at, "relevance") == ["on"]
+    at.toggle(key=K_RELEVANCE).set_value(False).run()
+    assert "relevance" not in at.query_params
 
 
 # --- outlets ----------------------------------------------------------------------------------

@@ -493,7 +493,7 @@ DATE_VALUES = [
     "not a date",  # line 8
     "1709596800",  # epoch only when the whole column is numeric
     "Tue, 05 Mar 2024 10:00:00 +0300",
-    "2024-03-05T23:30:00-05:00",  # UTC date is the 6th
+    "2024-03-05T23:30:00-05:00",  # the publisher's date is the 5th (the 6th in UTC)
     "5 March 2024",
     "25/03/2024",  # unambiguous
 ]
@@ -505,14 +505,14 @@ def dated(values: list[str], **kw) -> IngestResult:
 
 
 @pytest.mark.parametrize(("dayfirst", "day_month"), [(False, "2024-05-03"), (True, "2024-03-05")])
-def test_mixed_date_formats_become_utc_calendar_dates(dayfirst, day_month):
+def test_mixed_date_formats_become_calendar_dates(dayfirst, day_month):
     result = dated(DATE_VALUES, dayfirst=dayfirst)
     assert len(result.articles) == len(DATE_VALUES) and result.rejected.empty
     dates = result.articles["date"]
     assert str(dates.dtype) == "datetime64[ns, UTC]"
     assert dates.dt.strftime("%Y-%m-%d").fillna("NaT").tolist() == [
         "2024-03-05", "2024-03-05", "2024-03-05", "2024-03-05", day_month, "NaT", "NaT", "NaT",
-        "2024-03-05", "2024-03-06", "2024-03-05", "2024-03-25",
+        "2024-03-05", "2024-03-05", "2024-03-05", "2024-03-25",
     ]
     order = "day" if dayfirst else "month"
     assert result.warnings == (
@@ -522,9 +522,11 @@ def test_mixed_date_formats_become_utc_calendar_dates(dayfirst, day_month):
     )
 
 
-def test_offsets_are_converted_before_taking_the_date():
-    result = dated(["2024-03-06T01:00:00+03:00", "2024-03-05T22:00:00Z"])
-    assert result.articles["date"].tolist() == [pd.Timestamp("2024-03-05", tz="UTC")] * 2
+def test_offsets_keep_the_publishers_calendar_date():
+    result = dated(["2024-03-06T01:00:00+03:00", "2024-03-05T22:00:00Z", "2024-03-06T01:00+03:00",
+                    "Wed, 06 Mar 2024 01:00:00 +0300", "2024-03-06T23:30:00.5-05:00", "2024-03-06T01:00"])
+    assert result.articles["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-03-06", "2024-03-05", "2024-03-06", "2024-03-06", "2024-03-06", "2024-03-06"]
 
 
 def test_epoch_seconds_and_millis_when_the_whole_column_is_numeric():
@@ -555,7 +557,7 @@ def test_exact_duplicates_collapse_to_the_earliest_with_count_and_outlets():
     ]
     result = read("a.csv", csv_bytes(rows))
     assert articles(result, "outlet", "duplicates", "duplicate_outlets", "source_row") == [
-        ("B", 2, "A; C", "3"), ("D", 0, "", "5"), ("E", 1, "F", "6")
+        ("B", 2, "A @ 2024-03-06; C", "3"), ("D", 0, "", "5"), ("E", 1, "F @ 2024-03-05", "6")
     ]
     assert result.n_duplicates == 3 and result.n_rows_read == 6
     assert result.articles["duplicates"].dtype == "int64"

@@ -75,8 +75,10 @@ if got is not None:
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
     st.caption("Share = passages carrying the frame ÷ all passages in the period; a passage can carry several "
-               f"frames. The band is the 95% interval; empty periods count as zero; triangles and faded points are "
-               f"thin cells (n < {min_n}). Dotted lines mark events. Change the time bucket in the sidebar.")
+               "frames. The band is the 95% interval, clustered by article; the tooltip adds the article share "
+               "(articles with the frame ÷ articles). Periods without passages have no share (a gap). Triangles and "
+               f"faded points are thin cells (fewer than {min_n} articles). Dotted lines mark events. Change the time "
+               "bucket in the sidebar.")
     evs, ev_problems = load_events()
     rolling = st.select_slider("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
                                format_func=lambda w: "off" if w == 0 else str(w),
@@ -98,8 +100,12 @@ if got is not None:
     cell = fot[(fot[A.PERIOD] == period_label) & (fot[S.FRAME_ID] == frame_id)]
     if len(cell):
         r = cell.iloc[0]
-        st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
-                    f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}){' · thin cell' if r[A.THIN] else ''}")
+        if r[A.N_PASSAGES] == 0:
+            st.markdown(f"**{fmt(frame_id)} in {period_label}**: no passages, no share")
+        else:
+            st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
+                        f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
+                        f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
     _listing(passages_in_cell(view.passages, res.frames_long, frame_id, period=view.period, period_label=period_label),
              labels)
 

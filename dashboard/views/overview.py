@@ -6,6 +6,8 @@ import streamlit as st
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.pipeline import excluded_table
+from analysis.relevance import RELEVANT
 from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import overall_frame_shares, view_period
@@ -64,7 +66,14 @@ else:
     ui.table(top[[S.CLUSTER_ID, keys.LABEL, keys.TOP_TERMS, keys.N_PASSAGES, keys.N_PASSAGES_ALL, keys.N_ARTICLES,
                   keys.N_OUTLETS, keys.SHARE]],
              column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered")})
-    tables = {"clusters": clusters, "articles": view.articles, "frame_shares": shares}
+    set_aside = excluded_table(view.articles) if RELEVANT in view.articles else view.articles.iloc[:0]
+    if f.relevance or len(set_aside):
+        with st.expander(f"Set aside by the relevance gate: {len(set_aside):,} article(s)", expanded=False):
+            if len(set_aside):
+                ui.table(set_aside)
+            else:
+                st.caption("No article was set aside.")
+    tables = {"clusters": clusters, "articles": view.articles, "frame_shares": shares, "excluded": set_aside}
     if volume is not None:
         tables["volume_by_outlet"] = volume
     chart_map = {"volume_by_outlet": volume_chart, "largest_clusters": clusters_chart, "frame_shares": shares_chart}
