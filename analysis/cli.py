@@ -14,8 +14,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
-import socket
 import sys
 import time
 import typing
@@ -114,7 +112,7 @@ def _stage_printer(quiet: bool):
 def cmd_run(args: argparse.Namespace) -> int:
     from .ingest import ingest
     from .pipeline import run, sources_of, write_outputs
-    from .store import Store
+    from .store import Store, run_owner_id
 
     config = _config_from(args)
     inputs = args.inputs or [str(DEMO_CORPUS)]
@@ -129,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  warning: {w}", file=sys.stderr)
     store = None if args.no_store else Store(args.store or default_store_path())
     try:
-        out = run(result.articles, config, store=store, owner=f"cli@{socket.gethostname()}:{os.getpid()}",
+        out = run(result.articles, config, store=store, owner=run_owner_id("cli"),
                   progress=_stage_printer(args.quiet), rejected=result.rejected, sources=sources_of(result))
     finally:
         if store is not None:

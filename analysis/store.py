@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -31,6 +33,8 @@ from . import schema as S
 from .errors import StoreError
 
 SCHEMA_VERSION = 1
+# a run on another host that writes no progress for this long is presumed dead and taken over
+STALE_RUN_S = 600.0
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -336,12 +340,15 @@ class Store:
         return json.loads(row[0]) if row else {}
 
     # runs --------------------------------------------------------------------------------
-    def claim_run(self, run_key: str, params: dict[str, Any], owner: str, *, stale_s: float = 600) -> bool:
-        """Mark a run as ours to compute. False when it is done, or running and recently alive."""
+    def claim_run(self, run_key: str, params: dict[str, Any], owner: str, *, stale_s: float = STALE_RUN_S) -> bool:
+        """Mark a run as ours to compute. False when it is done, or queued/running for an owner
+        that is alive: a process on this host whose pid exists, or another host's process that
+        updated the run within `stale_s` seconds. A dead owner's run is taken over."""
         now = time.time()
         with self.write() as con:
-            row = con.execute("SELECT status, updated_at FROM runs WHERE run_key=?", (run_key,)).fetchone()
-            if row and (row[0] == "done" or (row[0] in ("queued", "running") and now - row[1] < stale_s)):
+            row = con.execute("SELECT status, updated_at, owner FROM runs WHERE run_key=?", (run_key,)).fetchone()
+            if row and (row[0] == "done" or (row[0] in ("queued", "running") and row[2] != owner
+                                              and owner_alive(row[2], now - row[1], stale_s))):
                 return False
             con.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, 'running', 'starting', 0, 0, '', ?, ?, ?, ?)",
@@ -350,17 +357,26 @@ class Store:
             con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
         return True
 
-    def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "") -> None:
+    def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "",
+                   owner: str | None = None) -> bool:
+        """Record progress; with `owner`, only while that owner still holds the run (False if not)."""
         with self.write() as con:
-            con.execute(
-                "UPDATE runs SET stage=?, done=?, total=?, message=?, updated_at=? WHERE run_key=?",
-                (stage, done, total, message, time.time(), run_key),
+            cur = con.execute(
+                "UPDATE runs SET stage=?, done=?, total=?, message=?, updated_at=? WHERE run_key=?"
+                + _OWNED, (stage, done, total, message, time.time(), run_key, *_owner_args(owner)),
             )
+        return cur.rowcount > 0
 
-    def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
-        """Save every result table and mark the run done, all in one transaction."""
+    def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
+                   owner: str | None = None) -> bool:
+        """Save every result table and mark the run done, all in one transaction. With `owner`,
+        nothing is saved unless that owner still holds the run (returns False)."""
         blobs = {name: _to_parquet(df) for name, df in tables.items()}
         with self.write() as con:
+            if owner is not None and not con.execute(
+                "SELECT 1 FROM runs WHERE run_key=? AND owner=? AND status='running'", (run_key, owner)
+            ).fetchone():
+                return False
             con.execute("DELETE FROM run_tables WHERE run_key=?", (run_key,))
             con.executemany(
                 "INSERT INTO run_tables VALUES (?, ?, ?)", ((run_key, n, b) for n, b in blobs.items())
@@ -373,13 +389,16 @@ class Store:
                 "UPDATE runs SET status='done', stage='done', message='', updated_at=? WHERE run_key=?",
                 (time.time(), run_key),
             )
+        return True
 
-    def fail_run(self, run_key: str, message: str) -> None:
+    def fail_run(self, run_key: str, message: str, owner: str | None = None) -> bool:
+        """Mark a run failed; with `owner`, only while that owner holds a running run."""
         with self.write() as con:
-            con.execute(
-                "UPDATE runs SET status='failed', message=?, updated_at=? WHERE run_key=?",
-                (message, time.time(), run_key),
+            cur = con.execute(
+                "UPDATE runs SET status='failed', message=?, updated_at=? WHERE run_key=? AND status<>'done'"
+                + _OWNED, (message, time.time(), run_key, *_owner_args(owner)),
             )
+        return cur.rowcount > 0
 
     def run_status(self, run_key: str) -> RunStatus | None:
         row = self.connection().execute(
@@ -408,6 +427,39 @@ class Store:
             else:
                 tables[name] = pd.read_parquet(io.BytesIO(blob))
         return tables, manifest
+
+
+_OWNED = " AND (? IS NULL OR owner=?)"
+
+
+def _owner_args(owner: str | None) -> tuple[str | None, str | None]:
+    return owner, owner
+
+
+def run_owner_id(kind: str) -> str:
+    """This process as a run owner: `kind@host:pid` (kind is `dashboard` or `cli`)."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, quiet_s: float, stale_s: float = STALE_RUN_S) -> bool:
+    """Whether a run's owner may still be computing it.
+
+    An owner `kind@host:pid` on this host is alive exactly while its pid exists (a killed
+    server or CLI is recognised at once); any other owner is presumed alive until the run
+    has been quiet (no progress written) for `stale_s` seconds.
+    """
+    host, _, pid = (owner or "").rpartition("@")[2].rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return True  # this process: its own queue decides (dashboard.jobs)
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return quiet_s < stale_s
 
 
 def _dataset_info(row: tuple) -> DatasetInfo:

@@ -1,4 +1,5 @@
-"""Analysis runs behind the dashboard: content-addressed keys and one background worker per key.
+"""Analysis runs behind the dashboard: content-addressed keys, queued in the process's bounded
+queue (`dashboard.jobs`) and computed by background workers.
 
 No Streamlit here. A run is identified by `run_key`: the sha256 of the sorted content keys of
 the active data sets' articles, the pipeline configuration and the codebook's digest (never a
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -29,12 +28,13 @@ from analysis.config import PipelineConfig
 from analysis.pipeline import run_key  # the same keys as `framescope run`
 from analysis.embeddings import load_embedder
 from analysis.errors import FramescopeError
-from analysis.store import RunStatus, Store
+from analysis.store import RunStatus, Store, owner_alive, run_owner_id
+
+from .jobs import process_queue
 
 log = logging.getLogger(__name__)
 
-HOST = socket.gethostname()
-OWNER = f"dashboard@{HOST}:{os.getpid()}"
+OWNER = run_owner_id("dashboard")
 
 # stage -> (start, end) of the overall progress bar; embedding dominates a cold run
 _STAGE_SPAN = {
@@ -148,18 +148,26 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min"
 
 
-class _Reporter:
-    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store."""
+class RunCancelled(FramescopeError):
+    """Raised inside a run when the page cancelled it or another process took it over."""
 
-    def __init__(self, store: Store, key: str) -> None:
+
+class _Reporter:
+    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store,
+    and stops the run (RunCancelled) when it was cancelled or is no longer ours."""
+
+    def __init__(self, store: Store, key: str, cancel: threading.Event | None = None) -> None:
         self.store = store
         self.key = key
+        self.cancel = cancel or threading.Event()
         self.t0 = time.time()
         self.stage_t0 = self.t0
         self.stage = ""
         self.last_write = 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.cancel.is_set():
+            raise RunCancelled(CANCELLED)
         now = time.time()
         if stage != self.stage:
             self.stage, self.stage_t0 = stage, now
@@ -168,15 +176,16 @@ class _Reporter:
         info: dict[str, Any] = {"elapsed": round(now - self.t0, 1)}
         if stage == "embed" and done > 0 and now > self.stage_t0:
             info["rate"] = round(done / (now - self.stage_t0), 2)
-        self.store.update_run(self.key, stage=stage, done=int(done), total=int(total), message=json.dumps(info))
+        if not self.store.update_run(self.key, stage=stage, done=int(done), total=int(total),
+                                     message=json.dumps(info), owner=OWNER):
+            raise RunCancelled("another process took this run over")
         self.last_write = now
 
 
-# --- the worker ----------------------------------------------------------------------------
+# --- the queue and the worker --------------------------------------------------------------
 
-_lock = threading.Lock()
+CANCELLED = "Cancelled from the page"
 _embedder_lock = threading.Lock()
-_threads: dict[str, threading.Thread] = {}
 
 
 def embedder_for(config: PipelineConfig):
@@ -186,73 +195,73 @@ def embedder_for(config: PipelineConfig):
         return load_embedder(config.model, config.precision, config.batch_size)
 
 
-def _owner_gone(owner: str | None) -> bool:
-    """True when a run was claimed by a dashboard process on this host that no longer runs it."""
-    if not owner or not owner.startswith(f"dashboard@{HOST}:"):
-        return False
-    try:
-        pid = int(owner.rsplit(":", 1)[1])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return True  # ours, but no live thread of ours has it (checked by the caller)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def is_running_here(key: str) -> bool:
-    t = _threads.get(key)
-    return t is not None and t.is_alive()
+    return process_queue().place(key) == 0
 
 
-def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False) -> Progress:
-    """Start computing `spec` in a background thread unless it is done, running or failed.
+def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False, session: str = "") -> Progress:
+    """Queue `spec` for this session unless it is done, failed (without `retry`) or computed by
+    another live process (a CLI, another server). Returns the run's progress.
 
-    A failed run is only started again with `retry=True`. Returns the run's progress.
+    A session waits for one run at a time: its newest request (see dashboard.jobs).
     """
-    with _lock:
-        status = store.run_status(spec.key)
-        if status is not None and status.status == "done":
+    status = store.run_status(spec.key)
+    if status is not None and status.status == "done":
+        return describe(status)
+    queue = process_queue()
+    if queue.place(spec.key) is None and status is not None:
+        if status.status == "failed" and not retry:
             return describe(status)
-        if is_running_here(spec.key):
-            return describe(status)
-        if status is not None and status.status == "failed" and not retry:
-            return describe(status)
-        stale_s = 600.0
-        if status is not None and status.status in ("queued", "running") and _owner_gone(store.run_owner(spec.key)):
-            stale_s = 0.0  # claimed by a process that died (server restart): take it over
-        if not store.claim_run(spec.key, spec.params(), OWNER, stale_s=stale_s):
-            return describe(store.run_status(spec.key))  # another session, process or CLI has it
-        thread = threading.Thread(
-            target=_work, args=(store.path, spec), name=f"framescope-run-{spec.key[:8]}", daemon=True
-        )
-        _threads[spec.key] = thread
-        thread.start()
-    return describe(store.run_status(spec.key))
+        owner = store.run_owner(spec.key)
+        if status.status in ("queued", "running") and owner != OWNER and owner_alive(
+                owner, time.time() - status.updated_at):
+            return describe(status)  # another process computes it; the page polls the store
+    queue.submit(spec.key, session, lambda cancel: _work(store.path, spec, cancel))
+    return progress(store, spec.key)
+
+
+def progress(store: Store, key: str) -> Progress:
+    """The run's progress, with its place when it waits in this process's queue."""
+    place = process_queue().place(key)
+    if place:
+        ahead = "the next to start" if place == 1 else f"{place - 1} runs ahead of it"
+        return Progress("queued", "queued", 0.0, f"Waiting in the queue: place {place} ({ahead})")
+    status = store.run_status(key)
+    if place == 0 and (status is None or status.status != "running"):
+        return Progress("running", "starting", 0.0, STAGE_TEXT["starting"])  # its thread is claiming it
+    return describe(status)
+
+
+def cancel(store: Store, spec: RunSpec) -> bool:
+    """Cancel a queued or running run of this process; False when another process runs it."""
+    queue = process_queue()
+    place = queue.place(spec.key)
+    if place is None or not queue.cancel(spec.key):
+        return False
+    if place > 0 and store.claim_run(spec.key, spec.params(), OWNER):  # never started: record why
+        store.fail_run(spec.key, CANCELLED, OWNER)
+    return True
 
 
 def wait(store: Store, key: str, timeout: float = 600.0, poll: float = 0.2) -> Progress:
     """Block until a run is done or failed (for tests and scripts)."""
     end = time.time() + timeout
     while time.time() < end:
-        p = describe(store.run_status(key))
+        p = progress(store, key)
         if p.status in ("done", "failed"):
             return p
         time.sleep(poll)
     raise TimeoutError(f"run {key[:12]} did not finish in {timeout:.0f} s")
 
 
-def _work(store_path: Path, spec: RunSpec) -> None:
+def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None) -> None:
     from analysis.pipeline import all_tables, analyse  # heavy imports off the page's path
 
     store = Store(store_path)
-    report = _Reporter(store, spec.key)
+    report = _Reporter(store, spec.key, cancel)
     try:
+        if not store.claim_run(spec.key, spec.params(), OWNER):
+            return  # done meanwhile, or a live process (CLI, other server) computes it
         report("loading data", 0, 1)
         articles = store.articles(spec.dataset_ids)
         if articles.empty:
@@ -277,8 +286,8 @@ def _work(store_path: Path, spec: RunSpec) -> None:
             "datasets": sources,
             "frames": {f.id: f.label for f in analysis.codebook.frames},
         }
-        store.finish_run(spec.key, tables, manifest)
-        log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
+        if store.finish_run(spec.key, tables, manifest, OWNER):
+            log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
         log.warning("run %s failed: %s", spec.key[:12], exc)
         _fail(store, spec.key, str(exc))
@@ -288,13 +297,10 @@ def _work(store_path: Path, spec: RunSpec) -> None:
                                "the details are in the server log")
     finally:
         store.close()
-        with _lock:
-            if _threads.get(spec.key) is threading.current_thread():
-                _threads.pop(spec.key, None)
 
 
 def _fail(store: Store, key: str, message: str) -> None:
     try:
-        store.fail_run(key, message)
+        store.fail_run(key, message, OWNER)
     except Exception:  # the store itself is failing; nothing more to record
         log.exception("could not record the failure of run %s", key[:12])

@@ -360,11 +360,19 @@ def ensure_run(f: Filters, *, retry: bool = False) -> tuple[runs.RunSpec | None,
     spec = run_spec(f)
     if spec is None:
         return None, runs.Progress("none", "", 0.0, "No articles")
-    return spec, runs.ensure_run(store(), spec, retry=retry)
+    return spec, runs.ensure_run(store(), spec, retry=retry, session=session_id())
+
+
+def session_id() -> str:
+    """This browser session's id: the run queue lets each session wait for one run only."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
 
 
 def run_progress(key: str) -> runs.Progress:
-    return runs.describe(store().run_status(key))
+    return runs.progress(store(), key)
 
 
 @dataclass(frozen=True)

@@ -55,21 +55,30 @@ def results_or_progress(f: state.Filters, *, what: str = "this page") -> state.R
 
 @st.fragment(run_every=1.0)
 def progress_panel(key: str, what: str = "this page") -> None:
-    """Polls the run in the store once a second; reruns the whole page when it is done."""
+    """Polls the run once a second (stage, passages/s, time left, place in the queue); reruns
+    the whole page when it is done; the run can be cancelled here."""
     prog = state.run_progress(key)
     if prog.status == "done":
         st.rerun(scope="app")
     if prog.status == "failed":
         st.error(f"The analysis failed: {prog.message}", icon=":material/error:")
         if st.button("Try again", key=f"retry_{key[:12]}"):
-            runs.ensure_run(state.store(), state.run_spec(state.filters()), retry=True)  # type: ignore[arg-type]
+            state.ensure_run(state.filters(), retry=True)
             st.rerun(scope="app")
         return
     with st.container(border=True):
         st.markdown(f"**Analysing the active data sets** — {what} fills in when the run is done. "
                     "You can switch pages meanwhile; the run continues.")
         st.progress(prog.fraction, text=prog.text)
-        st.caption(f"run {key[:12]}")
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"run {key[:12]}")
+        if prog.status in ("queued", "running") and c2.button("Cancel", key=f"cancel_{key[:12]}"):
+            spec = state.run_spec(state.filters())
+            if spec is None or spec.key != key or not runs.cancel(state.store(), spec):
+                st.warning("This run is computed by another process (a CLI or another server); "
+                           "it cannot be cancelled from here.")
+            else:
+                st.rerun(scope="app")
 
 
 def table(df: pd.DataFrame, *, height: int | str = "auto", key: str | None = None, **kw: Any) -> Any:

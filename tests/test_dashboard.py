@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -44,7 +45,11 @@ def env(tmp_path_factory):
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     store = Store(tmp / "fs.db")
-    keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+    for _ in range(100):  # the queue's worker thread claims the run in the store
+        keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+        if keys:
+            break
+        time.sleep(0.1)
     assert len(keys) == 1, "the first run starts exactly one analysis"
     from dashboard import runs
 
@@ -471,7 +476,9 @@ def test_runs_are_keyed_by_content_and_claimed_once(env, monkeypatch):
     spec = runs.make_spec([1], a, cfg, len(articles))
     assert spec.key == env["key"]
     started = []
-    monkeypatch.setattr(runs.threading, "Thread", lambda *x, **k: started.append(k) or threading.Thread())
+    from dashboard import jobs
+
+    monkeypatch.setattr(jobs.threading, "Thread", lambda *x, **k: started.append(k) or threading.Thread())
     assert runs.ensure_run(env["store"], spec).status == "done"
     # a run claimed by a live owner elsewhere is not started twice
     other = runs.make_spec([1], a, cfg.replace(k=3), len(articles))
