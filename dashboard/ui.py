@@ -1,12 +1,16 @@
 """Render helpers shared by the pages: the error guard, the run progress panel, safe tables.
 
-User text (titles, passages, outlet names, file names) only ever reaches the browser as
-dataframe cells, chart data or plain `st.text`/widget labels — never as HTML.
+User text (titles, passages, outlet, file, column, data set and codebook names, raw dates,
+and error messages that quote them) reaches the browser as dataframe cells, chart data,
+widget options or `st.text` — or, inside Markdown elements (markdown, caption, info,
+warning, error, success), only through `plain()`, so it can never become a link, an image,
+HTML or formatting.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +20,19 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from analysis.errors import FramescopeError
 
-from . import runs, state
+from . import access, runs, state
 
 log = logging.getLogger("dashboard")
+
+# every character CommonMark, GFM and Streamlit's Markdown give a meaning to
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^])")
+
+
+def plain(value: Any) -> str:
+    """`value` as literal text for a Markdown element: specials backslash-escaped, line breaks
+    and runs of white space folded to one space (no headings, lists or code blocks)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
 
 GENERIC_ERROR = "Something went wrong on this page. The details are in the server log; try another filter or page."
 
@@ -30,7 +44,7 @@ def guarded(fn: Callable[[], Any]) -> None:
     except ScriptControlException:  # st.rerun / st.stop / page switches must pass through
         raise
     except FramescopeError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
     except Exception as exc:
         log.exception("page failed")
         st.error(f"{GENERIC_ERROR} ({type(exc).__name__})", icon=":material/error:")
@@ -61,7 +75,7 @@ def progress_panel(key: str, what: str = "this page") -> None:
     if prog.status == "done":
         st.rerun(scope="app")
     if prog.status == "failed":
-        st.error(f"The analysis failed: {prog.message}", icon=":material/error:")
+        st.error(f"The analysis failed: {plain(prog.message)}", icon=":material/error:")
         if st.button("Try again", key=f"retry_{key[:12]}"):
             state.ensure_run(state.filters(), retry=True)
             st.rerun(scope="app")
@@ -72,7 +86,8 @@ def progress_panel(key: str, what: str = "this page") -> None:
         st.progress(prog.fraction, text=prog.text)
         c1, c2 = st.columns([4, 1])
         c1.caption(f"run {key[:12]}")
-        if prog.status in ("queued", "running") and c2.button("Cancel", key=f"cancel_{key[:12]}"):
+        if (prog.status in ("queued", "running") and access.can_write()
+                and c2.button("Cancel", key=f"cancel_{key[:12]}")):
             spec = state.run_spec(state.filters())
             if spec is None or spec.key != key or not runs.cancel(state.store(), spec):
                 st.warning("This run is computed by another process (a CLI or another server); "
@@ -116,8 +131,8 @@ def run_caption(res: state.Results) -> None:
     c = m.get("counts", {})
     st.caption(
         f"Run {res.key[:12]} · {c.get('articles', '?'):,} articles, {c.get('passages', '?'):,} passages · "
-        f"k = {cl.get('k', '?')} · codebook {cb.get('name', '?')} v{cb.get('version', '?')} · "
-        f"model {m.get('model_id', '?')}"
+        f"k = {cl.get('k', '?')} · codebook {plain(cb.get('name', '?'))} v{plain(cb.get('version', '?'))} · "
+        f"model {plain(m.get('model_id', '?'))}"
     )
 
 

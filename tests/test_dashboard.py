@@ -88,6 +88,11 @@ def clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def literal(el) -> str:
+    """A Markdown element's text as the reader sees it (user text in it is backslash-escaped)."""
+    return el.value.replace("\\", "")
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -322,7 +327,7 @@ def test_upload_reports_bad_rows_and_saves_a_data_set(env):
     clean(at)
     at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
     assert not at.exception
-    errs = [e.value for e in at.error]
+    errs = [literal(e) for e in at.error]
     assert any("bad.csv, line 3: empty text" in e for e in errs), errs
     assert metric(at, "Accepted articles") == "2" and metric(at, "Rejected rows") == "1"
     before = len(store.datasets())
@@ -338,7 +343,7 @@ def test_upload_reports_bad_rows_and_saves_a_data_set(env):
     assert qp(at, "ds") == [str(saved.dataset_id)]  # made active
     # the uploader was reset, and uploading the same file again says so
     at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
-    assert any("uploaded before" in i.value and "Two good rows" in i.value for i in at.info)
+    assert any("uploaded before" in literal(i) and "Two good rows" in literal(i) for i in at.info)
     at.session_state["fs_pending_datasets"] = [1]  # back to the corpus for the other tests
     at.run()
     store.delete_dataset(saved.dataset_id)
@@ -349,7 +354,7 @@ def test_upload_without_a_text_column_is_fixed_by_the_mapping(env):
     data = b"headline,body_text,paper\nA title,Some words about the partnership,Daily X\n"
     at.file_uploader[0].set_value([("odd.csv", data, "text/csv")]).run()
     assert not at.exception
-    assert any("odd.csv has no text column" in e.value and "body_text" in e.value for e in at.error)
+    assert any("odd.csv has no text column" in literal(e) and "body_text" in literal(e) for e in at.error)
     at.selectbox(key="fs_map_0_text").select("body_text").run()
     at.selectbox(key="fs_map_0_outlet").select("paper").run()
     next(b for b in at.button if b.label == "Apply mapping and check again").click().run()
@@ -369,7 +374,7 @@ def test_several_files_and_formats_in_one_upload(env):
                                    ("b.parquet", buf.getvalue(), "application/octet-stream")]).run()
     assert not at.exception
     assert metric(at, "Accepted articles") == "3"
-    assert any("a.jsonl, line 3" in e.value for e in at.error)
+    assert any("a.jsonl, line 3" in literal(e) for e in at.error)
 
 
 def test_rename_and_delete_data_sets(env):
@@ -411,7 +416,7 @@ def test_codebook_edit_saves_a_new_version_and_shows_errors(env):
     assert any("invalid YAML" in e.value for e in at.error)
     at.text_area(key=key).set_value(yaml_text.replace("id: energy_trade", "id: Energy Trade", 1)).run()
     next(b for b in at.button if b.label == "Save as a new version").click().run()
-    assert any("lower_snake_case" in e.value for e in at.error)
+    assert any("lower_snake_case" in literal(e) for e in at.error)
     assert not folder.exists() or not list(folder.glob("*.yaml"))
     from analysis.codebook import load_codebook
 
@@ -548,3 +553,49 @@ def test_every_page_file_is_registered_in_navigation():
     for path in (ROOT / "dashboard" / "views").glob("*.py"):
         if path.name != "__init__.py":
             assert f'"views/{path.name}"' in src, path.name
+
+
+# --- access control (FRAMESCOPE_READONLY, password) -----------------------------------------------
+
+
+def test_read_only_publishes_every_page_and_blocks_writes(env, monkeypatch):
+    monkeypatch.setenv("FRAMESCOPE_READONLY", "1")
+    at = app().run()
+    for name in ("overview", "clusters", "frames", "outlets", "article"):
+        clean(page(at, name))
+    at = page(at, "data")
+    clean(at)
+    assert any("published read-only" in i.value for i in at.info)
+    assert len(at.file_uploader) == 0 and len(at.text_area) == 0
+    assert not [b for b in at.button if b.label in ("Rename", "Delete", "Save as a new version")]
+    assert [t.label for t in at.tabs] == ["Choose active", "Upload report"]
+
+
+def test_a_password_is_asked_once_per_session_before_any_write(env, monkeypatch):
+    monkeypatch.setenv("FRAMESCOPE_PASSWORD", "correct horse")
+    at = page(app().run(), "data")
+    clean(at)
+    assert len(at.file_uploader) == 0 and len(at.text_area) == 0
+    at.text_input(key="fs_password_input").set_value("wrong")  # a form: value and submit in one run
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert any("Wrong password" in e.value for e in at.error)
+    assert len(at.file_uploader) == 0
+    at.text_input(key="fs_password_input").set_value("correct horse")
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert not at.exception
+    assert len(at.file_uploader) == 1 and len(at.text_area) == 1
+    at = page(at, "overview")
+    at = page(at, "data")  # still unlocked in this session
+    assert len(at.file_uploader) == 1
+    assert len(page(app().run(), "data").file_uploader) == 0  # a new session asks again
+
+
+def test_user_text_in_markdown_elements_is_literal(env):
+    from dashboard.ui import plain
+
+    hostile = "![x](http://127.0.0.1:9/beacon) [click](javascript:alert(1)) **bold** <b>x</b> :red[y] # h\n- li"
+    escaped = plain(hostile)
+    assert "\n" not in escaped
+    for token in ("![", "](", "**", "<b>", ":red[", "# "):
+        assert token not in escaped
+    assert escaped.replace("\\", "") == " ".join(hostile.split())

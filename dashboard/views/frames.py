@@ -69,7 +69,7 @@ if got is not None:
     cell = fot[(fot[A.PERIOD] == period_label) & (fot[S.FRAME_ID] == frame_id)]
     if len(cell):
         r = cell.iloc[0]
-        st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
+        st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
                     f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}){' · thin cell' if r[A.THIN] else ''}")
     _listing(passages_in_cell(view.passages, res.frames_long, frame_id, period=view.period, period_label=period_label),
              labels)

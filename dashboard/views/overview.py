@@ -14,7 +14,7 @@ st.title("Overview", anchor=False)
 f = state.filters()
 corpus = state.corpus(f.datasets)
 articles = filter_rows(corpus.articles, f.selection())
-names = ", ".join(d.name for d in corpus.datasets) or "none"
+names = ", ".join(ui.plain(d.name) for d in corpus.datasets) or "none"
 st.caption(f"Active data sets: {names}")
 
 spec, prog = state.ensure_run(f) if f.datasets else (None, None)
