@@ -65,6 +65,7 @@ K_LAST_EVENT = "fs_last_event_"
 K_PENDING_DATASETS = "fs_pending_datasets"
 K_PENDING_CODEBOOK = "fs_pending_codebook"
 K_UPLOAD_CHECK = "fs_upload_check"
+K_UPLOAD_SESSION_BYTES = "fs_upload_session_bytes"
 K_FLASH = "fs_flash"
 
 
@@ -498,6 +499,15 @@ def corpus_vectors(res: Results) -> np.ndarray | None:
 def clear_caches() -> None:
     """After a data set is added, renamed or deleted."""
     _corpus.clear()
+
+
+def release_upload() -> None:
+    """Forget an upload left unsaved on the Data page (its bytes and checked articles), so an
+    abandoned upload does not stay in the server's memory for the rest of the session."""
+    ss = st.session_state
+    gen = ss.get(K_UPLOAD_GEN, 0)
+    if ss.pop(K_UPLOAD_CHECK, None) is not None or ss.get(f"fs_uploader_{gen}"):
+        ss[K_UPLOAD_GEN] = gen + 1
 
 
 def flash(message: str) -> None:

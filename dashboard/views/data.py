@@ -9,7 +9,7 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
-from analysis.codebook import load_codebook, parse_codebook_text, save_new_version
+from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
 from dashboard import access, state, ui
 from dashboard.explore import (
@@ -20,6 +20,7 @@ from dashboard.explore import (
     files_table,
     rejected_lines,
     save_upload,
+    upload_problem,
 )
 
 AUTO = "(automatic)"
@@ -38,7 +39,11 @@ st.caption("CSV, TSV, JSON, JSONL, Parquet, XLSX; news-database exports (LexisNe
 gen = st.session_state.setdefault(state.K_UPLOAD_GEN, 0)
 uploads = st.file_uploader("Article files", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                            key=f"fs_uploader_{gen}") if writable else []
-if uploads:
+problem = upload_problem([(u.name, u.size) for u in uploads],
+                         st.session_state.get(state.K_UPLOAD_SESSION_BYTES, 0)) if uploads else None
+if problem:
+    st.error(f"Upload refused: {ui.plain(problem)}", icon=":material/error:")
+elif uploads:
     files = [(u.name, u.getvalue()) for u in uploads]
     mapping_key = f"{state.K_UPLOAD_MAPPING}_{gen}"
     mapping: dict[str, str] = {k: v for k, v in st.session_state.get(mapping_key, {}).items() if v and v != AUTO}
@@ -48,6 +53,9 @@ if uploads:
     if cached is None or cached[0] != sig:
         with st.spinner("Checking the files…"):
             check = check_upload(files, mapping=mapping, dayfirst=dayfirst, store=store)
+        if cached is None or cached[0][0] != sig[0]:  # new files, not a new mapping of the same ones
+            st.session_state[state.K_UPLOAD_SESSION_BYTES] = (st.session_state.get(state.K_UPLOAD_SESSION_BYTES, 0)
+                                                              + sum(len(d) for _, d in files))
         st.session_state[state.K_UPLOAD_CHECK] = (sig, check)
     else:
         check = cached[1]
@@ -204,7 +212,8 @@ if cb is not None:
     if not writable:
         st.code(cb.to_yaml(), language="yaml")
     else:
-        text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}")
+        text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}",
+                            max_chars=MAX_CODEBOOK_CHARS)
         c1, c2 = st.columns(2)
         check_btn = c1.button("Check", key="fs_cb_check")
         save_btn = c2.button("Save as a new version", key="fs_cb_save", type="primary")
