@@ -3,6 +3,7 @@
     framescope run [INPUT ...] --out DIR          # ingest → … → tables + manifest.json
     framescope validate --labels L [--fit OUT]    # frame quality against hand labels
     framescope codebook FILE                      # check a codebook and list its frames
+    framescope store info|gc [--store DB]         # what the store holds; drop what no data set uses
 
 Errors are one line naming the file, row or option at fault, with a non-zero exit
 status; `--debug` shows the traceback instead.
@@ -209,6 +210,29 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from .housekeeping import collect_garbage, format_info, store_info
+    from .store import Store
+
+    path = Path(args.store or default_store_path())
+    if not path.exists():
+        raise FramescopeError(f"{path}: no store there")
+    store = Store(path)
+    try:
+        if args.action == "info":
+            print(format_info(store_info(store)))
+        else:
+            r = collect_garbage(store)
+            mb = 2**20
+            print(f"framescope: dropped {r.runs_dropped} run(s), {r.splits_dropped} passage split(s) and "
+                  f"{r.vectors_dropped} vector(s) no data set uses; {r.bytes_before / mb:.1f} MB → "
+                  f"{r.bytes_after / mb:.1f} MB"
+                  + (f"; {r.live_runs} run(s) in progress were left alone and vectors kept" if r.live_runs else ""))
+    finally:
+        store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="framescope", description="How news outlets frame the China–Russia partnership.")
     p.add_argument("--version", action="version", version=f"framescope {__version__}")
@@ -244,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--store", help="SQLite store caching embeddings")
     val.add_argument("--no-store", action="store_true", help="cache nothing on disk")
     val.set_defaults(func=cmd_validate)
+
+    sto = sub.add_parser("store", help="what the SQLite store holds (info), or drop what no data set uses (gc)")
+    sto.add_argument("action", choices=("info", "gc"),
+                     help="info: sizes by table, runs, vectors, data sets; gc: drop unused runs and vectors, VACUUM")
+    sto.add_argument("--store", help=f"the store [$FRAMESCOPE_DB or {default_store_path().name}]")
+    sto.set_defaults(func=cmd_store)
 
     cb = sub.add_parser("codebook", help="check a codebook file and list its frames")
     cb.add_argument("file")

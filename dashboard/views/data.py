@@ -9,6 +9,7 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
+from analysis import housekeeping
 from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
 from dashboard import access, state, ui
@@ -166,7 +167,7 @@ else:
             sure = st.checkbox("Yes, delete this data set (articles no other data set uses are removed)",
                                key=f"fs_delete_sure_{target}")
             if st.button("Delete", key="fs_delete_go", disabled=not sure, type="primary"):
-                store.delete_dataset(target)
+                housekeeping.delete_dataset(store, target)
                 state.clear_caches()
                 remaining = [i for i in f.datasets if i != target]
                 state.activate_datasets(remaining)
