@@ -3,6 +3,7 @@
     framescope run [INPUT ...] --out DIR          # ingest → … → tables + manifest.json
     framescope validate --labels L [--fit OUT]    # frame quality against hand labels
     framescope codebook FILE                      # check a codebook and list its frames
+    framescope check INPUT ...                    # read files, report rejected rows, no analysis
     framescope store info|gc [--store DB]         # what the store holds; drop what no data set uses
 
 Errors are one line naming the file, row or option at fault, with a non-zero exit
@@ -146,6 +147,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Read the inputs as `run` would and report every rejected row, without analysing."""
+    from .ingest import ingest
+
+    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
+          f"{len(result.articles)} articles, {len(result.rejected)} rejected, "
+          f"{result.n_duplicates} duplicate copies collapsed")
+    for f, row, reason in result.rejected.itertuples(index=False, name=None):
+        print(f"  rejected: {f}{', row ' + row if row else ''}: {reason}")
+    for w in result.warnings:
+        print(f"  warning: {w}")
+    return 0 if len(result.articles) else EXIT_USAGE
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -252,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     _add_config_options(run)
     run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser("check", help="read article files and report rejected rows, without analysing them")
+    chk.add_argument("inputs", nargs="+", metavar="INPUT", help="article files")
+    chk.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", help="as for run")
+    chk.add_argument("--dayfirst", action="store_true", help="read 05/03/2024 as 5 March")
+    chk.set_defaults(func=cmd_check)
 
     val = sub.add_parser("validate", help="measure frame scores against labelled passages; --fit learns from them")
     val.add_argument("--labels", required=True, help="CSV with a text column and frame id/code label column(s)")

@@ -301,17 +301,23 @@ def _decode(name: str, data: bytes) -> tuple[str, str, list[str]]:
     bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
     utf16 = None if bom else _utf16_without_bom(data)
     tried = (bom,) if bom else (utf16,) if utf16 else _FALLBACKS
+    first_bad = None
     for encoding in tried:
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            first_bad = first_bad or exc
             continue
         warnings = [] if bom or encoding == "utf-8" else [f"{name}: decoded as {encoding}"]
         if nul := text.count("\x00"):
             text = text.replace("\x00", "")
             warnings.append(f"{name}: removed {nul} NUL character(s)")
         return text, encoding, warnings
-    raise IngestError(f"{name}: cannot decode text; tried {', '.join(tried)}")
+    where = ""
+    if first_bad is not None:
+        line = data[: first_bad.start].count(b"\n") + 1
+        where = f" (line {line}, byte {first_bad.start})"
+    raise IngestError(f"{name}: cannot decode text{where}; tried {', '.join(tried)}")
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
