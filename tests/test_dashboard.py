@@ -599,3 +599,24 @@ def test_user_text_in_markdown_elements_is_literal(env):
     for token in ("![", "](", "**", "<b>", ":red[", "# "):
         assert token not in escaped
     assert escaped.replace("\\", "") == " ".join(hostile.split())
+
+
+def test_an_abandoned_upload_is_released_when_leaving_the_data_page(env):
+    at = page(app().run(), "data")
+    at.file_uploader[0].set_value([("left.csv", BAD_CSV, "text/csv")]).run()
+    assert "fs_upload_check" in at.session_state
+    at = page(at, "overview")
+    assert "fs_upload_check" not in at.session_state
+    assert at.session_state["fs_upload_generation"] == 1  # a new, empty uploader next time
+
+
+def test_downloads_hold_no_absolute_server_path(env):
+    from dashboard.downloads import table_payload
+
+    tables, manifest = results(env)
+    assert str(ROOT) in json.dumps(manifest, default=str)  # the stored manifest has the codebook's path
+    xlsx = table_payload("clusters", tables["clusters"], "xlsx", manifest)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx))["manifest"]
+    cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row)
+    assert str(ROOT) not in cells and str(env["tmp"]) not in cells
+    assert "partnership.yaml" in cells  # still named, without the folder
