@@ -129,3 +129,45 @@ def test_a_dead_owners_run_is_taken_over_and_only_the_owner_finishes(tmp_path):
     assert s.finish_run("k", table, {"by": "me"}, owner=me)
     assert s.run_tables("k")[1] == {"by": "me"}
     assert not s.fail_run("k", "late failure", owner=me)  # a done run stays done
+
+
+def test_dashboard_runs_go_through_the_queue_and_can_be_cancelled(tmp_path, monkeypatch):
+    from analysis.config import PipelineConfig
+    from dashboard import runs
+
+    queue = RunQueue(1)
+    monkeypatch.setattr(runs, "process_queue", lambda: queue)  # a fresh queue for this test
+    store = Store(tmp_path / "fs.db")
+    started: list[str] = []
+    release = threading.Event()
+
+    def fake_work(path, spec, cancel):  # claims like the real worker, then waits to be released
+        assert Store(path).claim_run(spec.key, spec.params(), runs.OWNER)
+        started.append(spec.key)
+        while not release.is_set() and not cancel.is_set():
+            time.sleep(0.01)
+        if cancel.is_set():
+            Store(path).fail_run(spec.key, runs.CANCELLED, runs.OWNER)
+
+    monkeypatch.setattr(runs, "_work", fake_work)
+    specs = {k: runs.RunSpec(f"key-k{k}", (1,), PipelineConfig(k=k), "digest") for k in range(4, 31)}
+    for k in range(4, 31):  # the k slider, one session
+        runs.ensure_run(store, specs[k], session="s1")
+    assert runs.progress(store, "key-k30").status == "queued"
+    assert "place 1" in runs.progress(store, "key-k30").text
+    other = runs.RunSpec("key-other", (1,), PipelineConfig(k=3), "digest")
+    runs.ensure_run(store, other, session="s2")
+    assert "place 2" in runs.progress(store, "key-other").text
+    assert runs.cancel(store, other)  # queued: dropped and recorded
+    assert store.run_status("key-other").status == "failed"
+    assert runs.progress(store, "key-other").message == runs.CANCELLED
+    assert runs.cancel(store, specs[4])  # running: stops at its next progress check
+    deadline = time.time() + 10
+    while store.run_status("key-k30") is None and time.time() < deadline:
+        time.sleep(0.02)
+    release.set()
+    deadline = time.time() + 10
+    while queue.running() and time.time() < deadline:
+        time.sleep(0.02)
+    assert started == ["key-k4", "key-k30"]
+    assert store.run_status("key-k4").status == "failed"
