@@ -61,8 +61,19 @@ MARKUP_FROM_USER_JS = """() => [...document.querySelectorAll('img, a')].filter(e
     (e.getAttribute('href') || '').toLowerCase().startsWith('javascript')).length"""
 
 
-def corpus_for(mode: str) -> Path:
-    return DEMO_CSV if mode == "full" else SMALL_CSV
+# full mode: a part of the demo corpus (every analysis here starts cold, on 2 shared cores); the
+# CLI fault needs more than one 512-passage embedding chunk to be killed mid-embedding
+FULL_ARTICLES = {"load": 120, "cli": 150}
+
+
+def corpus_for(mode: str, work: Path, purpose: str = "load") -> Path:
+    if mode != "full" or purpose not in FULL_ARTICLES:
+        return SMALL_CSV
+    n = FULL_ARTICLES[purpose]
+    path = work / f"demo_{n}.csv"
+    if not path.exists():
+        _variant_csv(DEMO_CSV, path, n)
+    return path
 
 
 # --- store checks ----------------------------------------------------------------------------
@@ -224,7 +235,7 @@ async def load(work: Path, mode: str, sessions: int | None = None, seconds: floa
     seconds = seconds or LOAD_SECONDS[mode]
     timeout_ms = TIMEOUT_MS[mode]
     db = work / "load.db"
-    corpus = corpus_for(mode)
+    corpus = corpus_for(mode, work)
     if not db.exists():  # (a store left by an earlier call is reused with its finished run)
         _add_dataset(db, corpus, "Load corpus")
     server = Server(db, work / "load-server.log")
@@ -298,7 +309,7 @@ async def kill_server_during_upload(work: Path, mode: str) -> dict[str, Any]:
     timeout_ms = TIMEOUT_MS[mode]
     db = work / "fault-upload.db"
     _add_dataset(db, SMALL_CSV, "Existing corpus")
-    big = _big_csv(corpus_for(mode), work / "big_upload.csv", 3000 if mode == "full" else 1500)
+    big = _big_csv(SMALL_CSV, work / "big_upload.csv", 3000 if mode == "full" else 1500)
     server = Server(db, work / "fault-upload.log")
     out: dict[str, Any] = {"upload_rows": sum(1 for _ in big.open(encoding="utf-8")) - 1}
     async with async_playwright() as p:
@@ -344,7 +355,7 @@ async def kill_server_during_analysis(work: Path, mode: str) -> dict[str, Any]:
 
     timeout_ms = TIMEOUT_MS[mode]
     db = work / "fault-run.db"
-    _add_dataset(db, corpus_for(mode), "Corpus")
+    _add_dataset(db, SMALL_CSV, "Corpus")
     server = Server(db, work / "fault-run.log")
     out: dict[str, Any] = {}
     async with async_playwright() as p:
@@ -383,7 +394,7 @@ async def kill_server_during_analysis(work: Path, mode: str) -> dict[str, Any]:
 def kill_cli_during_embedding(work: Path, mode: str) -> dict[str, Any]:
     """kill -9 `framescope run` once its first vectors are stored; run it again to the end."""
     db = work / "fault-cli.db"
-    corpus = corpus_for(mode)
+    corpus = corpus_for(mode, work, "cli")
     args = ("run", str(corpus), "--out", str(work / "fault_cli_out"), "--store", str(db), "--quiet")
     proc = _cli_popen(*args)
 
@@ -442,7 +453,7 @@ async def bad_input_browser(work: Path, mode: str) -> dict[str, Any]:
     timeout_ms = TIMEOUT_MS[mode]
     db = work / "bad-input.db"
     seed = work / "load.db"
-    if seed.exists() and corpus_for(mode) == SMALL_CSV:  # analysed, vectors cached: saves a cold run
+    if seed.exists() and corpus_for(mode, work) == SMALL_CSV:  # analysed, vectors cached: saves a cold run
         _copy_store(seed, db)
     else:
         _add_dataset(db, SMALL_CSV, "Corpus")
@@ -507,6 +518,11 @@ async def bad_input_browser(work: Path, mode: str) -> dict[str, Any]:
 # --- the suite -------------------------------------------------------------------------------
 
 
+def _save_partial(res: SuiteResult, work: Path) -> None:
+    """The figures so far, in case a later phase overruns the time it was given."""
+    (work / "partial.json").write_text(json.dumps(res.to_json(), indent=2, default=str) + "\n")
+
+
 def run(mode: str = "full") -> SuiteResult:
     res = SuiteResult("reliability", mode, "Load, kill -9 and malformed input (Chromium, loopback only)")
     res.columns = ["measure", "value", "all"]
@@ -534,6 +550,7 @@ def run(mode: str = "full") -> SuiteResult:
     ]
     res.target("load: failed sessions", lo["failed_sessions"], "0", lo["failed_sessions"] == 0)
     res.target("load: exception boxes", lo["exception_boxes"], "0", lo["exception_boxes"] == 0)
+    _save_partial(res, work)
     log("  reliability: kill -9 during an upload")
     up = asyncio.run(kill_server_during_upload(work, mode))
     log("  reliability: kill -9 during an analysis")
@@ -553,6 +570,7 @@ def run(mode: str = "full") -> SuiteResult:
     ]
     for name, r in (("upload", up), ("analysis", an), ("CLI", cl)):
         res.target(f"fault ({name}): integrity ok, nothing half-written, run completes", int(r["ok"]), "1", r["ok"])
+    _save_partial(res, work)
     log("  reliability: malformed files through the CLI and the browser")
     cli_rows = bad_input_cli()
     br = asyncio.run(bad_input_browser(work, mode))

@@ -53,7 +53,7 @@ def env(tmp_path_factory):
     assert len(keys) == 1, "the first run starts exactly one analysis"
     from dashboard import runs
 
-    progress = runs.wait(store, keys[0], timeout=300)
+    progress = runs.wait(store, keys[0], timeout=900)  # minutes when the shared machine is busy
     assert progress.status == "done", progress
     yield {"tmp": tmp, "store": store, "key": keys[0], "first": at}
     mp.undo()
