@@ -66,6 +66,11 @@ MARKUP_FROM_USER_JS = """() => [...document.querySelectorAll('img, a')].filter(e
 FULL_ARTICLES = {"load": 120, "cli": 150}
 
 
+# Streamlit's default polling file watcher stats every imported module's file (torch,
+# transformers: thousands) several times a second: on 2 busy cores it starves the server
+os.environ["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
+
+
 def corpus_for(mode: str, work: Path, purpose: str = "load") -> Path:
     if mode != "full" or purpose not in FULL_ARTICLES:
         return SMALL_CSV
