@@ -3,6 +3,8 @@
     framescope run [INPUT ...] --out DIR          # ingest → … → tables + manifest.json
     framescope validate --labels L [--fit OUT]    # frame quality against hand labels
     framescope codebook FILE                      # check a codebook and list its frames
+    framescope check INPUT ...                    # read files, report rejected rows, no analysis
+    framescope store info|gc [--store DB]         # what the store holds; drop what no data set uses
 
 Errors are one line naming the file, row or option at fault, with a non-zero exit
 status; `--debug` shows the traceback instead.
@@ -14,8 +16,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
-import socket
 import sys
 import time
 import typing
@@ -114,7 +114,7 @@ def _stage_printer(quiet: bool):
 def cmd_run(args: argparse.Namespace) -> int:
     from .ingest import ingest
     from .pipeline import run, sources_of, write_outputs
-    from .store import Store
+    from .store import Store, run_owner_id
 
     config = _config_from(args)
     inputs = args.inputs or [str(DEMO_CORPUS)]
@@ -129,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  warning: {w}", file=sys.stderr)
     store = None if args.no_store else Store(args.store or default_store_path())
     try:
-        out = run(result.articles, config, store=store, owner=f"cli@{socket.gethostname()}:{os.getpid()}",
+        out = run(result.articles, config, store=store, owner=run_owner_id("cli"),
                   progress=_stage_printer(args.quiet), rejected=result.rejected, sources=sources_of(result))
         tables, validation = _corrected(args, config, out.tables, store)
     finally:
@@ -176,6 +176,19 @@ def _corrected(args: argparse.Namespace, config: PipelineConfig, tables: dict, s
         print(f"framescope: corrected frame shares for the error rates measured on {len(texts)} coded passages "
               f"({source})", file=sys.stderr)
     return correct_tables(tables, rates, seed=config.seed), validation
+def cmd_check(args: argparse.Namespace) -> int:
+    """Read the inputs as `run` would and report every rejected row, without analysing."""
+    from .ingest import ingest
+
+    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
+          f"{len(result.articles)} articles, {len(result.rejected)} rejected, "
+          f"{result.n_duplicates} duplicate copies collapsed")
+    for f, row, reason in result.rejected.itertuples(index=False, name=None):
+        print(f"  rejected: {f}{', row ' + row if row else ''}: {reason}")
+    for w in result.warnings:
+        print(f"  warning: {w}")
+    return 0 if len(result.articles) else EXIT_USAGE
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -254,6 +267,29 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from .housekeeping import collect_garbage, format_info, store_info
+    from .store import Store
+
+    path = Path(args.store or default_store_path())
+    if not path.exists():
+        raise FramescopeError(f"{path}: no store there")
+    store = Store(path)
+    try:
+        if args.action == "info":
+            print(format_info(store_info(store)))
+        else:
+            r = collect_garbage(store)
+            mb = 2**20
+            print(f"framescope: dropped {r.runs_dropped} run(s), {r.splits_dropped} passage split(s) and "
+                  f"{r.vectors_dropped} vector(s) no data set uses; {r.bytes_before / mb:.1f} MB → "
+                  f"{r.bytes_after / mb:.1f} MB"
+                  + (f"; {r.live_runs} run(s) in progress were left alone and vectors kept" if r.live_runs else ""))
+    finally:
+        store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="framescope", description="How news outlets frame the China–Russia partnership.")
     p.add_argument("--version", action="version", version=f"framescope {__version__}")
@@ -277,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(run)
     run.set_defaults(func=cmd_run)
 
+    chk = sub.add_parser("check", help="read article files and report rejected rows, without analysing them")
+    chk.add_argument("inputs", nargs="+", metavar="INPUT", help="article files")
+    chk.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", help="as for run")
+    chk.add_argument("--dayfirst", action="store_true", help="read 05/03/2024 as 5 March")
+    chk.set_defaults(func=cmd_check)
+
     val = sub.add_parser("validate", help="measure frame scores against labelled passages; --fit learns from them")
     val.add_argument("--labels", required=True, help="CSV with a text column and frame id/code label column(s)")
     val.add_argument("--codebook", default=str(DEFAULT_CODEBOOK), help="codebook YAML [partnership.yaml]")
@@ -292,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--store", help="SQLite store caching embeddings")
     val.add_argument("--no-store", action="store_true", help="cache nothing on disk")
     val.set_defaults(func=cmd_validate)
+
+    sto = sub.add_parser("store", help="what the SQLite store holds (info), or drop what no data set uses (gc)")
+    sto.add_argument("action", choices=("info", "gc"),
+                     help="info: sizes by table, runs, vectors, data sets; gc: drop unused runs and vectors, VACUUM")
+    sto.add_argument("--store", help=f"the store [$FRAMESCOPE_DB or {default_store_path().name}]")
+    sto.set_defaults(func=cmd_store)
 
     cb = sub.add_parser("codebook", help="check a codebook file and list its frames")
     cb.add_argument("file")

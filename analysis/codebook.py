@@ -158,10 +158,27 @@ def _topic(raw: Any, problems: list[str]) -> Topic | None:
     return Topic(description, tuple(str(e).strip() for e in examples if str(e).strip()))
 
 
+MAX_CODEBOOK_CHARS = 200_000  # the shipped codebooks are under 20 kB; the editor enforces it too
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without aliases: `*name` could multiply a small file into gigabytes (a
+    "billion laughs"), and a codebook never needs one."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 (PyYAML's signature)
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a codebook",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_codebook(path: str | Path) -> Codebook:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CODEBOOK_CHARS * 4 + 1)  # at most 4 UTF-8 bytes a character
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise CodebookError(f"{path}: codebook file not found") from None
     except UnicodeDecodeError:
@@ -170,8 +187,11 @@ def load_codebook(path: str | Path) -> Codebook:
 
 
 def parse_codebook_text(text: str, source: str = "<codebook>") -> Codebook:
+    if len(text) > MAX_CODEBOOK_CHARS:
+        raise CodebookError(f"{source}: {len(text):,} characters; a codebook may have at most "
+                            f"{MAX_CODEBOOK_CHARS:,}")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

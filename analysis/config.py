@@ -44,8 +44,10 @@ class IngestLimits:
     max_zip_ratio: float = _opt(200.0, "Highest uncompressed/compressed ratio of a ZIP member.")
     max_field_chars: int = _opt(2_000_000, "Longest text field accepted in a row.")
     max_parquet_bytes: int = _opt(
-        1 * 2**30, "Most uncompressed bytes a Parquet file's row groups may declare."
+        1 * 2**30, "Most bytes a Parquet file may decode to, counted on the batches actually read."
     )
+    max_upload_bytes: int = _opt(400 * 2**20, "Most bytes of all files of one upload (one ingest) together.")
+    max_session_bytes: int = _opt(1 * 2**30, "Most bytes one dashboard session may upload in all.")
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,9 @@ class SentenceTransformerEmbedder:
         self._path = resolve_model_path(self.model)
         self._st = None
         self._lock = threading.Lock()
+        # one call at a time: the fast tokenizer is not thread-safe ("Already borrowed") and two
+        # concurrent forward passes only fight over the same cores
+        self._calls = threading.Lock()
         self.precision_used = "bf16" if self.precision == "bf16" or (self.precision == "auto" and native_bf16()) else "fp32"
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(self._path)
@@ -154,8 +157,9 @@ class SentenceTransformerEmbedder:
 
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            vecs = self._network().encode(
+        network = self._network()
+        with self._calls, torch.inference_mode():
+            vecs = network.encode(
                 list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                 normalize_embeddings=False, show_progress_bar=False,
             )
@@ -170,7 +174,8 @@ class SentenceTransformerEmbedder:
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
-            enc = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+            with self._calls:
+                enc = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         finally:
             quiet.setLevel(level)
         return [len(ids) for ids in enc]

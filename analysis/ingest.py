@@ -169,11 +169,16 @@ def ingest(
     if not sources:
         raise IngestError("no input files")
     frames, reports, rejected, warnings, failures = [], [], [], [], []
+    total = 0
     for source in sources:
         try:
-            frame, report, file_rejected, file_warnings = _ingest_one(
-                *_read_source(source, limits), mapping, limits, dayfirst
-            )
+            name, data = _read_source(source, limits)
+            total += len(data)
+            if total > limits.max_upload_bytes:
+                raise IngestError(
+                    f"{name}: the files together exceed {_mb(limits.max_upload_bytes)}, the limit for one upload"
+                )
+            frame, report, file_rejected, file_warnings = _ingest_one(name, data, mapping, limits, dayfirst)
         except IngestError as exc:
             if len(sources) == 1:
                 raise
@@ -299,17 +304,23 @@ def _decode(name: str, data: bytes) -> tuple[str, str, list[str]]:
     bom = next((enc for mark, enc in _BOMS if data.startswith(mark)), None)
     utf16 = None if bom else _utf16_without_bom(data)
     tried = (bom,) if bom else (utf16,) if utf16 else _FALLBACKS
+    first_bad = None
     for encoding in tried:
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            first_bad = first_bad or exc
             continue
         warnings = [] if bom or encoding == "utf-8" else [f"{name}: decoded as {encoding}"]
         if nul := text.count("\x00"):
             text = text.replace("\x00", "")
             warnings.append(f"{name}: removed {nul} NUL character(s)")
         return text, encoding, warnings
-    raise IngestError(f"{name}: cannot decode text; tried {', '.join(tried)}")
+    where = ""
+    if first_bad is not None:
+        line = data[: first_bad.start].count(b"\n") + 1
+        where = f" (line {line}, byte {first_bad.start})"
+    raise IngestError(f"{name}: cannot decode text{where}; tried {', '.join(tried)}")
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -393,27 +404,59 @@ def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str], st
     """(first line, fields, problem) per non-blank record.
 
     An unterminated quote rejects the line it opens on and parsing resumes on the next
-    line, so it can never swallow the rest of the file.
+    line, so it can never swallow the rest of the file. Whether a record's quote ever
+    closes is looked up (`_unclosed_from`), not found by parsing to the end of the file
+    again, so a file full of stray quotes still takes linear time.
     """
     lines = io.StringIO(text, newline="").readlines()
-    start = 0
-    while start < len(lines):
-        reader = csv.reader(itertools.islice(lines, start, None), delimiter=delimiter, strict=True)
-        while True:
-            first = start + reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                if str(exc) == "unexpected end of data":
-                    yield first, [], f"unterminated quote starting line {first}"
-                    start = first
-                    break
-                yield first, [], f"bad quoting ({exc})"
-                continue
-            if fields:
-                yield first, fields, None
+    unclosed = _unclosed_from(lines, delimiter)
+    remaining = iter(lines)
+    start = 0  # lines consumed before the current reader
+    reader = csv.reader(remaining, delimiter=delimiter, strict=True)
+    while True:
+        first = start + reader.line_num + 1
+        if first <= len(lines) and unclosed[first - 1]:
+            yield first, [], f"unterminated quote starting line {first}"
+            next(remaining)  # skip that line; a new reader starts at a record boundary
+            start = first
+            reader = csv.reader(remaining, delimiter=delimiter, strict=True)
+            continue
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield first, [], f"bad quoting ({exc})"
+            continue
+        if fields:
+            yield first, fields, None
+
+
+def _unclosed_from(lines: list[str], delimiter: str) -> list[bool]:
+    """Per line: does a record starting there open a quote that no later line closes?
+
+    Each line is parsed on its own twice (entered at a record start, and entered inside a
+    quoted field, which a leading quote reproduces), giving whether it leaves a quote open;
+    one backward pass then finds, for every line, whether any later line ends the quoted
+    field. Lines without a quote character are neither parsed nor able to close one.
+    """
+
+    def leaves_open(line: str) -> bool:
+        try:
+            for _ in csv.reader([line], delimiter=delimiter, strict=True):
+                pass
+        except csv.Error as exc:
+            return str(exc) == "unexpected end of data"
+        return False
+
+    unclosed = [False] * len(lines)
+    closed_later = False  # some line after the current one ends a field that was open before it
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if '"' in line:
+            unclosed[i] = leaves_open(line) and not closed_later
+            closed_later = closed_later or not leaves_open('"' + line)
+    return unclosed
 
 
 def _loads(text: str, line_offset: int = 0) -> Any:
@@ -484,19 +527,25 @@ def _records_table(
     return _Table(names, rows, bad, encoding, tuple(warnings), label_kind)
 
 
+_PARQUET_BATCH_ROWS = 4096
+
+
 def _read_parquet(name: str, data: bytes, limits: IngestLimits) -> _Table:
-    """Parquet after its PAR1 magic and declared size are checked."""
+    """Parquet after its PAR1 magic is checked, read in batches while their decoded size stays
+    under the limit."""
     if len(data) < 12 or not (data.startswith(b"PAR1") and data.endswith(b"PAR1")):
         raise IngestError(f"{name}: corrupt Parquet (no PAR1 marker at both ends)")
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
-        meta = parquet.metadata
-        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if size > limits.max_parquet_bytes:
-            raise IngestError(
-                f"{name} expands to {_mb(size)}; the limit is {_mb(limits.max_parquet_bytes)}"
-            )
-        table = parquet.read()
+        batches, size = [], 0
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+            size += batch.nbytes  # what was actually decoded: the footer's sizes are the writer's claim
+            if size > limits.max_parquet_bytes:
+                raise IngestError(
+                    f"{name} expands to over {_mb(limits.max_parquet_bytes)} when read; that is the limit"
+                )
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"{name}: corrupt Parquet ({_first_line(exc)})") from None
     cells = [[_cell_text(v) for v in column.to_pylist()] for column in table.columns]

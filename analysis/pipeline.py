@@ -478,11 +478,11 @@ def run(
         tables = all_tables(analysis)
     except BaseException as exc:
         if claimed:
-            store.fail_run(key, str(exc) or type(exc).__name__)
+            store.fail_run(key, str(exc) or type(exc).__name__, owner)
         raise
     manifest = {**analysis.manifest, "run_key": key, "reused_run": False}
     if claimed:
-        store.finish_run(key, tables, manifest)
+        store.finish_run(key, tables, manifest, owner)
     return RunOutput(key, tables, manifest, analysis)
 
 

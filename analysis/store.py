@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -35,6 +36,8 @@ from . import schema as S
 from .errors import StoreError
 
 SCHEMA_VERSION = 1
+# a run on another host that writes no progress for this long is presumed dead and taken over
+STALE_RUN_S = 600.0
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -369,12 +372,15 @@ class Store:
         return json.loads(row[0]) if row else {}
 
     # runs --------------------------------------------------------------------------------
-    def claim_run(self, run_key: str, params: dict[str, Any], owner: str, *, stale_s: float = 600) -> bool:
-        """Mark a run as ours to compute. False when it is done, or running and recently alive."""
+    def claim_run(self, run_key: str, params: dict[str, Any], owner: str, *, stale_s: float = STALE_RUN_S) -> bool:
+        """Mark a run as ours to compute. False when it is done, or queued/running for an owner
+        that is alive: a process on this host whose pid exists, or another host's process that
+        updated the run within `stale_s` seconds. A dead owner's run is taken over."""
         now = time.time()
         with self.write() as con:
-            row = con.execute("SELECT status, updated_at FROM runs WHERE run_key=?", (run_key,)).fetchone()
-            if row and (row[0] == "done" or (row[0] in ("queued", "running") and now - row[1] < stale_s)):
+            row = con.execute("SELECT status, updated_at, owner FROM runs WHERE run_key=?", (run_key,)).fetchone()
+            if row and (row[0] == "done" or (row[0] in ("queued", "running") and row[2] != owner
+                                              and owner_alive(row[2], now - row[1], stale_s))):
                 return False
             con.execute(
                 "INSERT OR REPLACE INTO runs (run_key, status, stage, done, total, message, params, created_at,"
@@ -382,28 +388,37 @@ class Store:
                 (run_key, json.dumps(params, default=str), now, now, owner),
             )
         # a folder left by a run that died after its rename, and temporary folders of one that died writing
-        self._remove_run_folder(run_key)
+        self.remove_run_folder(run_key)
         for stale in self.runs_dir.glob(f"{_TMP_PREFIX}{run_key}-*"):
             shutil.rmtree(stale, ignore_errors=True)
         return True
 
-    def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "") -> None:
+    def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "",
+                   owner: str | None = None) -> bool:
+        """Record progress; with `owner`, only while that owner still holds the run (False if not)."""
         with self.write() as con:
-            con.execute(
-                "UPDATE runs SET stage=?, done=?, total=?, message=?, updated_at=? WHERE run_key=?",
-                (stage, done, total, message, time.time(), run_key),
+            cur = con.execute(
+                "UPDATE runs SET stage=?, done=?, total=?, message=?, updated_at=? WHERE run_key=?"
+                + _OWNED, (stage, done, total, message, time.time(), run_key, *_owner_args(owner)),
             )
+        return cur.rowcount > 0
 
-    def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+    def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
+                   owner: str | None = None) -> bool:
         """Write every result table as Parquet into a temporary folder, rename it into place
-        (so the run folder is whole or absent), then mark the run done with its manifest."""
+        (so the run folder is whole or absent), then mark the run done with its manifest.
+        With `owner`, nothing is saved unless that owner still holds the run (returns False)."""
+        if owner is not None and not self.connection().execute(
+            "SELECT 1 FROM runs WHERE run_key=? AND owner=? AND status='running'", (run_key, owner)
+        ).fetchone():
+            return False
         tmp = self.runs_dir / f"{_TMP_PREFIX}{run_key}-{os.getpid()}-{threading.get_ident()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
             for name, df in tables.items():
                 df.to_parquet(tmp / f"{name}{TABLE_EXT}", index=False)
-            self._remove_run_folder(run_key)
+            self.remove_run_folder(run_key)
             tmp.rename(self.run_dir(run_key))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -413,6 +428,7 @@ class Store:
                 "UPDATE runs SET status='done', stage='done', message='', manifest=?, updated_at=? WHERE run_key=?",
                 (json.dumps(manifest, default=str), time.time(), run_key),
             )
+        return True
 
     def add_run_table(self, run_key: str, name: str, df: pd.DataFrame) -> Path:
         """Add one table to a finished run (e.g. a map computed after it), atomically: written
@@ -444,19 +460,21 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
-    def _remove_run_folder(self, run_key: str) -> None:
+    def remove_run_folder(self, run_key: str) -> None:
         folder = self.run_dir(run_key)
         if folder.exists():  # renamed aside first, so the key's folder is never half-deleted
             trash = self.runs_dir / f"{_TMP_PREFIX}old-{run_key}-{os.getpid()}-{threading.get_ident()}"
             folder.rename(trash)
             shutil.rmtree(trash, ignore_errors=True)
 
-    def fail_run(self, run_key: str, message: str) -> None:
+    def fail_run(self, run_key: str, message: str, owner: str | None = None) -> bool:
+        """Mark a run failed; with `owner`, only while that owner holds a running run."""
         with self.write() as con:
-            con.execute(
-                "UPDATE runs SET status='failed', message=?, updated_at=? WHERE run_key=?",
-                (message, time.time(), run_key),
+            cur = con.execute(
+                "UPDATE runs SET status='failed', message=?, updated_at=? WHERE run_key=? AND status<>'done'"
+                + _OWNED, (message, time.time(), run_key, *_owner_args(owner)),
             )
+        return cur.rowcount > 0
 
     def run_status(self, run_key: str) -> RunStatus | None:
         row = self.connection().execute(
@@ -479,6 +497,39 @@ class Store:
         tables = {p.name[: -len(TABLE_EXT)]: pd.read_parquet(p) for p in sorted(folder.glob(f"*{TABLE_EXT}"))
                   if not p.name.startswith(_TMP_PREFIX)}
         return tables, manifest
+
+
+_OWNED = " AND (? IS NULL OR owner=?)"
+
+
+def _owner_args(owner: str | None) -> tuple[str | None, str | None]:
+    return owner, owner
+
+
+def run_owner_id(kind: str) -> str:
+    """This process as a run owner: `kind@host:pid` (kind is `dashboard` or `cli`)."""
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None, quiet_s: float, stale_s: float = STALE_RUN_S) -> bool:
+    """Whether a run's owner may still be computing it.
+
+    An owner `kind@host:pid` on this host is alive exactly while its pid exists (a killed
+    server or CLI is recognised at once); any other owner is presumed alive until the run
+    has been quiet (no progress written) for `stale_s` seconds.
+    """
+    host, _, pid = (owner or "").rpartition("@")[2].rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return True  # this process: its own queue decides (dashboard.jobs)
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return quiet_s < stale_s
 
 
 def _dataset_info(row: tuple) -> DatasetInfo:

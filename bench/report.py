@@ -8,7 +8,7 @@ from typing import Any
 
 from .common import REPO, table, targets_table
 
-ORDER = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard")
+ORDER = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "reliability")
 
 INTRO = """# Framescope benchmarks
 

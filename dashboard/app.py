@@ -38,6 +38,8 @@ def main() -> None:
     pages = [st.Page(HERE / path, title=title, icon=icon, url_path=url, default=(i == 0))
              for i, (path, title, icon, url) in enumerate(PAGES)]
     nav = st.navigation(pages)
+    if nav.url_path != "data":
+        state.release_upload()
     ready: list[bool] = []
 
     def setup() -> None:

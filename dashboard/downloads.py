@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import altair as alt
@@ -35,8 +36,20 @@ def table_payload(name: str, df: pd.DataFrame, fmt: str, manifest: Mapping[str, 
     if fmt == "csv":
         return to_csv_bytes(df)
     if fmt == "xlsx":
-        return to_xlsx_bytes({name: df}, dict(manifest or {}))
+        return to_xlsx_bytes({name: df}, public_manifest(dict(manifest or {})))
     raise ValueError(f"unknown table format {fmt!r}")
+
+
+def public_manifest(value: Any) -> Any:
+    """The manifest as a download may show it: an absolute path of this server (codebook file,
+    local model folder) becomes its last component; everything else is kept."""
+    if isinstance(value, Mapping):
+        return {k: public_manifest(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [public_manifest(v) for v in value]
+    if isinstance(value, str) and (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()):
+        return PurePosixPath(value.replace("\\", "/")).name
+    return value
 
 
 def export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:

@@ -283,6 +283,28 @@ class UploadCheck:
     already_saved: tuple[tuple[str, str], ...]  # (file, data set name) for files saved before
 
 
+def upload_problem(sizes: Sequence[tuple[str, int]], session_bytes: int, limits=None) -> str | None:
+    """Why this batch of (name, size) files may not be read, before reading it; None when it may.
+
+    Checked on the sizes the server received, so an over-large batch never gets copied.
+    """
+    from analysis.config import IngestLimits
+
+    limits = limits or IngestLimits()
+    total = sum(size for _, size in sizes)
+    mb = 2**20
+    for name, size in sizes:
+        if size > limits.max_file_bytes:
+            return f"{name} is {size / mb:.1f} MB; the limit per file is {limits.max_file_bytes / mb:.0f} MB"
+    if total > limits.max_upload_bytes:
+        return (f"these {len(sizes)} files are {total / mb:.1f} MB together; the limit for one upload is "
+                f"{limits.max_upload_bytes / mb:.0f} MB")
+    if session_bytes + total > limits.max_session_bytes:
+        return (f"this session has uploaded {session_bytes / mb:.1f} MB already; with these files it would pass "
+                f"the limit of {limits.max_session_bytes / mb:.0f} MB per session (open a new session to go on)")
+    return None
+
+
 def check_upload(files, *, mapping=None, dayfirst: bool = False, store=None, limits=None) -> UploadCheck:
     """Ingest (name, bytes) pairs with an optional column mapping; never raises for bad input."""
     import hashlib

@@ -39,6 +39,7 @@ CHOOSE_ACTIVE_FOR = "fs_choose_active_for"  # the active set that box was last f
 UPLOAD_GEN = "fs_upload_generation"
 UPLOAD_MAPPING = "fs_upload_mapping"
 UPLOAD_CHECK = "fs_upload_check"
+UPLOAD_SESSION_BYTES = "fs_upload_session_bytes"  # bytes uploaded in this session (a per-session cap)
 LAST_EVENT = "fs_last_event_"
 FLASH = "fs_flash"
 FRAME_MODEL = "fs_frame_model"  # (codebook stem, path) of a few-shot model applied on the Validate page

@@ -1,4 +1,5 @@
-"""Analysis runs behind the dashboard: content-addressed keys and one background worker per key.
+"""Analysis runs behind the dashboard: content-addressed keys, queued in the process's bounded
+queue (`dashboard.jobs`) and computed by background workers.
 
 No Streamlit here. A run is identified by `run_key`: the sha256 of the sorted content keys of
 the active data sets' articles, the pipeline configuration and the codebook's digest (never a
@@ -15,7 +16,6 @@ import functools
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -30,12 +30,13 @@ from analysis.config import PipelineConfig
 from analysis.pipeline import run_key  # the same keys as `framescope run`
 from analysis.embeddings import load_embedder
 from analysis.errors import FramescopeError
-from analysis.store import RunStatus, Store
+from analysis.store import RunStatus, Store, owner_alive, run_owner_id
+
+from .jobs import process_queue
 
 log = logging.getLogger(__name__)
 
-HOST = socket.gethostname()
-OWNER = f"dashboard@{HOST}:{os.getpid()}"
+OWNER = run_owner_id("dashboard")
 
 # stage -> (start, end) of the overall progress bar; embedding dominates a cold run
 _STAGE_SPAN = {
@@ -109,18 +110,26 @@ def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineCon
 
 def start_for(
     store: Store, dataset_ids: Sequence[int], articles_sha: str, n_articles: int, config: PipelineConfig,
-    *, retry: bool = False,
+    *, retry: bool = False, session: str = "",
 ) -> tuple[RunSpec | None, Progress]:
-    """The run of these data sets' articles with this configuration, started in the background
+    """The run of these data sets' articles with this configuration, queued for this session
     if needed: its spec and progress (no spec when there are no articles)."""
     if n_articles == 0:
         return None, Progress("none", "", 0.0, "No articles")
     spec = make_spec(dataset_ids, articles_sha, config, n_articles)
-    return spec, ensure_run(store, spec, retry=retry)
+    return spec, ensure_run(store, spec, retry=retry, session=session)
 
 
 def progress_of(store: Store, key: str) -> Progress:
-    return describe(store.run_status(key))
+    """The run's progress, with its place when it waits in this process's queue."""
+    place = process_queue().place(key)
+    if place:
+        ahead = "the next to start" if place == 1 else f"{place - 1} runs ahead of it"
+        return Progress("queued", "queued", 0.0, f"Waiting in the queue: place {place} ({ahead})")
+    status = store.run_status(key)
+    if place == 0 and (status is None or status.status != "running"):
+        return Progress("running", "starting", 0.0, STAGE_TEXT["starting"])  # its thread is claiming it
+    return describe(status)
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -130,7 +139,7 @@ def progress_of(store: Store, key: str) -> Progress:
 class Progress:
     """A run's state as the pages show it."""
 
-    status: str  # none | running | done | failed
+    status: str  # none | queued | running | done | failed
     stage: str
     fraction: float
     text: str
@@ -180,8 +189,13 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min"
 
 
+class RunCancelled(FramescopeError):
+    """Raised inside a run when the page cancelled it or another process took it over."""
+
+
 class _Reporter:
-    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store.
+    """The pipeline's progress callback: writes stage, done/total, rate and elapsed to the store,
+    and stops the run (RunCancelled) when it was cancelled or is no longer ours.
 
     A heartbeat thread rewrites the row every `HEARTBEAT_S` while a stage runs, so the running
     time advances during stages that report no steps (clustering, scoring) and "no progress"
@@ -190,9 +204,10 @@ class _Reporter:
 
     HEARTBEAT_S = 2.0
 
-    def __init__(self, store: Store, key: str) -> None:
+    def __init__(self, store: Store, key: str, cancel: threading.Event | None = None) -> None:
         self.store = store
         self.key = key
+        self.cancel = cancel or threading.Event()
         self.t0 = time.time()
         self.stage_t0 = self.t0
         self.stage = ""
@@ -205,6 +220,8 @@ class _Reporter:
         self._beat: threading.Thread | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.cancel.is_set():
+            raise RunCancelled(CANCELLED)
         now = time.time()
         if stage != self.stage:
             self.stage, self.stage_t0, self.done0 = stage, now, done
@@ -221,8 +238,11 @@ class _Reporter:
             info["rate"] = round((done - self.done0) / (now - self.stage_t0), 2)
         self.info = info
         with self._write_lock:
-            self.store.update_run(self.key, stage=stage, done=done, total=total, message=json.dumps(info))
+            ours = self.store.update_run(self.key, stage=stage, done=done, total=total, message=json.dumps(info),
+                                         owner=OWNER)
             self.last_write = now
+        if not ours:
+            raise RunCancelled("another process took this run over")
 
     def start_heartbeat(self) -> None:
         def beat() -> None:
@@ -234,7 +254,7 @@ class _Reporter:
                         info = {**self.info, "elapsed": round(time.time() - self.t0, 1)}
                         with self._write_lock:
                             beat_store.update_run(self.key, stage=stage, done=done, total=total,
-                                                  message=json.dumps(info))
+                                                  message=json.dumps(info), owner=OWNER)
                             self.last_write = time.time()
             except Exception:  # the store is failing; the worker reports that itself
                 log.exception("progress heartbeat of run %s stopped", self.key[:12])
@@ -250,11 +270,10 @@ class _Reporter:
             self._beat.join(timeout=5)
 
 
-# --- the worker ----------------------------------------------------------------------------
+# --- the queue and the worker --------------------------------------------------------------
 
-_lock = threading.Lock()
+CANCELLED = "Cancelled from the page"
 _embedder_lock = threading.Lock()
-_threads: dict[str, threading.Thread] = {}
 
 
 def embedder_for(config: PipelineConfig):
@@ -264,73 +283,61 @@ def embedder_for(config: PipelineConfig):
         return load_embedder(config.model, config.precision, config.batch_size)
 
 
-def _owner_gone(owner: str | None) -> bool:
-    """True when a run was claimed by a dashboard process on this host that no longer runs it."""
-    if not owner or not owner.startswith(f"dashboard@{HOST}:"):
-        return False
-    try:
-        pid = int(owner.rsplit(":", 1)[1])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return True  # ours, but no live thread of ours has it (checked by the caller)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def is_running_here(key: str) -> bool:
-    t = _threads.get(key)
-    return t is not None and t.is_alive()
+    return process_queue().place(key) == 0
 
 
-def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False) -> Progress:
-    """Start computing `spec` in a background thread unless it is done, running or failed.
+def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False, session: str = "") -> Progress:
+    """Queue `spec` for this session unless it is done, failed (without `retry`) or computed by
+    another live process (a CLI, another server). Returns the run's progress.
 
-    A failed run is only started again with `retry=True`. Returns the run's progress.
+    A session waits for one run at a time: its newest request (see dashboard.jobs).
     """
-    with _lock:
-        status = store.run_status(spec.key)
-        if status is not None and status.status == "done":
+    status = store.run_status(spec.key)
+    if status is not None and status.status == "done":
+        return describe(status)
+    queue = process_queue()
+    if queue.place(spec.key) is None and status is not None:
+        if status.status == "failed" and not retry:
             return describe(status)
-        if is_running_here(spec.key):
-            return describe(status)
-        if status is not None and status.status == "failed" and not retry:
-            return describe(status)
-        stale_s = 600.0
-        if status is not None and status.status in ("queued", "running") and _owner_gone(store.run_owner(spec.key)):
-            stale_s = 0.0  # claimed by a process that died (server restart): take it over
-        if not store.claim_run(spec.key, spec.params(), OWNER, stale_s=stale_s):
-            return describe(store.run_status(spec.key))  # another session, process or CLI has it
-        thread = threading.Thread(
-            target=_work, args=(store.path, spec), name=f"framescope-run-{spec.key[:8]}", daemon=True
-        )
-        _threads[spec.key] = thread
-        thread.start()
-    return describe(store.run_status(spec.key))
+        owner = store.run_owner(spec.key)
+        if status.status in ("queued", "running") and owner != OWNER and owner_alive(
+                owner, time.time() - status.updated_at):
+            return describe(status)  # another process computes it; the page polls the store
+    queue.submit(spec.key, session, lambda cancel: _work(store.path, spec, cancel))
+    return progress_of(store, spec.key)
+
+
+def cancel(store: Store, spec: RunSpec) -> bool:
+    """Cancel a queued or running run of this process; False when another process runs it."""
+    queue = process_queue()
+    place = queue.place(spec.key)
+    if place is None or not queue.cancel(spec.key):
+        return False
+    if place > 0 and store.claim_run(spec.key, spec.params(), OWNER):  # never started: record why
+        store.fail_run(spec.key, CANCELLED, OWNER)
+    return True
 
 
 def wait(store: Store, key: str, timeout: float = 600.0, poll: float = 0.2) -> Progress:
     """Block until a run is done or failed (for tests and scripts)."""
     end = time.time() + timeout
     while time.time() < end:
-        p = describe(store.run_status(key))
+        p = progress_of(store, key)
         if p.status in ("done", "failed"):
             return p
         time.sleep(poll)
     raise TimeoutError(f"run {key[:12]} did not finish in {timeout:.0f} s")
 
 
-def _work(store_path: Path, spec: RunSpec) -> None:
+def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None) -> None:
     from analysis.pipeline import all_tables, analyse  # heavy imports off the page's path
 
     store = Store(store_path)
-    report = _Reporter(store, spec.key)
+    report = _Reporter(store, spec.key, cancel)
     try:
+        if not store.claim_run(spec.key, spec.params(), OWNER):
+            return  # done meanwhile, or a live process (CLI, other server) computes it
         report("loading data", 0, 1)
         report.start_heartbeat()
         articles = store.articles(spec.dataset_ids)
@@ -357,8 +364,8 @@ def _work(store_path: Path, spec: RunSpec) -> None:
             "frames": {f.id: f.label for f in analysis.codebook.frames},
         }
         report.stop()  # no heartbeat write after the run is marked done
-        store.finish_run(spec.key, tables, manifest)
-        log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
+        if store.finish_run(spec.key, tables, manifest, OWNER):
+            log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
         report.stop()
         log.warning("run %s failed: %s", spec.key[:12], exc)
@@ -371,13 +378,10 @@ def _work(store_path: Path, spec: RunSpec) -> None:
     finally:
         report.stop()
         store.close()
-        with _lock:
-            if _threads.get(spec.key) is threading.current_thread():
-                _threads.pop(spec.key, None)
 
 
 def _fail(store: Store, key: str, message: str) -> None:
     try:
-        store.fail_run(key, message)
+        store.fail_run(key, message, OWNER)
     except Exception:  # the store itself is failing; nothing more to record
         log.exception("could not record the failure of run %s", key[:12])

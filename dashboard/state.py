@@ -329,6 +329,23 @@ def clear_caches() -> None:
     _corpus.clear()
 
 
+def session_id() -> str:
+    """This browser session's id: the run queue lets each session wait for one run only."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def release_upload() -> None:
+    """Forget an upload left unsaved on the Data page (its bytes and checked articles), so an
+    abandoned upload does not stay in the server's memory for the rest of the session."""
+    ss = st.session_state
+    gen = ss.get(K.UPLOAD_GEN, 0)
+    if ss.pop(K.UPLOAD_CHECK, None) is not None or ss.get(f"fs_uploader_{gen}"):
+        ss[K.UPLOAD_GEN] = gen + 1
+
+
 def flash(message: str) -> None:
     """A success message shown once, on the next run (survives st.rerun)."""
     st.session_state[K.FLASH] = message

@@ -1,12 +1,16 @@
 """Render helpers shared by the pages: the error guard, the run progress panel, safe tables.
 
-User text (titles, passages, outlet names, file names) only ever reaches the browser as
-dataframe cells, chart data or plain `st.text`/widget labels — never as HTML.
+User text (titles, passages, outlet, file, column, data set and codebook names, raw dates,
+and error messages that quote them) reaches the browser as dataframe cells, chart data,
+widget options or `st.text` — or, inside Markdown elements (markdown, caption, info,
+warning, error, success), only through `plain()`, so it can never become a link, an image,
+HTML or formatting.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +21,20 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from analysis import schema as S
 from analysis.errors import FramescopeError
 
-from . import runs, state
+from . import access, runs, state
 from .explore import filter_rows
 from .filters import Filters, filters
 
 log = logging.getLogger("dashboard")
+
+# every character CommonMark, GFM and Streamlit's Markdown give a meaning to
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^])")
+
+
+def plain(value: Any) -> str:
+    """`value` as literal text for a Markdown element: specials backslash-escaped, line breaks
+    and runs of white space folded to one space (no headings, lists or code blocks)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 GENERIC_ERROR = "Something went wrong on this page. The details are in the server log; try another filter or page."
 
@@ -33,16 +46,17 @@ def guarded(fn: Callable[[], Any]) -> None:
     except ScriptControlException:  # st.rerun / st.stop / page switches must pass through
         raise
     except FramescopeError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
     except Exception as exc:
         log.exception("page failed")
         st.error(f"{GENERIC_ERROR} ({type(exc).__name__})", icon=":material/error:")
 
 
 def run_for(f: Filters, *, retry: bool = False) -> tuple[runs.RunSpec | None, runs.Progress]:
-    """Start (if needed) the run for these filters in the background; its spec and progress."""
+    """Queue (if needed) the run for these filters for this session; its spec and progress."""
     c = state.corpus(f.datasets)
-    return runs.start_for(state.store(), f.datasets, c.digest, len(c.articles), f.config(), retry=retry)
+    return runs.start_for(state.store(), f.datasets, c.digest, len(c.articles), f.config(), retry=retry,
+                          session=state.session_id())
 
 
 def results_or_progress(f: Filters, *, what: str = "this page") -> state.Results | None:
@@ -64,12 +78,13 @@ def results_or_progress(f: Filters, *, what: str = "this page") -> state.Results
 
 @st.fragment(run_every=1.0)
 def progress_panel(key: str, what: str = "this page") -> None:
-    """Polls the run in the store once a second; reruns the whole page when it is done."""
+    """Polls the run once a second (stage, passages/s, time left, place in the queue); reruns
+    the whole page when it is done; the run can be cancelled here."""
     prog = runs.progress_of(state.store(), key)
     if prog.status == "done":
         st.rerun(scope="app")
     if prog.status == "failed":
-        st.error(f"The analysis failed: {prog.message}", icon=":material/error:")
+        st.error(f"The analysis failed: {plain(prog.message)}", icon=":material/error:")
         if st.button("Try again", key=f"retry_{key[:12]}"):
             run_for(filters(), retry=True)
             st.rerun(scope="app")
@@ -78,7 +93,18 @@ def progress_panel(key: str, what: str = "this page") -> None:
         st.markdown(f"**Analysing the active data sets** — {what} fills in when the run is done. "
                     "You can switch pages meanwhile; the run continues.")
         st.progress(prog.fraction, text=prog.text)
-        st.caption(f"run {key[:12]}")
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"run {key[:12]}")
+        if (prog.status in ("queued", "running") and access.can_write()
+                and c2.button("Cancel", key=f"cancel_{key[:12]}")):
+            f = filters()
+            c = state.corpus(f.datasets)
+            spec = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)) if len(c.articles) else None
+            if spec is None or spec.key != key or not runs.cancel(state.store(), spec):
+                st.warning("This run is computed by another process (a CLI or another server); "
+                           "it cannot be cancelled from here.")
+            else:
+                st.rerun(scope="app")
 
 
 LONG_TEXT = ("text", "snippet", "passage", "evidence", "description", "top_terms")
@@ -153,8 +179,8 @@ def run_caption(res: state.Results) -> None:
     c = m.get("counts", {})
     st.caption(
         f"Run {res.key[:12]} · {c.get('articles', '?'):,} articles, {c.get('passages', '?'):,} passages · "
-        f"k = {cl.get('k', '?')} · codebook {cb.get('name', '?')} v{cb.get('version', '?')} · "
-        f"model {m.get('model_id', '?')}"
+        f"k = {cl.get('k', '?')} · codebook {plain(cb.get('name', '?'))} v{plain(cb.get('version', '?'))} · "
+        f"model {plain(m.get('model_id', '?'))}"
     )
 
 

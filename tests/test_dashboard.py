@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -44,11 +45,16 @@ def env(tmp_path_factory):
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     store = Store(tmp / "fs.db")
-    keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+    for _ in range(100):  # the queue's worker thread claims the run in the store
+        keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+        if keys:
+            break
+        time.sleep(0.1)
     assert len(keys) == 1, "the first run starts exactly one analysis"
     from dashboard import runs
 
     progress = runs.wait(store, keys[0], timeout=900)  # a shared 2-core machine can be slow
+    progress = runs.wait(store, keys[0], timeout=900)  # minutes when the shared machine is busy
     assert progress.status == "done", progress
     yield {"tmp": tmp, "store": store, "key": keys[0], "first": at}
     mp.undo()
@@ -92,6 +98,11 @@ def chart_rows(at: AppTest, title_part: str) -> pd.DataFrame:
 def clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def literal(el) -> str:
+    """A Markdown element's text as the reader sees it (user text in it is backslash-escaped)."""
+    return el.value.replace("\\", "")
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -344,7 +355,7 @@ def test_upload_reports_bad_rows_and_saves_a_data_set(env):
     clean(at)
     at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
     assert not at.exception
-    errs = [e.value for e in at.error]
+    errs = [literal(e) for e in at.error]
     assert any("bad.csv, line 3: empty text" in e for e in errs), errs
     assert metric(at, "Accepted articles") == "2" and metric(at, "Rejected rows") == "1"
     before = len(store.datasets())
@@ -360,7 +371,7 @@ def test_upload_reports_bad_rows_and_saves_a_data_set(env):
     assert qp(at, "ds") == [str(saved.dataset_id)]  # made active
     # the uploader was reset, and uploading the same file again says so
     at.file_uploader[0].set_value([("bad.csv", BAD_CSV, "text/csv")]).run()
-    assert any("uploaded before" in i.value and "Two good rows" in i.value for i in at.info)
+    assert any("uploaded before" in literal(i) and "Two good rows" in literal(i) for i in at.info)
     at.session_state["fs_pending_datasets"] = [1]  # back to the corpus for the other tests
     at.run()
     store.delete_dataset(saved.dataset_id)
@@ -371,7 +382,7 @@ def test_upload_without_a_text_column_is_fixed_by_the_mapping(env):
     data = b"headline,body_text,paper\nA title,Some words about the partnership,Daily X\n"
     at.file_uploader[0].set_value([("odd.csv", data, "text/csv")]).run()
     assert not at.exception
-    assert any("odd.csv has no text column" in e.value and "body_text" in e.value for e in at.error)
+    assert any("odd.csv has no text column" in literal(e) and "body_text" in literal(e) for e in at.error)
     at.selectbox(key="fs_map_0_text").select("body_text").run()
     at.selectbox(key="fs_map_0_outlet").select("paper").run()
     next(b for b in at.button if b.label == "Apply mapping and check again").click().run()
@@ -391,7 +402,7 @@ def test_several_files_and_formats_in_one_upload(env):
                                    ("b.parquet", buf.getvalue(), "application/octet-stream")]).run()
     assert not at.exception
     assert metric(at, "Accepted articles") == "3"
-    assert any("a.jsonl, line 3" in e.value for e in at.error)
+    assert any("a.jsonl, line 3" in literal(e) for e in at.error)
 
 
 def test_rename_and_delete_data_sets(env):
@@ -433,7 +444,7 @@ def test_codebook_edit_saves_a_new_version_and_shows_errors(env):
     assert any("invalid YAML" in e.value for e in at.error)
     at.text_area(key=key).set_value(yaml_text.replace("id: energy_trade", "id: Energy Trade", 1)).run()
     next(b for b in at.button if b.label == "Save as a new version").click().run()
-    assert any("lower_snake_case" in e.value for e in at.error)
+    assert any("lower_snake_case" in literal(e) for e in at.error)
     assert not folder.exists() or not list(folder.glob("*.yaml"))
     from analysis.codebook import load_codebook
 
@@ -498,7 +509,9 @@ def test_runs_are_keyed_by_content_and_claimed_once(env, monkeypatch):
     spec = runs.make_spec([1], a, cfg, len(articles))
     assert spec.key == env["key"]
     started = []
-    monkeypatch.setattr(runs.threading, "Thread", lambda *x, **k: started.append(k) or threading.Thread())
+    from dashboard import jobs
+
+    monkeypatch.setattr(jobs.threading, "Thread", lambda *x, **k: started.append(k) or threading.Thread())
     assert runs.ensure_run(env["store"], spec).status == "done"
     # a run claimed by a live owner elsewhere is not started twice
     other = runs.make_spec([1], a, cfg.replace(k=3), len(articles))
@@ -841,3 +854,69 @@ def test_compare_page_sets_two_outlets_side_by_side_and_lists_a_words_passages(e
     at.segmented_control(key="fs_cmp_kind").set_value("Periods").run()
     clean(at)
     assert any("Frame share difference" in str(c.get("title")) for c in charts(at))
+# --- access control (FRAMESCOPE_READONLY, password) -----------------------------------------------
+
+
+def test_read_only_publishes_every_page_and_blocks_writes(env, monkeypatch):
+    monkeypatch.setenv("FRAMESCOPE_READONLY", "1")
+    at = app().run()
+    for name in ("overview", "clusters", "frames", "outlets", "article"):
+        clean(page(at, name))
+    at = page(at, "data")
+    clean(at)
+    assert any("published read-only" in i.value for i in at.info)
+    assert len(at.file_uploader) == 0 and len(at.text_area) == 0
+    assert not [b for b in at.button if b.label in ("Rename", "Delete", "Save as a new version")]
+    assert [t.label for t in at.tabs] == ["Choose active", "Upload report"]
+
+
+def test_a_password_is_asked_once_per_session_before_any_write(env, monkeypatch):
+    monkeypatch.setenv("FRAMESCOPE_PASSWORD", "correct horse")
+    at = page(app().run(), "data")
+    clean(at)
+    assert len(at.file_uploader) == 0 and len(at.text_area) == 0
+    at.text_input(key="fs_password_input").set_value("wrong")  # a form: value and submit in one run
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert any("Wrong password" in e.value for e in at.error)
+    assert len(at.file_uploader) == 0
+    at.text_input(key="fs_password_input").set_value("correct horse")
+    next(b for b in at.button if b.label == "Unlock").click().run()
+    assert not at.exception
+    assert len(at.file_uploader) == 1 and len(at.text_area) == 1
+    at = page(at, "overview")
+    at = page(at, "data")  # still unlocked in this session
+    assert len(at.file_uploader) == 1
+    assert len(page(app().run(), "data").file_uploader) == 0  # a new session asks again
+
+
+def test_user_text_in_markdown_elements_is_literal():
+    import re
+
+    from dashboard.ui import plain
+
+    hostile = "![x](http://127.0.0.1:9/beacon) [click](javascript:alert(1)) **bold** <b>x</b> :red[y] # h\n- li"
+    escaped = plain(hostile)
+    assert "\n" not in escaped
+    assert not re.search(r"(?<!\\)[!\[\]()*<>#:\-]", escaped)  # every special is backslash-escaped
+    assert escaped.replace("\\", "") == " ".join(hostile.split())
+
+
+def test_an_abandoned_upload_is_released_when_leaving_the_data_page(env):
+    at = page(app().run(), "data")
+    at.file_uploader[0].set_value([("left.csv", BAD_CSV, "text/csv")]).run()
+    assert "fs_upload_check" in at.session_state
+    at = page(at, "overview")
+    assert "fs_upload_check" not in at.session_state
+    assert at.session_state["fs_upload_generation"] == 1  # a new, empty uploader next time
+
+
+def test_downloads_hold_no_absolute_server_path(env):
+    from dashboard.downloads import table_payload
+
+    tables, manifest = results(env)
+    assert str(ROOT) in json.dumps(manifest, default=str)  # the stored manifest has the codebook's path
+    xlsx = table_payload("clusters", tables["clusters"], "xlsx", manifest)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx))["manifest"]
+    cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row)
+    assert str(ROOT) not in cells and str(env["tmp"]) not in cells
+    assert "partnership.yaml" in cells  # still named, without the folder

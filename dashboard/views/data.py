@@ -9,9 +9,10 @@ from pathlib import PurePath
 import pandas as pd
 import streamlit as st
 
-from analysis.codebook import load_codebook, parse_codebook_text, save_new_version
+from analysis import housekeeping
+from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
-from dashboard import filters, keys, state, ui
+from dashboard import access, filters, keys, state, ui
 from dashboard.explore import (
     MAPPABLE_FIELDS,
     UPLOAD_TYPES,
@@ -20,6 +21,7 @@ from dashboard.explore import (
     files_table,
     rejected_lines,
     save_upload,
+    upload_problem,
 )
 
 AUTO = "(automatic)"
@@ -28,6 +30,7 @@ st.title("Data", anchor=False)
 if msg := state.pop_flash():
     st.success(msg, icon=":material/check_circle:")
 store = state.store()
+writable = access.write_gate()
 
 # --- upload ----------------------------------------------------------------------------------
 st.subheader("Upload articles", anchor=False)
@@ -36,8 +39,12 @@ st.caption("CSV, TSV, JSON, JSONL, Parquet, XLSX; news-database exports (LexisNe
            "at once. Each row needs a text column; title, outlet, date, url, id and language are used when present.")
 gen = st.session_state.setdefault(keys.UPLOAD_GEN, 0)
 uploads = st.file_uploader("Article files", type=list(UPLOAD_TYPES), accept_multiple_files=True,
-                           key=f"fs_uploader_{gen}")
-if uploads:
+                           key=f"fs_uploader_{gen}") if writable else []
+problem = upload_problem([(u.name, u.size) for u in uploads],
+                         st.session_state.get(keys.UPLOAD_SESSION_BYTES, 0)) if uploads else None
+if problem:
+    st.error(f"Upload refused: {ui.plain(problem)}", icon=":material/error:")
+elif uploads:
     files = [(u.name, u.getvalue()) for u in uploads]
     mapping_key = f"{keys.UPLOAD_MAPPING}_{gen}"
     mapping: dict[str, str] = {k: v for k, v in st.session_state.get(mapping_key, {}).items() if v and v != AUTO}
@@ -47,16 +54,19 @@ if uploads:
     if cached is None or cached[0] != sig:
         with st.spinner("Checking the files…"):
             check = check_upload(files, mapping=mapping, dayfirst=dayfirst, store=store)
+        if cached is None or cached[0][0] != sig[0]:  # new files, not a new mapping of the same ones
+            st.session_state[keys.UPLOAD_SESSION_BYTES] = (st.session_state.get(keys.UPLOAD_SESSION_BYTES, 0)
+                                                              + sum(len(d) for _, d in files))
         st.session_state[keys.UPLOAD_CHECK] = (sig, check)
     else:
         check = cached[1]
 
     st.markdown("**Validation report**")
     for fname, ds_name in check.already_saved:
-        st.info(f"{fname} was uploaded before, into the data set “{ds_name}”. Saving again adds no duplicate "
+        st.info(f"{ui.plain(fname)} was uploaded before, into the data set “{ui.plain(ds_name)}”. Saving again adds no duplicate "
                 "articles; you can also just make that data set active below.", icon=":material/info:")
     if check.error:
-        st.error(f"Upload rejected: {check.error}", icon=":material/error:")
+        st.error(f"Upload rejected: {ui.plain(check.error)}", icon=":material/error:")
     result = check.result
     if result is not None:
         c = st.columns(4)
@@ -67,7 +77,7 @@ if uploads:
         if len(result.rejected):
             lines = rejected_lines(result.rejected)
             more = len(result.rejected) - len(lines)
-            st.error("Rejected rows (the good rows are kept):\n\n" + "\n".join(f"- {ln}" for ln in lines)
+            st.error("Rejected rows (the good rows are kept):\n\n" + "\n".join(f"- {ui.plain(ln)}" for ln in lines)
                      + (f"\n- … and {more:,} more (table below)" if more > 0 else ""), icon=":material/error:")
             ui.table(result.rejected, height=220 if len(result.rejected) > 6 else "auto")
         else:
@@ -77,7 +87,7 @@ if uploads:
         for line in batch_lines(result):
             st.text(line)
         for w in result.warnings[:10]:
-            st.warning(w)
+            st.warning(ui.plain(w))
         if len(result.articles):
             with st.expander("Preview of the accepted articles"):
                 ui.table(result.articles.head(20)[["article_id", "title", "outlet", "date", "text"]])
@@ -108,7 +118,7 @@ if uploads:
             st.session_state.pop(keys.UPLOAD_CHECK, None)
             if make_active:
                 filters.activate_datasets([info.dataset_id])
-            state.flash(f"Saved the data set “{info.name}” with {info.n_articles:,} articles"
+            state.flash(f"Saved the data set “{ui.plain(info.name)}” with {info.n_articles:,} articles"
                         + (" and made it active; its analysis runs in the background." if make_active else "."))
             st.rerun()
 
@@ -129,7 +139,8 @@ else:
     ui.table(listing)
     names = {d.dataset_id: d.name for d in infos}
     ids = list(names)
-    tab_active, tab_rename, tab_delete, tab_report = st.tabs(["Choose active", "Rename", "Delete", "Upload report"])
+    tab_active, tab_report, *write_tabs = st.tabs(["Choose active", "Upload report", "Rename", "Delete"] if writable
+                                                  else ["Choose active", "Upload report"])
     with tab_active:
         if st.session_state.get(keys.CHOOSE_ACTIVE_FOR) != f.datasets:  # the active set changed elsewhere
             st.session_state[keys.CHOOSE_ACTIVE] = [i for i in f.datasets if i in ids]
@@ -139,29 +150,31 @@ else:
             filters.activate_datasets(chosen)
             state.flash("Active data sets changed; the analysis runs in the background if it is new.")
             st.rerun()
-    with tab_rename:
-        target = st.selectbox("Data set", ids, format_func=lambda i: names[i], key="fs_rename_pick")
-        new_name = st.text_input("New name", value=names.get(target, ""), key=f"fs_rename_to_{target}", max_chars=120)
-        if st.button("Rename", key="fs_rename_go"):
-            try:
-                store.rename_dataset(target, new_name)
-            except FramescopeError as exc:
-                st.error(str(exc))
-            else:
+    if writable:
+        tab_rename, tab_delete = write_tabs
+        with tab_rename:
+            target = st.selectbox("Data set", ids, format_func=lambda i: names[i], key="fs_rename_pick")
+            new_name = st.text_input("New name", value=names.get(target, ""), key=f"fs_rename_to_{target}", max_chars=120)
+            if st.button("Rename", key="fs_rename_go"):
+                try:
+                    store.rename_dataset(target, new_name)
+                except FramescopeError as exc:
+                    st.error(ui.plain(exc))
+                else:
+                    state.clear_caches()
+                    state.flash(f"Renamed to “{ui.plain(new_name.strip())}”.")
+                    st.rerun()
+        with tab_delete:
+            target = st.selectbox("Data set", ids, format_func=lambda i: names[i], key="fs_delete_pick")
+            sure = st.checkbox("Yes, delete this data set (articles no other data set uses are removed)",
+                               key=f"fs_delete_sure_{target}")
+            if st.button("Delete", key="fs_delete_go", disabled=not sure, type="primary"):
+                housekeeping.delete_dataset(store, target)
                 state.clear_caches()
-                state.flash(f"Renamed to “{new_name.strip()}”.")
+                remaining = [i for i in f.datasets if i != target]
+                filters.activate_datasets(remaining)
+                state.flash(f"Deleted “{ui.plain(names[target])}”.")
                 st.rerun()
-    with tab_delete:
-        target = st.selectbox("Data set", ids, format_func=lambda i: names[i], key="fs_delete_pick")
-        sure = st.checkbox("Yes, delete this data set (articles no other data set uses are removed)",
-                           key=f"fs_delete_sure_{target}")
-        if st.button("Delete", key="fs_delete_go", disabled=not sure, type="primary"):
-            store.delete_dataset(target)
-            state.clear_caches()
-            remaining = [i for i in f.datasets if i != target]
-            filters.activate_datasets(remaining)
-            state.flash(f"Deleted “{names[target]}”.")
-            st.rerun()
     with tab_report:
         target = st.selectbox("Data set", ids, format_func=lambda i: names[i], key="fs_report_pick")
         report = store.dataset_report(target)
@@ -187,34 +200,38 @@ path = cbs[pick]
 try:
     cb = load_codebook(path)
 except FramescopeError as exc:
-    st.error(str(exc))
+    st.error(ui.plain(exc))
     cb = None
 if cb is not None:
-    st.caption(f"{cb.name} · version {cb.version} · {len(cb.frames)} frames · file {path.name} · "
+    st.caption(f"{ui.plain(cb.name)} · version {ui.plain(cb.version)} · {len(cb.frames)} frames · file {ui.plain(path.name)} · "
                f"digest {cb.digest()[:12]}")
     ui.table(pd.DataFrame([{"id": fr.id, "label": fr.label, "description": fr.description,
                             "examples": len(fr.examples), "keywords": ", ".join(fr.keywords)} for fr in cb.frames]),
              column_config={"description": st.column_config.TextColumn("description", width="large")})
-    text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}")
-    c1, c2, c3 = st.columns(3)
-    check_btn = c1.button("Check", key="fs_cb_check")
-    save_btn = c2.button("Save as a new version", key="fs_cb_save", type="primary")
-    if pick != f.codebook and c3.button("Use this codebook", key="fs_cb_use"):
+    if pick != f.codebook and st.button("Use this codebook", key="fs_cb_use"):
         filters.use_codebook(pick)
-        state.flash(f"Using the codebook {pick}; frames are scored again in the background.")
+        state.flash(f"Using the codebook {ui.plain(pick)}; frames are scored again in the background.")
         st.rerun()
-    if check_btn or save_btn:
-        try:
-            edited = parse_codebook_text(text, source=f"edited {path.name}")
-        except FramescopeError as exc:
-            st.error(f"Not saved — the codebook has problems: {exc}", icon=":material/error:")
-        else:
-            if check_btn:
-                st.success(f"Valid: {len(edited.frames)} frames.")
-            elif edited.digest() == cb.digest() and edited.description == cb.description:
-                st.info("No change to save.")
+    if not writable:
+        st.code(cb.to_yaml(), language="yaml")
+    else:
+        text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}",
+                            max_chars=MAX_CODEBOOK_CHARS)
+        c1, c2 = st.columns(2)
+        check_btn = c1.button("Check", key="fs_cb_check")
+        save_btn = c2.button("Save as a new version", key="fs_cb_save", type="primary")
+        if check_btn or save_btn:
+            try:
+                edited = parse_codebook_text(text, source=f"edited {path.name}")
+            except FramescopeError as exc:
+                st.error(f"Not saved — the codebook has problems: {ui.plain(exc)}", icon=":material/error:")
             else:
-                out = save_new_version(edited, state.codebook_dir())
-                filters.use_codebook(out.stem)
-                state.flash(f"Saved {out.name} (the earlier version is kept) and made it the active codebook.")
-                st.rerun()
+                if check_btn:
+                    st.success(f"Valid: {len(edited.frames)} frames.")
+                elif edited.digest() == cb.digest() and edited.description == cb.description:
+                    st.info("No change to save.")
+                else:
+                    out = save_new_version(edited, state.codebook_dir())
+                    filters.use_codebook(out.stem)
+                    state.flash(f"Saved {ui.plain(out.name)} (the earlier version is kept) and made it the active codebook.")
+                    st.rerun()

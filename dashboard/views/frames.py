@@ -101,9 +101,9 @@ if got is not None:
     if len(cell):
         r = cell.iloc[0]
         if r[A.N_PASSAGES] == 0:
-            st.markdown(f"**{fmt(frame_id)} in {period_label}**: no passages, no share")
+            st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: no passages, no share")
         else:
-            st.markdown(f"**{fmt(frame_id)} in {period_label}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
+            st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
                         f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
                         f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
     _listing(passages_in_cell(view.passages, res.frames_long, frame_id, period=view.period, period_label=period_label),

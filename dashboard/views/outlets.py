@@ -44,7 +44,7 @@ if got is not None:
     profile = profile_against_corpus(view.passages, ind, outlet)
     profile["name"] = profile["category"].map(lambda c: names.get(c, str(c)))
     n_out = int((view.passages[S.OUTLET] == outlet).sum())
-    st.caption(f"{outlet}: {n_out:,} passages" + (" (thin: read with care)" if n_out < charts.THIN_OUTLET_N else "")
+    st.caption(f"{ui.plain(outlet)}: {n_out:,} passages" + (" (thin: read with care)" if n_out < charts.THIN_OUTLET_N else "")
                + f". Shares are of the outlet's {basis} mentions"
                + (" (a passage can carry several frames)." if basis == "frames" else "."))
     prof_chart = charts.profile_chart(profile, outlet)

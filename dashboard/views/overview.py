@@ -15,7 +15,7 @@ from dashboard.explore import overall_frame_shares, view_period
 st.title("Overview", anchor=False)
 f = filters.filters()
 corpus = state.corpus(f.datasets)
-names = ", ".join(d.name for d in corpus.datasets) or "none"
+names = ", ".join(ui.plain(d.name) for d in corpus.datasets) or "none"
 st.caption(f"Active data sets: {names}")
 
 spec, prog = ui.run_for(f) if f.datasets else (None, None)
