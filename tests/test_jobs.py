@@ -153,14 +153,14 @@ def test_dashboard_runs_go_through_the_queue_and_can_be_cancelled(tmp_path, monk
     specs = {k: runs.RunSpec(f"key-k{k}", (1,), PipelineConfig(k=k), "digest") for k in range(4, 31)}
     for k in range(4, 31):  # the k slider, one session
         runs.ensure_run(store, specs[k], session="s1")
-    assert runs.progress(store, "key-k30").status == "queued"
-    assert "place 1" in runs.progress(store, "key-k30").text
+    assert runs.progress_of(store, "key-k30").status == "queued"
+    assert "place 1" in runs.progress_of(store, "key-k30").text
     other = runs.RunSpec("key-other", (1,), PipelineConfig(k=3), "digest")
     runs.ensure_run(store, other, session="s2")
-    assert "place 2" in runs.progress(store, "key-other").text
+    assert "place 2" in runs.progress_of(store, "key-other").text
     assert runs.cancel(store, other)  # queued: dropped and recorded
     assert store.run_status("key-other").status == "failed"
-    assert runs.progress(store, "key-other").message == runs.CANCELLED
+    assert runs.progress_of(store, "key-other").message == runs.CANCELLED
     assert runs.cancel(store, specs[4])  # running: stops at its next progress check
     deadline = time.time() + 10
     while store.run_status("key-k30") is None and time.time() < deadline:
