@@ -25,6 +25,7 @@ from analysis.config import DEFAULT_CODEBOOK, PipelineConfig
 from analysis.store import DatasetInfo
 
 from . import keys as K
+from .markup import plain
 from . import state
 from .explore import Selection
 
@@ -177,7 +178,7 @@ def sidebar() -> Filters:
         if notices:
             ss[K.FILTER_NOTICE] = (" ".join(notices), f.signature())
         if msg := notice(f):
-            st.warning(msg, icon=":material/filter_alt:")
+            st.warning(plain(msg), icon=":material/filter_alt:")
     _write_query(f)
     return f
 

@@ -10,7 +10,6 @@ HTML or formatting.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,19 +21,11 @@ from analysis import schema as S
 from analysis.errors import FramescopeError
 
 from . import access, runs, state
+from .markup import plain
 from .explore import filter_rows
 from .filters import Filters, filters
 
 log = logging.getLogger("dashboard")
-
-# every character CommonMark, GFM and Streamlit's Markdown give a meaning to
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'^])")
-
-
-def plain(value: Any) -> str:
-    """`value` as literal text for a Markdown element: specials backslash-escaped, line breaks
-    and runs of white space folded to one space (no headings, lists or code blocks)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 GENERIC_ERROR = "Something went wrong on this page. The details are in the server log; try another filter or page."
 
@@ -164,7 +155,7 @@ def filter_line(f: Filters, res: state.Results | None = None, view: state.View |
     else:
         c = state.corpus(f.datasets)
         kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"
-    st.caption(f"**Filter:** {f.describe()} → {kept}.")
+    st.caption(f"**Filter:** {plain(f.describe())} → {kept}.")
 
 
 def articles_in(f: Filters):

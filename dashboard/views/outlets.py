@@ -26,7 +26,7 @@ if got is not None:
     thin = n_by_outlet[n_by_outlet < charts.THIN_OUTLET_N].sort_values()
     if len(thin):
         st.warning(f"{len(thin)} outlet(s) have fewer than {charts.THIN_OUTLET_N} passages under the filter: "
-                   + ", ".join(f"{o} (n={n})" for o, n in thin.items())
+                   + ", ".join(f"{ui.plain(o)} (n={n})" for o, n in thin.items())
                    + ". Their distances rest on few passages: a small distance (even 0.00) between thin outlets "
                    "says little.", icon=":material/warning:")
 

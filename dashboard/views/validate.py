@@ -61,7 +61,7 @@ def code(res: state.Results, f: filters.Filters) -> None:
     seed = int(c3.number_input("Seed", min_value=0, value=0, step=1, key=K_SEED,
                                help="Coders who use the same size and seed code the same passages in the same order."))
     design = SampleDesign(n=n, seed=seed)
-    st.caption(f"{design.describe(len(res.frame_ids))} Codebook {cb.name} v{cb.version}. The machine's scores "
+    st.caption(f"{design.describe(len(res.frame_ids))} Codebook {ui.plain(cb.name)} v{ui.plain(cb.version)}. The machine's scores "
                "stay hidden while you code. Keys: 1–9 toggle a frame, Enter saves and moves on, S skips, B goes back.")
     if not coder:
         st.info("Enter your name to start coding.", icon=":material/badge:")
@@ -163,7 +163,7 @@ def learn(res: state.Results, f: filters.Filters) -> None:
                "negative passages per frame (majority of coders). Figures are cross-validated: every passage is "
                "predicted by a threshold or model fitted without it.")
     if f.frame_model:
-        st.info(f"Frames of this run are scored by the fitted model {Path(f.frame_model).name}.",
+        st.info(f"Frames of this run are scored by the fitted model {ui.plain(Path(f.frame_model).name)}.",
                 icon=":material/model_training:")
         if st.button("Back to zero-shot scores", key="fs_val_zero_shot"):
             st.session_state.pop(keys.FRAME_MODEL, None)
@@ -210,7 +210,7 @@ def import_export(res: state.Results, f: filters.Filters) -> None:
     cb = V.codebook_of(f)
     book = V.book(cb)
     table = book.table()
-    st.caption(f"{len(table):,} labels of codebook {cb.name} in the store. The CSV is the `framescope validate "
+    st.caption(f"{len(table):,} labels of codebook {ui.plain(cb.name)} in the store. The CSV is the `framescope validate "
                "--labels` format (text, frame_id separated by ';', coder, …).")
     st.download_button("Labels (CSV)", table.to_csv(index=False).encode("utf-8-sig"),
                        file_name=f"framescope_labels_{f.codebook}.csv", mime="text/csv", on_click="ignore")
@@ -225,7 +225,7 @@ def import_export(res: state.Results, f: filters.Filters) -> None:
             except ValueError as exc:
                 st.error(str(exc))
                 return
-        st.success(f"Imported {n} labels from {up.name}.")
+        st.success(f"Imported {n} labels from {ui.plain(up.name)}.")
 
 
 st.title("Validate", anchor=False)
