@@ -19,6 +19,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import hashlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -54,8 +55,17 @@ class Embedder(Protocol):
         ...
 
 
+@lru_cache(maxsize=1)
 def native_bf16() -> bool:
-    """Whether this CPU runs bf16 matrix products natively (otherwise bf16 is slower)."""
+    """Whether this CPU runs bf16 matrix products natively (otherwise bf16 is slower).
+
+    Read from /proc/cpuinfo where there is one: a run key resolves "auto" with it, and the
+    dashboard's pages must not wait for torch to import.
+    """
+    try:
+        return bool(re.search(r"\b(?:amx_tile|avx512_bf16)\b", Path("/proc/cpuinfo").read_text()))
+    except OSError:
+        pass
     import torch
 
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
