@@ -352,7 +352,6 @@ def _work(store_path: Path, spec: RunSpec) -> None:
         run(articles, spec.config, store=store, owner=OWNER, key=spec.key, claimed=True,
             embedder=embedder_for(spec.config), progress=report,
             rejected=pd.concat(rejected, ignore_index=True) if rejected else None, sources=sources)
-        report.stop()
         log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
         report.stop()
