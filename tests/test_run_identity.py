@@ -118,7 +118,7 @@ def test_input_tables_come_from_this_input_not_a_stored_run(tmp_path):
     assert rejected[["file", "reason"]].values.tolist() == [["second.csv", "empty text"]]
     arts = pd.read_csv(tmp_path / "o2" / "articles.csv", dtype=str, keep_default_na=False).set_index(S.ARTICLE_ID)
     assert set(arts[S.URL]) == {r["url"] for r in other[:3]} and set(arts[S.SOURCE_FILE]) == {"second.csv"}
-    assert arts.loc["x1", S.DUPLICATES] == "1" and arts.loc["x1", S.DUPLICATE_OUTLETS] == "Echo"
+    assert arts.loc["x1", S.DUPLICATES] == "1" and arts.loc["x1", S.DUPLICATE_OUTLETS].startswith("Echo")
     assert (pd.read_csv(tmp_path / "o1" / "rejected.csv").empty and
             set(pd.read_csv(tmp_path / "o1" / "articles.csv")[S.URL]) == {r["url"] for r in rows})
 
