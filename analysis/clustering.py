@@ -53,11 +53,12 @@ def _kmeans(x: np.ndarray, k: int, seed: int, minibatch_above: int) -> np.ndarra
 
 
 def candidate_ks(n: int, k_min: int, k_max: int) -> list[int]:
-    """Every k up to 12, then a coarser grid, all below n."""
-    hi = min(k_max, max(2, n - 1))
+    """Every k up to 12, then a coarser grid, all below n; none below 3 points, where a
+    silhouette (which needs 2 <= k <= n - 1) is undefined."""
+    hi = min(k_max, n - 1)
     ks = [k for k in range(k_min, min(hi, 12) + 1)]
     ks += [k for k in (14, 16, 18, 20, 24, 28, 32, 40, 48, 64) if 12 < k <= hi]
-    return ks or [max(1, min(hi, k_min))]
+    return ks or ([hi] if hi >= 2 else [])
 
 
 def choose_k(x: np.ndarray, k_min: int, k_max: int, sample: int = 4000) -> tuple[int, dict[int, float]]:

@@ -19,6 +19,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import hashlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -54,8 +55,17 @@ class Embedder(Protocol):
         ...
 
 
+@lru_cache(maxsize=1)
 def native_bf16() -> bool:
-    """Whether this CPU runs bf16 matrix products natively (otherwise bf16 is slower)."""
+    """Whether this CPU runs bf16 matrix products natively (otherwise bf16 is slower).
+
+    Read from /proc/cpuinfo where there is one: a run key resolves "auto" with it, and the
+    dashboard's pages must not wait for torch to import.
+    """
+    try:
+        return bool(re.search(r"\b(?:amx_tile|avx512_bf16)\b", Path("/proc/cpuinfo").read_text()))
+    except OSError:
+        pass
     import torch
 
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
@@ -90,6 +100,26 @@ def weights_digest(path: str) -> str:
     return h.hexdigest()
 
 
+def resolve_precision(precision: str) -> str:
+    """The precision a run actually uses: "auto" becomes bf16 or fp32 by what this CPU has."""
+    return "bf16" if precision == "bf16" or (precision == "auto" and native_bf16()) else "fp32"
+
+
+@lru_cache(maxsize=8)
+def _weights(model: str) -> tuple[str, str]:
+    path = resolve_model_path(model)
+    return path, weights_digest(path)
+
+
+def model_identity(model: str, precision: str) -> str:
+    """The model id of `model` at `precision`: name, weights hash and the precision used.
+
+    Known without loading the model, so a run key can carry it; the embedder's
+    `model_id` is the same string.
+    """
+    return f"{Path(model).name}@{_weights(model)[1][:12]}/{resolve_precision(precision)}"
+
+
 @dataclass
 class SentenceTransformerEmbedder:
     """sentence-transformers model on the CPU, bf16 where the hardware has it.
@@ -105,13 +135,13 @@ class SentenceTransformerEmbedder:
     def __post_init__(self) -> None:
         from transformers import AutoTokenizer
 
-        self._path = resolve_model_path(self.model)
+        self._path, self.weights_sha256 = _weights(self.model)
         self._st = None
         self._lock = threading.Lock()
         # one call at a time: the fast tokenizer is not thread-safe ("Already borrowed") and two
         # concurrent forward passes only fight over the same cores
         self._calls = threading.Lock()
-        self.precision_used = "bf16" if self.precision == "bf16" or (self.precision == "auto" and native_bf16()) else "fp32"
+        self.precision_used = resolve_precision(self.precision)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(self._path)
         except Exception as exc:  # any loader failure means the same thing to a user
@@ -119,9 +149,8 @@ class SentenceTransformerEmbedder:
                 f"cannot load the embedding model {self.model!r} offline ({type(exc).__name__}: {exc}); "
                 "give a local folder of a sentence-transformers model"
             ) from exc
-        self.weights_sha256 = weights_digest(self._path)
         self.multilingual = any(h in Path(self.model).name.lower() for h in _MULTILINGUAL_HINTS)
-        self.model_id = f"{Path(self.model).name}@{self.weights_sha256[:12]}/{self.precision_used}"
+        self.model_id = model_identity(self.model, self.precision)
         pooling = _json(Path(self._path) / "1_Pooling" / "config.json")
         settings = _json(Path(self._path) / "sentence_bert_config.json")
         self._dim = pooling.get("word_embedding_dimension")

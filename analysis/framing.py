@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from . import schema as S
 from .codebook import Codebook
@@ -155,8 +156,10 @@ class CodebookScorer:
             k = min(p.top_k, len(cols) - (1 if exclude_self else 0))
             k = max(k, 1)
             top = -np.sort(-s, axis=1)[:, :k]
-            top = np.where(np.isfinite(top), top, np.nan)
-            ex = np.nanmean(top, axis=1)
+            finite = np.isfinite(top)
+            n_top = finite.sum(axis=1)
+            # a frame's only example, left out of its own background row, leaves the description
+            ex = np.where(n_top > 0, np.where(finite, top, 0.0).sum(axis=1) / np.maximum(n_top, 1), desc[:, j])
             raw[:, j] = (1 - p.description_weight) * ex + p.description_weight * desc[:, j]
             arg = cols[np.argmax(np.where(np.isfinite(s), s, -np.inf), axis=1)]
             best_ex = sims[np.arange(n), arg]
@@ -203,8 +206,8 @@ class CodebookScorer:
             best = np.where(s_raw > raw, s_best, best)
             raw = raw + self.params.sentence_weight * np.maximum(s_raw - raw, 0)
         z = (raw - self.bg_mean_) / self.bg_sd_
-        domain = 1.0 / (1.0 + np.exp(-(np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_)))
-        scores = domain[:, None] / (1.0 + np.exp(-self.params.slope * (z - self.params.z_mid)))
+        domain = expit((np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_))
+        scores = domain[:, None] * expit(self.params.slope * (z - self.params.z_mid))
         ids = tuple(self.codebook.ids)
         thr = np.array([self.thresholds.get(f, 0.5) for f in ids])
         evidence = np.where(best >= 0, self.example_texts_[np.maximum(best, 0)],

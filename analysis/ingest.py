@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from analysis import newsdb, schema
 from analysis.config import IngestLimits
 from analysis.errors import IngestError
+from analysis.ids import article_key, unique_ids
 from analysis.reprints import format_carriers
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,8 @@ def ingest(
     if not frames:
         raise IngestError("no usable file: " + "; ".join(failures))
     articles, n_duplicates = _collapse_duplicates(pd.concat(frames, ignore_index=True))
-    articles[schema.ARTICLE_ID] = _unique_ids(articles[schema.ARTICLE_ID])
+    keys = [article_key(t, o) for t, o in zip(articles[schema.TEXT], articles[schema.OUTLET], strict=True)]
+    articles[schema.ARTICLE_ID] = unique_ids(articles[schema.ARTICLE_ID].tolist(), keys)
     return IngestResult(
         articles=articles,
         rejected=pd.DataFrame(rejected, columns=list(schema.REJECTED_COLUMNS), dtype=str),
@@ -633,7 +635,7 @@ def _read_zip(name: str, data: bytes, limits: IngestLimits) -> _Table:
             label = _member_label(info.filename)
             problem = _member_problem(info)
             if problem is None:
-                content, size, problem = _inflate(archive, info, limits, inflated)
+                content, size, problem = _inflate(name, archive, info, limits, inflated)
                 inflated += size
             if problem is None:
                 try:
@@ -694,12 +696,14 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
 
 
 def _inflate(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: IngestLimits, inflated: int
+    name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: IngestLimits, inflated: int
 ) -> tuple[bytes, int, str | None]:
     """Member bytes, bytes inflated and a problem, with every cap checked on actual bytes.
 
     The header's sizes are the uploader's claim; a bomb is caught while reading 64 KiB
-    chunks, so memory stays near the per-member cap.
+    chunks, so memory stays near the per-member cap. A member over a per-member cap is a
+    rejected row; an archive over the total cap is refused whole (a partial read would
+    keep an arbitrary subset of its files).
     """
     chunks, size = [], 0
     ratio_cap = max(limits.max_zip_ratio * max(info.compress_size, 1), _RATIO_FLOOR)
@@ -716,7 +720,7 @@ def _inflate(
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         return b"", size, f"corrupt or unsupported member ({_first_line(exc)})"
     if inflated + size > total:
-        return b"", size, f"not read: the archive's uncompressed total passed {_mb(total)}"
+        raise IngestError(f"{name}: its files unpack to more than {_mb(total)}, the limit; nothing was read")
     return b"".join(chunks), size, None
 
 
@@ -914,14 +918,15 @@ def _capped(name: str, messages: list[str], what: str) -> list[str]:
 
 
 def _collapse_duplicates(articles: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One article per normalised text: the earliest dated copy (ties: input order) survives.
+    """One article per normalised text: the earliest dated copy survives; ties go to the
+    smallest (outlet, id, title, url), then input order, so a shuffled file keeps the same copy.
 
     The other outlets that carried it are kept with the date each ran it (earliest per
     outlet, the survivor's own outlet left out), so the aggregates can count the reprints
     where they appeared (analysis.reprints).
     """
     ordered = articles.assign(_order=range(len(articles))).sort_values(
-        [schema.DATE, "_order"], na_position="last"
+        [schema.DATE, schema.OUTLET, schema.ARTICLE_ID, schema.TITLE, schema.URL, "_order"], na_position="last"
     )
     first = ~ordered.duplicated("_key")
     copies = ordered[~first]
@@ -936,20 +941,6 @@ def _collapse_duplicates(articles: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     kept[schema.DUPLICATES] = kept["_key"].map(copies.groupby("_key").size()).fillna(0).astype("int64")
     kept[schema.DUPLICATE_OUTLETS] = kept["_key"].map(carriers).astype(object).fillna("").astype(str)
     return kept[list(schema.ARTICLE_COLUMNS)].reset_index(drop=True), int((~first).sum())
-
-
-def _unique_ids(ids: pd.Series) -> list[str]:
-    """Ids as given, with "~2", "~3" appended to the second and later uses of one id."""
-    seen: set[str] = set()
-    unique = []
-    for given in ids:
-        candidate, n = given, 1
-        while candidate in seen:
-            n += 1
-            candidate = f"{given}~{n}"
-        seen.add(candidate)
-        unique.append(candidate)
-    return unique
 
 
 def file_columns(name: str, data: bytes, limits: IngestLimits = IngestLimits()) -> tuple[str, ...]:

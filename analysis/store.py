@@ -34,12 +34,20 @@ import pandas as pd
 
 from . import schema as S
 from .errors import StoreError
+from .ids import article_key, unique_ids
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: data set ids never reused (AUTOINCREMENT), article ids unique
 # a run on another host that writes no progress for this long is presumed dead and taken over
 STALE_RUN_S = 600.0
 
-_DDL = """
+# AUTOINCREMENT: a deleted data set's id is never given to a new one, so a shared link
+# naming it can never show other data
+_DATASETS_DDL = """CREATE TABLE IF NOT EXISTS {name} (
+    dataset_id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
+    files TEXT NOT NULL, n_articles INTEGER NOT NULL, n_rejected INTEGER NOT NULL,
+    n_duplicates INTEGER NOT NULL, report TEXT NOT NULL);"""
+
+_DDL = _DATASETS_DDL.format(name="datasets") + """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS passage_splits (
     split_key TEXT NOT NULL, text_hash TEXT NOT NULL, passages TEXT NOT NULL,
@@ -47,10 +55,6 @@ CREATE TABLE IF NOT EXISTS passage_splits (
 CREATE TABLE IF NOT EXISTS embeddings (
     model_id TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS datasets (
-    dataset_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
-    files TEXT NOT NULL, n_articles INTEGER NOT NULL, n_rejected INTEGER NOT NULL,
-    n_duplicates INTEGER NOT NULL, report TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dataset_files (
     sha256 TEXT NOT NULL, dataset_id INTEGER NOT NULL REFERENCES datasets ON DELETE CASCADE,
     name TEXT NOT NULL, PRIMARY KEY (sha256, dataset_id));
@@ -104,12 +108,6 @@ class RunStatus:
     updated_at: float
 
 
-def article_key(text: str, outlet: str) -> str:
-    """Identity of an article across uploads: its normalised text and outlet."""
-    norm = " ".join(str(text).casefold().split())
-    return hashlib.sha256(f"{outlet}\x1f{norm}".encode()).hexdigest()[:32]
-
-
 class Store:
     """A handle on the database file; cheap to create, safe to share between threads."""
 
@@ -126,11 +124,34 @@ class Store:
                 for column, kind in _ADDED_ARTICLE_COLUMNS:
                     if column not in have:
                         con.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
-                con.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+            self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Bring a store of an older schema to this one, in place, keeping every row."""
+        con = self.connection()
+        version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if version is not None and int(version[0]) >= SCHEMA_VERSION:
+            return
+        con.execute("PRAGMA foreign_keys=OFF")  # the rebuild drops `datasets`: no cascades
+        try:
+            with self.write() as con:
+                sql = con.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='datasets'").fetchone()[0]
+                if "AUTOINCREMENT" not in sql.upper():  # schema 1: SQLite reused deleted ids
+                    con.execute(_DATASETS_DDL.format(name="datasets_v2"))
+                    con.execute("INSERT INTO datasets_v2 SELECT * FROM datasets")
+                    con.execute("DROP TABLE datasets")
+                    con.execute("ALTER TABLE datasets_v2 RENAME TO datasets")
+                if con.execute("SELECT 1 FROM articles GROUP BY article_id HAVING count(*) > 1 LIMIT 1").fetchone():
+                    # schema 1 suffixed clashing ids only when reading; fix them once, for good
+                    keys, ids = zip(*con.execute("SELECT article_key, article_id FROM articles"), strict=True)
+                    con.executemany("UPDATE articles SET article_id=? WHERE article_key=?",
+                                    zip(unique_ids(ids, keys), keys, strict=True))
+                con.execute("CREATE UNIQUE INDEX IF NOT EXISTS articles_by_id ON articles (article_id)")
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            con.execute("PRAGMA foreign_keys=ON")
 
     # settings (the meta table) ----------------------------------------------------------
     def setting(self, key: str) -> str | None:
@@ -249,7 +270,9 @@ class Store:
     ) -> DatasetInfo:
         """Save an ingested data set in one transaction; articles already stored are reused.
 
-        `files` are (name, sha256) pairs. A name already taken gets a numbered suffix.
+        `files` are (name, sha256) pairs. A name already taken gets a numbered suffix. A new
+        article whose id another stored article holds gets a suffix (`ids.unique_ids`), so
+        ids are unique in the store and stay put whatever data sets are combined.
         """
         now = time.time()
         with self.write() as con:
@@ -265,16 +288,19 @@ class Store:
                 "INSERT OR IGNORE INTO dataset_files VALUES (?, ?, ?)",
                 ((sha, ds_id, fname) for fname, sha in files),
             )
-            keys = []
+            keys = [article_key(t, o) for t, o in zip(articles[S.TEXT], articles[S.OUTLET], strict=True)]
+            stored = dict(con.execute("SELECT article_key, article_id FROM articles").fetchall())
+            new = articles.assign(_key=keys).drop_duplicates("_key")
+            new = new[~new["_key"].isin(stored.keys())]
+            new_ids = unique_ids(new[S.ARTICLE_ID].astype(str).tolist(), new["_key"].tolist(), stored.values())
             rows = []
-            optional = {c: None for c, _ in _ADDED_ARTICLE_COLUMNS if c not in articles}
-            for rec in articles.assign(**optional)[list(_ARTICLE_FIELDS)].itertuples(index=False, name=None):
+            optional = {c: None for c, _ in _ADDED_ARTICLE_COLUMNS if c not in new}
+            for key, aid, rec in zip(new["_key"], new_ids, new.assign(**optional)[list(_ARTICLE_FIELDS)]
+                                     .itertuples(index=False, name=None), strict=True):
                 rec = dict(zip(_ARTICLE_FIELDS, rec, strict=True))
-                key = article_key(rec[S.TEXT], rec[S.OUTLET])
-                keys.append(key)
                 date = rec[S.DATE]
                 rows.append((
-                    key, str(rec[S.ARTICLE_ID]), rec[S.TITLE], rec[S.TEXT], rec[S.OUTLET],
+                    key, aid, rec[S.TITLE], rec[S.TEXT], rec[S.OUTLET],
                     None if pd.isna(date) else pd.Timestamp(date).isoformat(), rec[S.URL],
                     rec[S.LANGUAGE], rec[S.SOURCE_FILE], str(rec[S.SOURCE_ROW]),
                     int(rec[S.DUPLICATES]), rec[S.DUPLICATE_OUTLETS],
@@ -357,7 +383,7 @@ class Store:
         )
         df[S.DATE] = pd.to_datetime(df[S.DATE], utc=True, format="ISO8601")
         df[S.DUPLICATES] = df[S.DUPLICATES].astype("int64")
-        return _unique_ids(df)
+        return df
 
     def rejected(self, dataset_id: int) -> pd.DataFrame:
         return pd.read_sql_query(
@@ -543,12 +569,4 @@ def _empty_articles() -> pd.DataFrame:
     df[S.DUPLICATES] = df[S.DUPLICATES].astype("int64")
     return df
 
-
-def _unique_ids(df: pd.DataFrame) -> pd.DataFrame:
-    """Two data sets may reuse an id for different articles; suffix the later ones."""
-    dup = df[S.ARTICLE_ID].duplicated(keep="first")
-    if dup.any():
-        counts = df.groupby(S.ARTICLE_ID).cumcount() + 1
-        df.loc[dup, S.ARTICLE_ID] = df.loc[dup, S.ARTICLE_ID] + "~" + counts[dup].astype(str)
-    return df.reset_index(drop=True)
 

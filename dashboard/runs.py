@@ -2,8 +2,9 @@
 queue (`dashboard.jobs`) and computed by background workers.
 
 No Streamlit here. A run is identified by `run_key`: the sha256 of the sorted content keys of
-the active data sets' articles, the pipeline configuration and the codebook's digest (never a
-hash of a sampled DataFrame, RELIABILITY.md B1). The worker claims the key in the store
+the active data sets' articles, the analysis settings, the codebook's digest, the resolved model
+id and library versions (never a hash of a sampled DataFrame, RELIABILITY.md B1); the summary
+settings (period, thin-cell size) are applied to the stored passages by the pages. The worker claims the key in the store
 (`Store.claim_run`), so two browser sessions, two server processes or a CLI never compute the
 same run twice; it writes its progress to the store, and saves every result table in one
 transaction (`Store.finish_run`), so a finished run reloads after a restart without
@@ -28,7 +29,7 @@ import pandas as pd
 from analysis.codebook import load_codebook
 from analysis.config import PipelineConfig
 from analysis.pipeline import run_key  # the same keys as `framescope run`
-from analysis.embeddings import load_embedder
+from analysis.embeddings import load_embedder, model_identity
 from analysis.errors import FramescopeError
 from analysis.store import RunStatus, Store, owner_alive, run_owner_id
 
@@ -105,7 +106,8 @@ def codebook_digest(path: str | Path) -> str:
 
 def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineConfig, n_articles: int) -> RunSpec:
     digest = codebook_digest(config.codebook)
-    return RunSpec(run_key(articles_sha, config, digest), tuple(sorted(dataset_ids)), config, digest, n_articles)
+    key = run_key(articles_sha, config, digest, model_identity(config.model, config.precision))
+    return RunSpec(key, tuple(sorted(dataset_ids)), config, digest, n_articles)
 
 
 def start_for(
@@ -230,6 +232,8 @@ class _Reporter:
             return  # throttle: at most two writes a second within a stage
         self.last = (stage, int(done), int(total))
         self._write(now)
+        if stage == "saving":  # pipeline.run marks the run done next: no heartbeat write after that
+            self.stop()
 
     def _write(self, now: float) -> None:
         stage, done, total = self.last
@@ -331,7 +335,8 @@ def wait(store: Store, key: str, timeout: float = 600.0, poll: float = 0.2) -> P
 
 
 def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None) -> None:
-    from analysis.pipeline import all_tables, analyse  # heavy imports off the page's path
+    """Compute the run with `pipeline.run`, the same function as `framescope run`, once claimed."""
+    from analysis.pipeline import run  # heavy imports off the page's path
 
     store = Store(store_path)
     report = _Reporter(store, spec.key, cancel)
@@ -344,7 +349,6 @@ def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None
         if articles.empty:
             raise FramescopeError("the active data sets hold no articles")
         rejected = [store.rejected(i) for i in spec.dataset_ids]
-        rejected_df = pd.concat(rejected, ignore_index=True) if rejected else None
         sources = []
         for i in spec.dataset_ids:
             info = store.dataset(i)
@@ -352,20 +356,10 @@ def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None
                 sources.append({"dataset_id": info.dataset_id, "dataset": info.name, "files": list(info.files),
                                 "articles": info.n_articles})
         report("load_model", 0, 1)
-        embedder = embedder_for(spec.config)
-        analysis = analyse(articles, spec.config, embedder=embedder, cache=store, progress=report,
-                           rejected=rejected_df, sources=sources)
-        report("saving", 0, 1)
-        tables = all_tables(analysis)
-        manifest = {
-            **analysis.manifest,
-            "run_key": spec.key,
-            "datasets": sources,
-            "frames": {f.id: f.label for f in analysis.codebook.frames},
-        }
-        report.stop()  # no heartbeat write after the run is marked done
-        if store.finish_run(spec.key, tables, manifest, OWNER):
-            log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
+        run(articles, spec.config, store=store, owner=OWNER, key=spec.key, claimed=True,
+            embedder=embedder_for(spec.config), progress=report,
+            rejected=pd.concat(rejected, ignore_index=True) if rejected else None, sources=sources)
+        log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
         report.stop()
         log.warning("run %s failed: %s", spec.key[:12], exc)

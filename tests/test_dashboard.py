@@ -504,7 +504,7 @@ def test_runs_are_keyed_by_content_and_claimed_once(env, monkeypatch):
     changed.loc[len(changed) - 1, S.TEXT] += " One more sentence."
     assert articles_digest(changed) != a
     cfg = PipelineConfig()
-    assert run_key(a, cfg, "d1") != run_key(a, cfg.replace(k=5), "d1") != run_key(a, cfg, "d2")
+    assert run_key(a, cfg, "d1", "m") != run_key(a, cfg.replace(k=5), "d1", "m") != run_key(a, cfg, "d2", "m")
     # a finished run is reloaded, never recomputed
     spec = runs.make_spec([1], a, cfg, len(articles))
     assert spec.key == env["key"]

@@ -563,12 +563,15 @@ def test_exact_duplicates_collapse_to_the_earliest_with_count_and_outlets():
     assert result.articles["duplicates"].dtype == "int64"
 
 
-def test_source_ids_are_made_unique_across_files():
-    first = csv_bytes([["id", "text"], ["7", "One."], ["7", "Two."]])
+def test_source_ids_are_made_unique_across_files_whatever_the_order():
+    first = csv_bytes([["id", "text"], ["7", "One."], ["7", "Two."], ["7~2", "Five."]])
     second = csv_bytes([["id", "text"], ["7", "Three."], ["", "Four."]])
     result = ingest([("a.csv", first), ("b.csv", second)])
     four = "a" + hashlib.sha1(b"four.").hexdigest()[:12]
-    assert result.articles["article_id"].tolist() == ["7", "7~2", "7~3", four]
+    ids = dict(zip(result.articles["text"], result.articles["article_id"], strict=True))
+    assert sorted(ids.values()) == sorted({"7", "7~2", "7~3", "7~4", four})  # "7~2" was given: kept
+    assert ids["Five."] == "7~2" and ids["Four."] == four
+    assert ingest([("b.csv", second), ("a.csv", first)]).articles.set_index("text")["article_id"].to_dict() == ids
 
 
 # --- ZIP of .txt (E1, E2) --------------------------------------------------------------------
@@ -660,13 +663,16 @@ def test_member_over_the_compression_ratio_is_rejected():
     assert len(result.articles) == 1
 
 
-def test_reading_stops_at_the_total_uncompressed_limit():
+def test_a_zip_over_the_total_uncompressed_limit_is_refused_by_name():
     members = [(f"{i}.txt", f"Title {i}\n".encode() + os.urandom(150_000).hex().encode())
                for i in range(5)]
-    result = read("set.zip", zip_bytes(members), limits=IngestLimits(max_zip_total_bytes=MiB))
-    assert articles(result, "source_row") == [("0.txt",), ("1.txt",), ("2.txt",)]
-    reason = "not read: the archive's uncompressed total passed 1.0 MB"
-    assert rejected(result) == [("set.zip", "3.txt", reason), ("set.zip", "4.txt", reason)]
+    message = r"^set\.zip: its files unpack to more than 1\.0 MB, the limit; nothing was read$"
+    with pytest.raises(IngestError, match=message):
+        read("set.zip", zip_bytes(members), limits=IngestLimits(max_zip_total_bytes=MiB))
+    # among several files it is a rejected row naming it, and the others are read
+    result = ingest([("set.zip", zip_bytes(members)), ("ok.csv", csv_bytes([["text"], ["Body."]]))],
+                    limits=IngestLimits(max_zip_total_bytes=MiB))
+    assert [(f, r) for f, r, _ in rejected(result)] == [("set.zip", "")] and len(result.articles) == 1
 
 
 def test_encrypted_member_is_rejected():
