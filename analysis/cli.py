@@ -117,6 +117,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .store import Store
 
     config = _config_from(args)
+    if args.base or args.engine == "dask":
+        from .incremental import cmd_run_scaled
+
+        return cmd_run_scaled(args, config)
     inputs = args.inputs or [str(DEMO_CORPUS)]
     t0 = time.perf_counter()
     result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
@@ -136,6 +140,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             store.close()
     manifest = {**out.manifest, "timings_s": {**out.manifest.get("timings_s", {}), "ingest": ingest_seconds}}
     written = write_outputs(out.tables, manifest, args.out, xlsx=args.xlsx)
+    from .incremental import save_run_model
+
+    written.append(save_run_model(out, config, args.out, store_path=None if args.no_store else
+                                  (args.store or default_store_path())))
     if not args.quiet:
         c, cl = manifest["counts"], manifest["clustering"]
         how = "reused from the store" if manifest.get("reused_run") else f"{c['passages_embedded_now']} embedded now"
@@ -228,6 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help=f"SQLite store caching embeddings [$FRAMESCOPE_DB or {default_store_path().name}]")
     run.add_argument("--no-store", action="store_true", help="cache nothing on disk")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    scale = run.add_argument_group("growing and scaling out (see README: Incremental runs, Beyond one machine)")
+    scale.add_argument("--base", metavar="RUN_DIR",
+                       help="add INPUT to the analysis in RUN_DIR (an earlier --out): only new passages are embedded "
+                            "and assigned to its clusters")
+    scale.add_argument("--recluster", action="store_true",
+                       help="with --base: cluster old + new passages again, keeping the ids of clusters that persist")
+    scale.add_argument("--drift-warn", type=float, default=0.15, metavar="SHARE",
+                       help="with --base: warn and suggest --recluster above this share of low-fit new passages [0.15]")
+    scale.add_argument("--engine", choices=("local", "dask"), default="local",
+                       help="local: this process [default]; dask: map the stages over input partitions")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: a running Dask scheduler")
+    scale.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="with --engine dask and no --scheduler: local worker processes, one thread each [2]")
+    scale.add_argument("--partition-rows", type=int, default=20_000, metavar="N",
+                       help="with --engine dask: articles per partition of a large input file [20000]")
+    scale.add_argument("--sample", type=int, default=100_000, metavar="N",
+                       help="with --engine dask: passages sampled to fit k-means [100000]")
     _add_config_options(run)
     run.set_defaults(func=cmd_run)
 
