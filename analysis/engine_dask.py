@@ -52,6 +52,7 @@ from .pipeline import (
 )
 from .projection import map_axes, project_2d
 from .relevance import REASON, RELEVANT, relevance
+from .static_encoder import FAST_MODEL
 from .syndication import GROUP, SyndicationParams, syndication, syndication_table
 
 PLUGIN = "framescope-stages"
@@ -106,6 +107,10 @@ class StageWorker(_dask_plugin_base()):
 
     def setup(self, worker: Any) -> None:
         c = self.config
+        if self.embedder_factory is None and c.model != FAST_MODEL:  # a worker's encoder uses its own threads only, or workers fight over cores
+            import torch
+
+            torch.set_num_threads(max(1, int(getattr(worker.state, "nthreads", 1) or 1)))
         self.embedder = self.embedder_factory() if self.embedder_factory else load_embedder(
             c.model, c.precision, c.batch_size)
         self.codebook = load_codebook(c.codebook)

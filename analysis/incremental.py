@@ -489,7 +489,10 @@ def print_drift(drift: pd.DataFrame, level: float, stream=sys.stderr) -> bool:
 def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
     """`framescope run --base RUN_DIR` and `--engine dask`."""
     if args.engine == "dask":
-        from .engine_dask import cmd_run_dask
+        try:
+            from .engine_dask import cmd_run_dask
+        except ImportError as exc:
+            raise FramescopeError(f"--engine dask needs Dask ({exc.name} is missing): pip install -e '.[scale]'") from None
 
         return cmd_run_dask(args, config)
     from .cli import _mapping
