@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import shutil
 import sys
 import time
@@ -403,7 +404,7 @@ def cmd_run_dask(args: Any, config: PipelineConfig) -> int:
         client = Client(args.scheduler)
     else:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, memory_limit="2GiB")
+                               dashboard_address=None, silence_logs=logging.WARNING)
         client = Client(cluster)
     out = Path(args.out)
     try:

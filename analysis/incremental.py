@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -97,8 +98,12 @@ class BaseRun:
     manifest: dict[str, Any]
     articles: pd.DataFrame
     passages: pd.DataFrame
-    frames: pd.DataFrame
     rejected: pd.DataFrame
+
+    @property
+    def frames_csv(self) -> Path:
+        """frames.csv (one row per passage × frame) is appended to, never parsed: it is the largest table."""
+        return self.folder / "frames.csv"
 
 
 def read_run(folder: str | Path) -> BaseRun:
@@ -108,7 +113,7 @@ def read_run(folder: str | Path) -> BaseRun:
     model = AnalysisModel.load(folder / MODEL_DIR)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     return BaseRun(folder, model, manifest, read_table(folder / "articles.csv"), read_table(folder / "passages.csv"),
-                   read_table(folder / "frames.csv"), read_table(folder / "rejected.csv"))
+                   read_table(folder / "rejected.csv"))
 
 
 # --- ids that stay stable ------------------------------------------------------------------
@@ -179,11 +184,35 @@ def drift_table(cluster_ids: np.ndarray, low_fit: np.ndarray, model: AnalysisMod
 class Extension:
     """The result of `extend`: every table of a run, its manifest and its updated model."""
 
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, pd.DataFrame]  # "frames" holds the new passages' rows only (see write)
     manifest: dict[str, Any]
     model: AnalysisModel
     drift: pd.DataFrame
     n_new_passages: int
+    base_frames: Path  # the base run's frames.csv, which the new rows extend
+
+    def write(self, out_dir: str | Path, *, xlsx: bool = False) -> list[Path]:
+        """Every table, manifest and model into out_dir; frames.csv is the base file plus the new rows."""
+        from .export import to_csv_bytes, write_json
+        from .pipeline import write_outputs
+
+        out = Path(out_dir)
+        if xlsx:  # the workbook needs the whole table in memory anyway
+            tables = {**self.tables, "frames": pd.concat([read_table(self.base_frames), self.tables["frames"]],
+                                                          ignore_index=True)}
+            return [*write_outputs(tables, self.manifest, out, xlsx=True), self.model.save(out / MODEL_DIR)]
+        tables = {k: v for k, v in self.tables.items() if k != "frames"}
+        written = write_outputs(tables, self.manifest, out)
+        frames = out / "frames.csv"
+        tmp = frames.with_suffix(".csv.tmp")
+        shutil.copyfile(self.base_frames, tmp)
+        new_rows = to_csv_bytes(self.tables["frames"]).split(b"\r\n", 1)[1]  # without BOM and header
+        with tmp.open("ab") as fh:
+            fh.write(new_rows)
+        tmp.replace(frames)
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        write_json({**manifest, "files": [*manifest.get("files", []), "frames.csv"]}, out / "manifest.json")
+        return [*written, frames, self.model.save(out / MODEL_DIR)]
 
 
 def _new_only(base: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -371,7 +400,7 @@ def extend(
             **{MAIN_CLUSTER_ID: old_articles[S.ARTICLE_ID].map(main).fillna(-1).astype("int64")})
     old_articles = old_articles.assign(**{CLUSTER_LABEL: old_articles[MAIN_CLUSTER_ID].map(label_of).fillna("")})
     articles = pd.concat([old_articles, new_table], ignore_index=True)
-    frames = pd.concat([base.frames, scores.long_table(passages[S.PASSAGE_ID])], ignore_index=True)
+    frames = scores.long_table(passages[S.PASSAGE_ID])
     rejected_all = pd.concat([base.rejected, rejected], ignore_index=True) if rejected is not None else base.rejected
     tables = {
         "articles": articles, "passages": every, "clusters": clusters, "frames": frames,
@@ -422,7 +451,7 @@ def extend(
                    "passages_embedded_now": emb.n_embedded, "low_fit_passages": int(every[LOW_FIT].astype(bool).sum())},
         "timings_s": timings,
     }
-    return Extension(tables, manifest, updated, drift, len(passages))
+    return Extension(tables, manifest, updated, drift, len(passages), base.frames_csv)
 
 
 # --- the CLI's model saving and the --base / --engine paths --------------------------------
@@ -498,7 +527,7 @@ def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
     from .cli import _mapping
     from .config import default_store_path
     from .ingest import ingest
-    from .pipeline import sources_of, write_outputs
+    from .pipeline import sources_of
     from .store import Store
 
     if not args.inputs:
@@ -513,8 +542,7 @@ def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
     finally:
         if store is not None:
             store.close()
-    written = write_outputs(ext.tables, ext.manifest, args.out, xlsx=args.xlsx)
-    written.append(ext.model.save(Path(args.out) / MODEL_DIR))
+    written = ext.write(args.out, xlsx=args.xlsx)
     if not args.quiet:
         inc = ext.manifest["incremental"]
         print(f"framescope: added {inc['new_articles']} articles ({inc['articles_already_in_base']} already in the "

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import shutil
@@ -163,8 +164,7 @@ def incremental(res: SuiteResult, mode: str) -> None:
         ext = extend(base, new, embedder=emb, cache=store)
         total = time.perf_counter() - t
         t = time.perf_counter()
-        write_outputs(ext.tables, ext.manifest, work / "incr")
-        ext.model.save(work / "incr" / "model")
+        ext.write(work / "incr")
         write_s = time.perf_counter() - t
     finally:
         store.close()
@@ -195,7 +195,7 @@ def _dask_run(articles, config, n_workers: int, work: Path, **kw) -> dict:
 
     shutil.rmtree(work, ignore_errors=True)
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           memory_limit="3GiB")
+                           memory_limit="3GiB", silence_logs=logging.WARNING)
     client = Client(cluster)
     try:
         t = time.perf_counter()

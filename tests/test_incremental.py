@@ -88,3 +88,20 @@ def test_cli_base_errors_are_one_line(tmp_path, capsys):
     src.write_text("title,text\nA,Some text here\n")
     assert main(["run", str(src), "--base", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 1
     assert "no such run folder" in capsys.readouterr().err
+
+
+def test_written_extension_is_a_base_for_the_next(base_run, tmp_path, demo_articles):
+    import pandas as pd
+
+    run, a, new, store, emb = base_run
+    ext = extend(read_run(run), new, embedder=emb, cache=store)
+    ext.write(tmp_path / "next")
+    frames = pd.read_csv(tmp_path / "next" / "frames.csv", encoding="utf-8-sig")
+    assert len(frames) == len(ext.tables["passages"]) * len(a.frame_ids)
+    assert (tmp_path / "next" / "drift.csv").is_file()
+    again = read_run(tmp_path / "next")
+    assert len(again.passages) == len(ext.tables["passages"]) and len(again.model.history) == 1
+    more = demo_articles.sort_values("article_id").iloc[4::5].head(5)
+    ext2 = extend(again, more, embedder=emb, cache=store)
+    n = len(again.passages)
+    assert (ext2.tables["passages"]["cluster_id"].to_numpy()[:n] == again.passages["cluster_id"].to_numpy()).all()
