@@ -216,7 +216,7 @@ def dask_real(res: SuiteResult, mode: str) -> None:
     from analysis.config import PipelineConfig
     from analysis.ingest import ingest
 
-    n = SIZES[mode][2]
+    n = int(os.environ.get("FRAMESCOPE_SCALE_OUT_REAL_ARTICLES") or SIZES[mode][2])
     arts = ingest([scaled_csv(n, seed=5, prefix="dk")]).articles
     cfg = PipelineConfig(k=8)
     runs = {}
