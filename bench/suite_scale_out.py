@@ -132,7 +132,7 @@ def incremental(res: SuiteResult, mode: str) -> None:
     work.mkdir(parents=True)
     base_csv, new_csv = scaled_csv(n, seed=0, prefix="s"), scaled_csv(n_new, seed=2, prefix="add")
     emb = load_embedder()
-    cfg = PipelineConfig()
+    cfg = PipelineConfig(k=20)  # a fixed k: the base run's k search is not what is measured
     # real vectors of a few base articles, then seeded vectors for all (bench.worker seed)
     real_store = work / "real.db"
     few = ingest([base_csv]).articles.head(60)
