@@ -63,20 +63,24 @@ def test_both_engines_give_identical_aggregates(client, local, demo_sample, tmp_
     assert run.model.k == 4 and run.manifest["engine"] == "dask"
 
 
+class CountingEmbedder(HashEmbedder):
+    """Records encoded texts in a class attribute (module level, so workers share it in-process)."""
+
+    seen: list[str] = []
+
+    def encode(self, texts):
+        CountingEmbedder.seen.extend(texts)
+        return super().encode(texts)
+
+
 def test_embeddings_are_cached_per_partition_in_parquet(client, demo_sample, tmp_path):
     from analysis.engine_dask import run_dask
 
-    counting = {"n": 0}
-
-    class Counting(HashEmbedder):
-        def encode(self, texts):
-            counting["n"] += len(texts)
-            return super().encode(texts)
-
-    kw = dict(cache_dir=tmp_path / "cache", partition_rows=30, embedder_factory=Counting)
+    kw = dict(cache_dir=tmp_path / "cache", partition_rows=30, embedder_factory=CountingEmbedder)
     run_dask(demo_sample, PipelineConfig(k=3), client, tmp_path / "a", **kw)
-    first = counting["n"]
-    assert first >= len(demo_sample)
+    texts = set(pd.read_parquet(tmp_path / "a" / "passages")["text"])
+    first = len(CountingEmbedder.seen)
+    assert texts <= set(CountingEmbedder.seen)
     assert list((tmp_path / "cache").rglob("*.parquet"))
     run_dask(demo_sample, PipelineConfig(k=3), client, tmp_path / "b", **kw)
-    assert counting["n"] - first < 200  # only the codebook's prototypes again, no passage
+    assert not texts & set(CountingEmbedder.seen[first:])  # the second run encoded no passage
