@@ -268,7 +268,8 @@ def run_dask(
         shutil.rmtree(out_dir / stale, ignore_errors=True)
     client.register_plugin(StageWorker(config, embedder_factory), name=PLUGIN)
     blocks = article_blocks(articles.reset_index(drop=True), partition_rows)
-    parts = [client.submit(embed_partition, i, b, str(cache_dir), pure=False) for i, b in enumerate(blocks)]
+    scattered = client.scatter(blocks)  # the article blocks go to the workers once, not inside the task graph
+    parts = [client.submit(embed_partition, i, b, str(cache_dir), pure=False) for i, b in enumerate(scattered)]
     sizes = client.gather([client.submit(lambda p: len(p.passages), p) for p in parts])
     n = int(sum(sizes))
     timings["embed_and_frames"] = round(time.perf_counter() - t0, 3)
