@@ -400,6 +400,10 @@ def cmd_run_dask(args: Any, config: PipelineConfig) -> int:
     if not args.quiet:
         print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
               f"{len(result.articles)} articles, {len(result.rejected)} rejected", file=sys.stderr)
+    import dask
+
+    # one-thread workers busy in the encoder can miss heartbeats on a loaded machine: never drop them for that
+    dask.config.set({"distributed.scheduler.worker-ttl": None})
     cluster = None
     if args.scheduler:
         client = Client(args.scheduler)

@@ -196,7 +196,11 @@ def _dask_run(articles, config, n_workers: int, work: Path, **kw) -> dict:
 
     from analysis.engine_dask import run_dask
 
+    import dask
+
     shutil.rmtree(work, ignore_errors=True)
+    # a worker encoding in one thread on a machine at load 30+ misses heartbeats for minutes
+    dask.config.set({"distributed.scheduler.worker-ttl": None})
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            memory_limit="3GiB", silence_logs=logging.WARNING)
     client = Client(cluster)
