@@ -164,7 +164,7 @@ def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str) -> Part:
     key = _partition_key(articles)
     vectors = embed_texts(passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), w.embedder,
                           ParquetVectorCache(Path(cache_dir), key)).vectors
-    scores = w.scorer.score(vectors) if len(vectors) else _no_scores(w.codebook)
+    scores = w.scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(w.codebook)
     return Part(index, articles, passages, scores, key)
 
 

@@ -331,7 +331,7 @@ def extend(
     scorer = make_scorer(config, embedder, codebook, cache)
     from .pipeline import _no_scores
 
-    scores = scorer.score(vectors) if len(vectors) else _no_scores(codebook)
+    scores = scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(codebook)
     t = lap("frames", t)
 
     old = base.passages

@@ -1,7 +1,8 @@
 """`python -m bench [suite ...] [--quick]`: run the benchmark suites, print a table per
 suite, write bench/results/<suite>.json and regenerate BENCHMARKS.md (full runs only).
 
-Suites: embed, pipeline, scale, quality-clusters, quality-frames, dashboard, scale-out (default: all).
+Suites: embed, pipeline, scale, quality-clusters, quality-frames, dashboard, multilingual, scale-out
+(default: all).
 `--quick` runs every suite on small inputs (about 3 minutes) and writes its JSON to
 bench/results/quick/ without touching BENCHMARKS.md.
 """
