@@ -66,13 +66,13 @@ class HashEmbedder:
     dim = 256
 
     def __init__(self) -> None:
-        self.encoded = 0
+        self.encoded: list[str] = []
 
     def encode(self, texts):
         import numpy as np
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        self.encoded += len(texts)
+        self.encoded.extend(texts)
         x = HashingVectorizer(n_features=self.dim, ngram_range=(1, 2), alternate_sign=False, norm="l2",
                               stop_words="english").transform(list(texts)).toarray().astype(np.float32)
         x[np.linalg.norm(x, axis=1) == 0, 0] = 1.0

@@ -29,12 +29,15 @@ def base_run(tmp_path_factory, demo_articles):
 
 def test_only_new_passages_are_embedded_and_old_ids_stay(base_run):
     run, a, new, store, emb = base_run
-    before = emb.encoded
+    before = len(emb.encoded)
     ext = extend(read_run(run), new, embedder=emb, cache=store)
     p = ext.tables["passages"]
     n_old = len(a.passages)
     assert ext.n_new_passages == len(p) - n_old > 0
-    assert emb.encoded - before == ext.manifest["counts"]["passages_embedded_now"] <= ext.n_new_passages
+    assert 0 < ext.manifest["counts"]["passages_embedded_now"] <= ext.n_new_passages
+    encoded_now = set(emb.encoded[before:])
+    assert set(p["text"].iloc[n_old:]) <= encoded_now  # the new passages were embedded ...
+    assert not encoded_now & set(a.passages["text"])  # ... and no old one
     np.testing.assert_array_equal(p["cluster_id"].to_numpy()[:n_old], a.passages["cluster_id"].to_numpy())
     np.testing.assert_allclose(p["similarity"].to_numpy()[:n_old], a.passages["similarity"].to_numpy(), atol=1e-4)
     # the new passages sit at their nearest base centroid
