@@ -355,9 +355,6 @@ def _summed_term_weights(assigned: list[dict[str, Any]], k: int) -> tuple[np.nda
     if not frames:
         return np.array([], dtype=object), np.zeros((k, 0))
     long = pd.concat(frames, ignore_index=True).groupby(["c", "t"], sort=False)["n"].sum().reset_index()
-    if k >= 3:  # as in labeling.ctfidf: a term must occur in two clusters' texts
-        spread = long.groupby("t")["c"].nunique()
-        long = long[long["t"].map(spread) >= 2]
     codes, terms = pd.factorize(long["t"], sort=True)
     counts = csr_matrix((long["n"].to_numpy(float), (long["c"].to_numpy(), codes)), shape=(k, len(terms)))
     return np.asarray(terms, dtype=object), ctfidf_from_counts(counts)
