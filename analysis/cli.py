@@ -117,6 +117,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .store import Store, run_owner_id
 
     config = _config_from(args)
+    if args.base or args.engine == "dask":
+        from .incremental import cmd_run_scaled
+
+        return cmd_run_scaled(args, config)
     inputs = args.inputs or [str(DEMO_CORPUS)]
     t0 = time.perf_counter()
     result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
@@ -138,6 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     manifest = {**out.manifest, "timings_s": {**out.manifest.get("timings_s", {}), "ingest": ingest_seconds},
                 **({"validation": validation} if validation else {})}
     written = write_outputs(tables, manifest, args.out, xlsx=args.xlsx)
+    from .incremental import save_run_model
+
+    written.append(save_run_model(out, config, args.out, store_path=None if args.no_store else
+                                  (args.store or default_store_path())))
     if not args.quiet:
         c, cl = manifest["counts"], manifest["clustering"]
         how = "reused from the store" if manifest.get("reused_run") else f"{c['passages_embedded_now']} embedded now"
@@ -310,6 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--validation", metavar="LABELS.csv",
                      help="hand-coded passages (validate --labels format): add shares corrected for the measured "
                           "errors [the labels coded in the store, if any]")
+    scale = run.add_argument_group("growing and scaling out (see README: Incremental runs, Beyond one machine)")
+    scale.add_argument("--base", metavar="RUN_DIR",
+                       help="add INPUT to the analysis in RUN_DIR (an earlier --out): only new passages are embedded "
+                            "and assigned to its clusters")
+    scale.add_argument("--recluster", action="store_true",
+                       help="with --base: cluster old + new passages again, keeping the ids of clusters that persist")
+    scale.add_argument("--drift-warn", type=float, default=0.15, metavar="SHARE",
+                       help="with --base: warn and suggest --recluster above this share of low-fit new passages [0.15]")
+    scale.add_argument("--engine", choices=("local", "dask"), default="local",
+                       help="local: this process [default]; dask: map the stages over input partitions")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: a running Dask scheduler")
+    scale.add_argument("--workers", type=int, default=2, metavar="N",
+                       help="with --engine dask and no --scheduler: local worker processes, one thread each [2]")
+    scale.add_argument("--partition-rows", type=int, default=20_000, metavar="N",
+                       help="with --engine dask: articles per partition of a large input file [20000]")
+    scale.add_argument("--sample", type=int, default=100_000, metavar="N",
+                       help="with --engine dask: passages sampled to fit k-means [100000]")
     _add_config_options(run)
     run.set_defaults(func=cmd_run)
 

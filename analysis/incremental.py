@@ -1,0 +1,558 @@
+"""Add articles to a finished run without re-clustering it, or re-cluster keeping ids.
+
+`extend` reads a run folder (`framescope run --out`, with its fitted model in `model/`),
+splits, embeds and scores only the new articles' passages, assigns them to the run's
+centroids and recomputes every summary over old + new passages. Old passages keep their
+cluster ids, cosines and frame scores.
+
+Drift is measured, not hidden: a new passage whose cosine to its centroid falls below
+its cluster's threshold (the base run's 5th percentile) is `low_fit`; the share of such
+passages, per cluster and overall, is reported (5 % is what the base run itself shows).
+Above `drift_warn` the user is told and offered `--recluster`.
+
+`recluster=True` clusters old + new vectors again and keeps ids where clusters persist:
+new centroids are matched to old ones by the Hungarian method on cosine
+(scipy.optimize.linear_sum_assignment); matched pairs with cosine >= `MATCH_COSINE` keep
+the old id, other new clusters get fresh ids (max old id + 1, ...), unmatched old ids
+are retired; an old cluster whose centroid is also the nearest (>= MATCH_COSINE) to a
+fresh cluster is reported as split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import aggregates as A
+from . import schema as S
+from .clustering import Clustering, assign
+from .codebook import load_codebook
+from .config import PipelineConfig
+from .embeddings import Embedder, embed_texts, load_embedder
+from .errors import FramescopeError
+from .export import neutralise
+from .model_artifact import (
+    LOW_FIT, MODEL_DIR, AnalysisModel, ModelArtifactError, build_model, fit_thresholds, low_fit_flags,
+)
+from .passages import split_key, split_passages
+from .pipeline import (
+    CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, _article_table, _cluster, annotate_passages, excluded_table,
+    make_scorer, summary_tables,
+)
+from .projection import project_2d
+from .relevance import REASON, RELEVANT, relevance
+from .store import article_key
+from .syndication import GROUP, IS_COPY, ORIGIN, SyndicationParams, syndication, syndication_table
+
+MATCH_COSINE = 0.5  # below this a "matched" pair of centroids is two different clusters
+DRIFT_WARN = 0.15  # low-fit share of new passages above which a re-cluster is suggested (base: 0.05)
+DRIFT_TABLE = "drift"
+
+_STRING_COLUMNS = (S.ARTICLE_ID, S.PASSAGE_ID, S.TITLE, S.TEXT, S.OUTLET, S.URL, S.LANGUAGE, S.SOURCE_FILE,
+                   S.SOURCE_ROW, S.TEXT_HASH, S.DUPLICATE_OUTLETS, S.DOMINANT_FRAME, S.EVIDENCE, S.FRAME_ID,
+                   CLUSTER_LABEL, ORIGIN, REASON, "label", "top_terms", "term_weights")
+
+
+# --- reading a finished run back ---------------------------------------------------------
+
+
+def _unneutralise(value: Any) -> Any:
+    """Undo export.neutralise: a "'" that export added in front of a formula-like string."""
+    if isinstance(value, str) and value.startswith("'") and neutralise(value[1:]) == value:
+        return value[1:]
+    return value
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table written by export.write_table, with string ids, UTC dates and texts as written."""
+    try:
+        head = pd.read_csv(path, encoding="utf-8-sig", nrows=0)
+    except FileNotFoundError:
+        raise FramescopeError(f"{path.parent}: {path.name} missing; give the --out folder of a framescope run") from None
+    dtypes = {c: str for c in head.columns if c in _STRING_COLUMNS}
+    df = pd.read_csv(path, encoding="utf-8-sig", dtype=dtypes)
+    for c in dtypes:
+        df[c] = df[c].map(_unneutralise)
+    for c in (S.DATE, "first_date", "last_date"):
+        if c in df:
+            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce")
+    return df
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    """A finished run read from its folder."""
+
+    folder: Path
+    model: AnalysisModel
+    manifest: dict[str, Any]
+    articles: pd.DataFrame
+    passages: pd.DataFrame
+    rejected: pd.DataFrame
+
+    @property
+    def frames_csv(self) -> Path:
+        """frames.csv (one row per passage × frame) is appended to, never parsed: it is the largest table."""
+        return self.folder / "frames.csv"
+
+
+def read_run(folder: str | Path) -> BaseRun:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FramescopeError(f"--base {folder}: no such run folder")
+    model = AnalysisModel.load(folder / MODEL_DIR)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return BaseRun(folder, model, manifest, read_table(folder / "articles.csv"), read_table(folder / "passages.csv"),
+                   read_table(folder / "rejected.csv"))
+
+
+# --- ids that stay stable ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterMatch:
+    """How a re-clustering's centroids map to the old ids."""
+
+    ids: np.ndarray  # (k_new,) the id of each new centroid row
+    kept: dict[int, float]  # old id -> cosine of the matched pair
+    new: list[int]  # fresh ids
+    retired: list[int]  # old ids with no match
+    split: dict[int, list[int]]  # old id -> fresh ids whose nearest old centroid it is
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kept": {str(k): round(v, 4) for k, v in self.kept.items()}, "new": self.new,
+                "retired": self.retired, "split": {str(k): v for k, v in self.split.items()}}
+
+
+def match_clusters(old_ids: np.ndarray, old_centroids: np.ndarray, new_centroids: np.ndarray,
+                   min_cosine: float = MATCH_COSINE) -> ClusterMatch:
+    """Hungarian matching of new to old centroids on cosine (see module docstring)."""
+    from scipy.optimize import linear_sum_assignment
+
+    sim = new_centroids @ old_centroids.T
+    rows, cols = linear_sum_assignment(-sim)
+    ids = np.full(len(new_centroids), -1, dtype=int)
+    kept: dict[int, float] = {}
+    for r, c in zip(rows, cols, strict=True):
+        if sim[r, c] >= min_cosine:
+            ids[r] = int(old_ids[c])
+            kept[int(old_ids[c])] = float(sim[r, c])
+    next_id = int(max(old_ids, default=-1)) + 1
+    new, split = [], {}
+    for r in np.flatnonzero(ids < 0):
+        ids[r] = next_id
+        new.append(next_id)
+        nearest = int(sim[r].argmax()) if sim.shape[1] else -1
+        if nearest >= 0 and sim[r, nearest] >= min_cosine and int(old_ids[nearest]) in kept:
+            split.setdefault(int(old_ids[nearest]), []).append(next_id)
+        next_id += 1
+    retired = sorted(int(i) for i in old_ids if int(i) not in kept)
+    return ClusterMatch(ids, kept, new, retired, split)
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+
+def drift_table(cluster_ids: np.ndarray, low_fit: np.ndarray, model: AnalysisModel) -> pd.DataFrame:
+    """Per cluster: new passages, how many are low-fit and their share; the last row is the total."""
+    df = pd.DataFrame({S.CLUSTER_ID: cluster_ids, LOW_FIT: low_fit})
+    g = df.groupby(S.CLUSTER_ID)[LOW_FIT].agg(["size", "sum"]).reindex(model.cluster_ids, fill_value=0)
+    table = pd.DataFrame({S.CLUSTER_ID: model.cluster_ids.astype(str), "label": model.labels,
+                          "threshold": model.low_fit_threshold.round(4),
+                          "new_passages": g["size"].to_numpy(), "new_low_fit": g["sum"].to_numpy()})
+    total = pd.DataFrame({S.CLUSTER_ID: ["all"], "label": [""], "threshold": [np.nan],
+                          "new_passages": [len(df)], "new_low_fit": [int(df[LOW_FIT].sum())]})
+    table = pd.concat([table, total], ignore_index=True)
+    table["low_fit_share"] = (table["new_low_fit"] / table["new_passages"].where(table["new_passages"] > 0)).round(4)
+    return table
+
+
+# --- extending a run -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extension:
+    """The result of `extend`: every table of a run, its manifest and its updated model."""
+
+    tables: dict[str, pd.DataFrame]  # "frames" holds the new passages' rows only (see write)
+    manifest: dict[str, Any]
+    model: AnalysisModel
+    drift: pd.DataFrame
+    n_new_passages: int
+    base_frames: Path  # the base run's frames.csv, which the new rows extend
+
+    def write(self, out_dir: str | Path, *, xlsx: bool = False) -> list[Path]:
+        """Every table, manifest and model into out_dir; frames.csv is the base file plus the new rows."""
+        from .export import to_csv_bytes, write_json
+        from .pipeline import write_outputs
+
+        out = Path(out_dir)
+        if xlsx:  # the workbook needs the whole table in memory anyway
+            tables = {**self.tables, "frames": pd.concat([read_table(self.base_frames), self.tables["frames"]],
+                                                          ignore_index=True)}
+            return [*write_outputs(tables, self.manifest, out, xlsx=True), self.model.save(out / MODEL_DIR)]
+        tables = {k: v for k, v in self.tables.items() if k != "frames"}
+        written = write_outputs(tables, self.manifest, out)
+        frames = out / "frames.csv"
+        tmp = frames.with_suffix(".csv.tmp")
+        shutil.copyfile(self.base_frames, tmp)
+        new_rows = to_csv_bytes(self.tables["frames"]).split(b"\r\n", 1)[1]  # without BOM and header
+        with tmp.open("ab") as fh:
+            fh.write(new_rows)
+        tmp.replace(frames)
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        write_json({**manifest, "files": [*manifest.get("files", []), "frames.csv"]}, out / "manifest.json")
+        return [*written, frames, self.model.save(out / MODEL_DIR)]
+
+
+def _new_only(base: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """New articles not already in the base run (same text and outlet), with ids that do not clash."""
+    seen = {article_key(t, o) for t, o in zip(base[S.TEXT], base[S.OUTLET].fillna(""), strict=True)}
+    fresh = [article_key(t, o) not in seen for t, o in zip(new[S.TEXT], new[S.OUTLET].fillna(""), strict=True)]
+    out = new[fresh].reset_index(drop=True).copy()
+    taken = set(base[S.ARTICLE_ID].astype(str))
+    ids = []
+    for aid in out[S.ARTICLE_ID].astype(str):
+        candidate, n = aid, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{aid}~{n}"
+        taken.add(candidate)
+        ids.append(candidate)
+    out[S.ARTICLE_ID] = ids
+    return out, len(new) - len(out)
+
+
+def _syndication_with_base(all_passages: pd.DataFrame, n_old: int, new_vectors: np.ndarray,
+                           old_vectors: np.ndarray | None, params: SyndicationParams) -> tuple[pd.DataFrame, str]:
+    """Syndication columns for old + new, recomputed only around the new passages.
+
+    Copies must be near-identical in embedding (cosine >= params.cosine), so only old
+    passages that close to a new one, and the groups they belong to, can change.
+    """
+    old = all_passages.iloc[:n_old]
+    cols = [GROUP, ORIGIN, IS_COPY]
+    out = pd.concat([old[cols], pd.DataFrame({GROUP: -1, ORIGIN: "", IS_COPY: False},
+                                             index=range(n_old, len(all_passages)))])
+    out[ORIGIN] = out[ORIGIN].fillna("").astype(str)
+    out[IS_COPY] = out[IS_COPY].astype(bool)
+    if old_vectors is None:
+        near = np.zeros(0, int)
+        note = "old passages' vectors not in the store: copies searched among the new passages only"
+    else:
+        best = (old_vectors @ new_vectors.T).max(axis=1) if len(new_vectors) and n_old else np.zeros(n_old)
+        near = np.flatnonzero(best >= params.cosine)
+        note = f"copies searched among the new passages and the {len(near)} old passages within cosine {params.cosine}"
+    groups = set(old[GROUP].iloc[near][old[GROUP].iloc[near] >= 0])
+    rows = np.union1d(near, np.flatnonzero(old[GROUP].isin(groups).to_numpy())).astype(int)
+    rows = np.concatenate([rows, np.arange(n_old, len(all_passages))])
+    vecs = np.vstack([old_vectors[rows[rows < n_old]] if old_vectors is not None else np.zeros((0, new_vectors.shape[1])),
+                      new_vectors]).astype(np.float32)
+    part = syndication(all_passages.iloc[rows].reset_index(drop=True), vecs, params)
+    offset = int(out[GROUP].max()) + 1 if len(out) else 0
+    part[GROUP] = np.where(part[GROUP] >= 0, part[GROUP] + max(offset, 0), -1)
+    out.iloc[rows, out.columns.get_loc(GROUP)] = part[GROUP].to_numpy()
+    out.iloc[rows, out.columns.get_loc(ORIGIN)] = part[ORIGIN].to_numpy()
+    out.iloc[rows, out.columns.get_loc(IS_COPY)] = part[IS_COPY].to_numpy()
+    return out.reset_index(drop=True), note
+
+
+def _old_vectors(cache: Cache | None, model_id: str, hashes: Sequence[str]) -> np.ndarray | None:
+    if cache is None:
+        return None
+    found = cache.get_vectors(model_id, hashes)
+    if len(found) < len(set(hashes)):
+        return None
+    return np.stack([found[h] for h in hashes]).astype(np.float32) if len(hashes) else None
+
+
+def extend(
+    base: BaseRun,
+    new_articles: pd.DataFrame,
+    *,
+    embedder: Embedder | None = None,
+    cache: Cache | None = None,
+    progress: Any = None,
+    rejected: pd.DataFrame | None = None,
+    sources: Sequence[Mapping[str, Any]] = (),
+    recluster: bool = False,
+    k: int | None = None,
+    drift_warn: float = DRIFT_WARN,
+) -> Extension:
+    """The base run plus `new_articles` (see module docstring); nothing of the base is re-embedded
+    unless `recluster` (which reads the old vectors from the cache)."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 4)
+        return now
+
+    model = base.model
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    config = PipelineConfig(**{k_: v for k_, v in model.config.items() if k_ in fields}).replace(
+        period=model.period, **({"k": k} if recluster and k else {}))
+    embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
+    if embedder.model_id != model.model_id:
+        raise ModelArtifactError(f"{base.folder}: the run was embedded with {model.model_id}, this encoder is "
+                                 f"{embedder.model_id}; add data with the same --model and --precision")
+    codebook = load_codebook(config.codebook)
+    if codebook.digest() != model.frame_scorer.codebook_digest:
+        raise ModelArtifactError(f"{base.folder}: the run used codebook {model.frame_scorer.codebook_name!r} "
+                                 f"({model.frame_scorer.codebook_digest[:12]}); {config.codebook} differs")
+    t = lap("load_model", t0)
+
+    new, n_known = _new_only(base.articles, new_articles.reset_index(drop=True))
+    gate = relevance(new)
+    new[RELEVANT] = gate[RELEVANT].to_numpy() if config.relevance else True
+    new[REASON] = gate[REASON].to_numpy()
+    passages = split_passages(
+        new[new[RELEVANT]], min_words=config.min_passage_words, max_tokens=config.max_passage_tokens,
+        count=embedder.count_tokens, cache=cache,
+        cache_key=split_key(embedder.model_id.split("/")[0], config.min_passage_words, config.max_passage_tokens),
+    )
+    t = lap("passages", t)
+    emb = embed_texts(passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), embedder, cache,
+                      progress=(lambda d, n: progress("embed", d, n)) if progress else None)
+    vectors = emb.vectors
+    t = lap("embed", t)
+
+    scorer = make_scorer(config, embedder, codebook, cache)
+    from .pipeline import _no_scores
+
+    scores = scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(codebook)
+    t = lap("frames", t)
+
+    old = base.passages
+    n_old = len(old)
+    need_old = recluster or n_old > 0
+    old_vectors = _old_vectors(cache, model.model_id, old[S.TEXT_HASH].tolist()) if need_old else None
+    t = lap("old_vectors", t)
+    match: ClusterMatch | None = None
+    if recluster:
+        if old_vectors is None:
+            raise FramescopeError("--recluster needs the base run's vectors in the embedding store; run it with the "
+                                  "same --store as the base run")
+        every = pd.concat([old[list(S.PASSAGE_COLUMNS)], passages[list(S.PASSAGE_COLUMNS)]], ignore_index=True)
+        all_vectors = np.vstack([old_vectors, vectors])
+        clustering = _cluster(config, every, all_vectors)
+        match = match_clusters(model.cluster_ids, model.centroids, clustering.centroids)
+        ids_all = match.ids[clustering.labels]
+        thresholds = fit_thresholds(clustering.labels, clustering.similarity, clustering.k)
+        low_all = low_fit_flags(clustering.labels, clustering.similarity, thresholds)
+        new_ids, new_sims, new_low = ids_all[n_old:], clustering.similarity[n_old:], low_all[n_old:]
+        old = old.assign(**{S.CLUSTER_ID: ids_all[:n_old], S.SIMILARITY: clustering.similarity[:n_old].round(4),
+                            LOW_FIT: low_all[:n_old]})
+        cluster_ids, centroids = match.ids, clustering.centroids
+        new_positions = clustering.labels[n_old:]
+    else:
+        new_positions, new_sims = assign(vectors, model.centroids)
+        new_ids = model.cluster_ids[new_positions]
+        new_low = low_fit_flags(new_positions, new_sims, model.low_fit_threshold)
+        cluster_ids, centroids, thresholds = model.cluster_ids, model.centroids, model.low_fit_threshold
+    t = lap("cluster", t)
+
+    coords = project_2d(vectors, (model.map_mean, model.map_axes))
+    placeholder = {c: "" for c in (CLUSTER_LABEL,)}
+    new_passages = annotate_passages(
+        passages, new, new_ids, {int(c): placeholder[CLUSTER_LABEL] for c in cluster_ids}, new_sims, new_low, scores,
+        pd.DataFrame({GROUP: np.full(len(passages), -1), ORIGIN: "", IS_COPY: False}), coords,
+    )
+    every = pd.concat([old, new_passages], ignore_index=True)
+    synd, synd_note = _syndication_with_base(
+        every, n_old, vectors, old_vectors,
+        SyndicationParams(cosine=config.syndication_cosine, jaccard=config.syndication_jaccard))
+    for c in synd.columns:
+        every[c] = synd[c].to_numpy()
+    t = lap("syndication", t)
+
+    from .labeling import cluster_table
+
+    position = {int(c): i for i, c in enumerate(cluster_ids)}
+    positions = every[S.CLUSTER_ID].map(position).to_numpy(dtype=int)
+    clusters = cluster_table(every, positions, every[S.SIMILARITY].to_numpy(dtype=np.float32),
+                             n_terms=config.n_label_terms, n_representatives=config.n_representatives,
+                             seed=config.seed, low_fit=every[LOW_FIT].astype(bool).to_numpy())
+    clusters[S.CLUSTER_ID] = np.asarray(cluster_ids, dtype=int)
+    label_of = dict(zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True))
+    every[CLUSTER_LABEL] = every[S.CLUSTER_ID].map(label_of)
+    t = lap("label", t)
+
+    new_clustering = Clustering(new_ids, centroids, new_sims, len(cluster_ids), "assigned to the base run's centroids")
+    new_table = _article_table(new, new_passages, new_clustering, scores, label_of)
+    old_articles = base.articles
+    if recluster:
+        from .labeling import main_cluster
+
+        main = main_cluster(every, every[S.CLUSTER_ID].to_numpy(), every[S.SIMILARITY].to_numpy())
+        old_articles = old_articles.assign(
+            **{MAIN_CLUSTER_ID: old_articles[S.ARTICLE_ID].map(main).fillna(-1).astype("int64")})
+    old_articles = old_articles.assign(**{CLUSTER_LABEL: old_articles[MAIN_CLUSTER_ID].map(label_of).fillna("")})
+    articles = pd.concat([old_articles, new_table], ignore_index=True)
+    frames = scores.long_table(passages[S.PASSAGE_ID])
+    rejected_all = pd.concat([base.rejected, rejected], ignore_index=True) if rejected is not None else base.rejected
+    tables = {
+        "articles": articles, "passages": every, "clusters": clusters, "frames": frames,
+        **summary_tables(every, list(scores.frame_ids), label_of, config),
+        "syndication": syndication_table(every), "excluded": excluded_table(articles), "rejected": rejected_all,
+    }
+    t = lap("aggregates", t)
+
+    drift_model = model if not recluster else dataclasses.replace(
+        model, cluster_ids=np.asarray(cluster_ids), labels=tuple(clusters["label"]),
+        low_fit_threshold=np.asarray(thresholds, np.float32))
+    drift = drift_table(new_ids, new_low, drift_model)
+    tables[DRIFT_TABLE] = drift
+    overall = float(drift["low_fit_share"].iloc[-1]) if len(passages) else 0.0
+    event = {"created_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+             "kind": "recluster" if recluster else "add", "new_articles": len(new), "new_passages": len(passages),
+             "low_fit_share_new": round(overall, 4), **({"match": match.as_dict()} if match else {})}
+    updated = build_model(
+        model_id=model.model_id, cluster_ids=np.asarray(cluster_ids), centroids=centroids, clusters=clusters,
+        positions=positions, similarity=every[S.SIMILARITY].to_numpy(dtype=np.float32),
+        frame_scorer=model.frame_scorer, map_axes=(model.map_mean, model.map_axes), period=model.period,
+        config=config.as_dict(), run_key=model.run_key, thresholds=thresholds,
+        drift_reference=None if recluster else model.drift_reference, history=(*model.history, event),
+    )
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    old_kept = float((base.passages[S.CLUSTER_ID].to_numpy() == every[S.CLUSTER_ID].to_numpy()[:n_old]).mean()) \
+        if n_old else 1.0
+    manifest = {
+        **{k_: v for k_, v in base.manifest.items() if k_ not in ("files", "timings_s", "reused_run")},
+        "created_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
+        "inputs": [*base.manifest.get("inputs", []), *sources],
+        "config": config.as_dict(),
+        "clustering": {"k": len(cluster_ids), "criterion": "re-clustered, ids matched to the base run"
+                       if recluster else "base run's centroids (incremental)",
+                       "cluster_ids": [int(c) for c in cluster_ids]},
+        "incremental": {
+            "base": str(base.folder), "base_run_key": model.run_key, "recluster": recluster,
+            "new_articles": len(new), "articles_already_in_base": n_known, "new_passages": len(passages),
+            "passages_embedded_now": emb.n_embedded, "old_passages": n_old,
+            "old_passages_keeping_cluster_id": round(old_kept, 6),
+            "low_fit_share_new": round(overall, 4), "drift_warn_level": drift_warn,
+            "drift_warning": overall > drift_warn,
+            "drift_reference_percentile": 5, "syndication": synd_note,
+            **({"match": match.as_dict()} if match else {}),
+        },
+        "counts": {**base.manifest.get("counts", {}), "articles": len(articles),
+                   "articles_relevant": int(articles[RELEVANT].astype(bool).sum()), "passages": len(every),
+                   "passages_embedded_now": emb.n_embedded, "low_fit_passages": int(every[LOW_FIT].astype(bool).sum())},
+        "timings_s": timings,
+    }
+    return Extension(tables, manifest, updated, drift, len(passages), base.frames_csv)
+
+
+# --- the CLI's model saving and the --base / --engine paths --------------------------------
+
+
+def save_run_model(out: RunOutput, config: PipelineConfig, out_dir: str | Path, *, store_path: Any = None) -> Path:
+    """Write the run's fitted model into OUT/model (rebuilt from the stored tables and the
+    vector cache when the run itself was reused from the store)."""
+    model = out.analysis.model if out.analysis is not None else _model_from_tables(out, config, store_path)
+    return dataclasses.replace(model, run_key=out.key).save(Path(out_dir) / MODEL_DIR)
+
+
+def _model_from_tables(out: RunOutput, config: PipelineConfig, store_path: Any) -> AnalysisModel:
+    """A reused run's model: centroids are the normalised means of its clusters' cached vectors,
+    which is where k-means left them."""
+    from .model_artifact import frame_scorer_spec
+    from .projection import map_axes
+    from .store import Store
+
+    passages, clusters = out.tables["passages"], out.tables["clusters"]
+    embedder = load_embedder(config.model, config.precision, config.batch_size)
+    store = Store(store_path)
+    try:
+        vectors = _old_vectors(store, embedder.model_id, passages[S.TEXT_HASH].tolist())
+        if vectors is None:
+            raise FramescopeError("the stored run's vectors are not in the store; re-run with another --store")
+        codebook = load_codebook(config.codebook)
+        scorer = make_scorer(config, embedder, codebook, store)
+    finally:
+        store.close()
+    ids = clusters[S.CLUSTER_ID].to_numpy(dtype=int)
+    positions = pd.Series(range(len(ids)), index=ids)[passages[S.CLUSTER_ID].to_numpy()].to_numpy()
+    sums = np.zeros((len(ids), vectors.shape[1]))
+    np.add.at(sums, positions, vectors)
+    centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    zs = getattr(scorer, "score", None)
+    thresholds = zs(vectors[:1]).thresholds if zs and len(vectors) else np.full(len(codebook.ids), 0.5)
+    return build_model(
+        model_id=embedder.model_id, cluster_ids=ids, centroids=centroids, clusters=clusters, positions=positions,
+        similarity=passages[S.SIMILARITY].to_numpy(dtype=np.float32),
+        frame_scorer=frame_scorer_spec(scorer, codebook, thresholds), map_axes=map_axes(vectors),
+        period=A.resolve_period(config.period, passages[S.DATE]), config=config.as_dict(),
+    )
+
+
+def print_drift(drift: pd.DataFrame, level: float, stream=sys.stderr) -> bool:
+    """Print the drift table; True (and a warning) when the overall share passes `level`."""
+    overall = drift.iloc[-1]
+    share = float(overall["low_fit_share"]) if pd.notna(overall["low_fit_share"]) else 0.0
+    print(f"framescope: drift: {int(overall['new_low_fit'])} of {int(overall['new_passages'])} new passages "
+          f"({share:.1%}) fall below their cluster's threshold (the base run's 5th percentile; 5 % expected)",
+          file=stream)
+    for _, r in drift.iloc[:-1].iterrows():
+        if r["new_passages"] and pd.notna(r["low_fit_share"]) and r["low_fit_share"] > level:
+            print(f"  cluster {r[S.CLUSTER_ID]} ({r['label']}): {int(r['new_low_fit'])} of {int(r['new_passages'])} "
+                  f"new passages low-fit ({r['low_fit_share']:.0%})", file=stream)
+    if share > level:
+        print(f"framescope: warning: drift {share:.1%} is above {level:.0%}: the new articles fit the base clusters "
+              "poorly; re-cluster with --recluster (ids of clusters that persist are kept)", file=stream)
+        return True
+    return False
+
+
+def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
+    """`framescope run --base RUN_DIR` and `--engine dask`."""
+    if args.engine == "dask":
+        try:
+            from .engine_dask import cmd_run_dask
+        except ImportError as exc:
+            raise FramescopeError(f"--engine dask needs Dask ({exc.name} is missing): pip install -e '.[scale]'") from None
+
+        return cmd_run_dask(args, config)
+    from .cli import _mapping
+    from .config import default_store_path
+    from .ingest import ingest
+    from .pipeline import sources_of
+    from .store import Store
+
+    if not args.inputs:
+        raise FramescopeError("--base needs the new INPUT file(s) to add")
+    t0 = time.perf_counter()
+    base = read_run(args.base)
+    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    store = None if args.no_store else Store(args.store or default_store_path())
+    try:
+        ext = extend(base, result.articles, cache=store, rejected=result.rejected, sources=sources_of(result),
+                     recluster=args.recluster, k=config.k, drift_warn=args.drift_warn)
+    finally:
+        if store is not None:
+            store.close()
+    written = ext.write(args.out, xlsx=args.xlsx)
+    if not args.quiet:
+        inc = ext.manifest["incremental"]
+        print(f"framescope: added {inc['new_articles']} articles ({inc['articles_already_in_base']} already in the "
+              f"base), {inc['new_passages']} new passages ({inc['passages_embedded_now']} embedded now) to "
+              f"{inc['old_passages']} old ones; {len(written)} files in {args.out} in {time.perf_counter() - t0:.1f}s",
+              file=sys.stderr)
+        if args.recluster:
+            m = inc["match"]
+            print(f"framescope: re-clustered: ids kept {sorted(int(k) for k in m['kept'])}, new {m['new']}, "
+                  f"retired {m['retired']}, split {m['split']}; {inc['old_passages_keeping_cluster_id']:.1%} of old "
+                  "passages keep their cluster id", file=sys.stderr)
+        print_drift(ext.drift, args.drift_warn)
+    return 0

@@ -1,0 +1,86 @@
+"""The Dask engine maps the in-process stages over partitions: same assignments, same aggregates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.config import PipelineConfig
+from analysis.pipeline import all_tables, analyse
+from conftest import HashEmbedder
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def local(demo_sample):
+    a = analyse(demo_sample, PipelineConfig(k=4), embedder=HashEmbedder())
+    return a, all_tables(a)
+
+
+def _dask(client, demo_sample, tmp_path, **kw):
+    from analysis.engine_dask import run_dask
+
+    return run_dask(demo_sample, PipelineConfig(k=4), client, tmp_path / "out", cache_dir=tmp_path / "cache",
+                    partition_rows=20, embedder_factory=HashEmbedder, **kw)
+
+
+def _passages(folder):
+    return pd.read_parquet(folder / "passages").sort_values("passage_id").reset_index(drop=True)
+
+
+def test_same_centroids_give_identical_assignments(client, local, demo_sample, tmp_path):
+    a, _ = local
+    run = _dask(client, demo_sample, tmp_path, centroids=a.model.centroids)
+    assert run.manifest["partitions"] == 3 and len(list((tmp_path / "out" / "passages").glob("*.parquet"))) == 3
+    got = _passages(tmp_path / "out")
+    want = a.passages.sort_values("passage_id").reset_index(drop=True)
+    assert got["passage_id"].tolist() == want["passage_id"].tolist()
+    np.testing.assert_array_equal(got["cluster_id"].to_numpy(), want["cluster_id"].to_numpy())
+    np.testing.assert_allclose(got["similarity"], want["similarity"], atol=1e-4)
+    np.testing.assert_array_equal(got["low_fit"].to_numpy(), want["low_fit"].to_numpy())
+
+
+def test_both_engines_give_identical_aggregates(client, local, demo_sample, tmp_path):
+    _, tables = local
+    run = _dask(client, demo_sample, tmp_path)  # fits its own k-means on the (whole, small) sample
+    for name in ("frames_over_time", "frames_by_outlet", "clusters_over_time", "clusters_by_outlet",
+                 "volume_by_outlet", "outlet_similarity"):
+        pd.testing.assert_frame_equal(run.tables[name].reset_index(drop=True),
+                                      tables[name].reset_index(drop=True), check_dtype=False, obj=name)
+    cols = ["cluster_id", "label", "top_terms", "n_passages", "n_articles", "n_outlets", "n_low_fit"]
+    pd.testing.assert_frame_equal(run.tables["clusters"][cols], tables["clusters"][cols], check_dtype=False)
+    assert run.model.k == 4 and run.manifest["engine"] == "dask"
+
+
+class CountingEmbedder(HashEmbedder):
+    """Records encoded texts in a class attribute (module level, so workers share it in-process)."""
+
+    seen: list[str] = []
+
+    def encode(self, texts):
+        CountingEmbedder.seen.extend(texts)
+        return super().encode(texts)
+
+
+def test_embeddings_are_cached_per_partition_in_parquet(client, demo_sample, tmp_path):
+    from analysis.engine_dask import run_dask
+
+    kw = dict(cache_dir=tmp_path / "cache", partition_rows=30, embedder_factory=CountingEmbedder)
+    run_dask(demo_sample, PipelineConfig(k=3), client, tmp_path / "a", **kw)
+    texts = set(pd.read_parquet(tmp_path / "a" / "passages")["text"])
+    first = len(CountingEmbedder.seen)
+    assert texts <= set(CountingEmbedder.seen)
+    assert list((tmp_path / "cache").rglob("*.parquet"))
+    run_dask(demo_sample, PipelineConfig(k=3), client, tmp_path / "b", **kw)
+    assert not texts & set(CountingEmbedder.seen[first:])  # the second run encoded no passage
