@@ -357,3 +357,13 @@ def save_upload(store, name: str, result):
         name, result.articles, result.rejected, [(f.name, f.sha256) for f in result.files],
         n_duplicates=result.n_duplicates, report=ingest_report(result),
     )
+
+
+def language_table(articles: pd.DataFrame, passages: pd.DataFrame) -> pd.DataFrame:
+    """Articles and passages per language (the pipeline's detected `language` columns)."""
+    counts = {
+        "articles": articles[S.LANGUAGE].fillna("und").value_counts() if S.LANGUAGE in articles else pd.Series(),
+        "passages": passages[S.LANGUAGE].fillna("und").value_counts() if S.LANGUAGE in passages else pd.Series(),
+    }
+    out = pd.DataFrame(counts).fillna(0).astype("int64").rename_axis(S.LANGUAGE).reset_index()
+    return out.sort_values(["passages", "articles"], ascending=False, ignore_index=True)

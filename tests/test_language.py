@@ -143,3 +143,15 @@ def test_english_only_model_warns_in_the_cli_and_the_manifest(parallel, tmp_path
     result = analyse(corpus[list(S.ARTICLE_COLUMNS)], PipelineConfig(k=5), embedder=embedder)
     assert result.manifest["languages"]["passages"] == {"en": 21, "ru": 21, "zh": 21}
     assert len(result.manifest["warnings"]) == 1 and "67% of passages are not in English" in result.manifest["warnings"][0]
+
+
+def test_the_overview_counts_articles_and_passages_per_language():
+    from dashboard.explore import language_table
+
+    articles = pd.DataFrame({S.LANGUAGE: ["en", "ru", "en", None]})
+    passages = pd.DataFrame({S.LANGUAGE: ["en", "ru", "zh", "en", "en", "und"]})
+    table = language_table(articles, passages).set_index(S.LANGUAGE)
+    assert table.loc["en"].tolist() == [2, 3]
+    assert table.loc["zh"].tolist() == [0, 1]
+    assert table.loc["und"].tolist() == [1, 1]
+    assert table.index[0] == "en"  # most passages first

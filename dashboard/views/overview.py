@@ -10,7 +10,7 @@ from analysis.pipeline import excluded_table
 from analysis.relevance import RELEVANT
 from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
-from dashboard.explore import overall_frame_shares, view_period
+from dashboard.explore import language_table, overall_frame_shares, view_period
 
 st.title("Overview", anchor=False)
 f = filters.filters()
@@ -52,6 +52,8 @@ elif view is None or view.passages.empty or not view.tables:
     st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
 else:
     ui.run_caption(res)
+    for warning in res.manifest.get("warnings", []):  # e.g. an English-only model on a foreign corpus
+        st.warning(ui.plain(warning), icon=":material/translate:")
     clusters = view.tables["clusters"]
     left, right = st.columns(2)
     clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
@@ -73,7 +75,14 @@ else:
                 ui.table(set_aside)
             else:
                 st.caption("No article was set aside.")
-    tables = {"clusters": clusters, "articles": view.articles, "frame_shares": shares, "excluded": set_aside}
+    languages = language_table(view.articles, view.passages)
+    if len(languages) > 1 or (len(languages) and languages[S.LANGUAGE].iloc[0] != "en"):
+        st.subheader("Languages", anchor=False)
+        st.caption("Detected per passage; an article's language is the one its input states, else its passages' "
+                   "majority (und = too short to tell).")
+        ui.table(languages)
+    tables = {"clusters": clusters, "articles": view.articles, "frame_shares": shares, "excluded": set_aside,
+              "languages": languages}
     if volume is not None:
         tables["volume_by_outlet"] = volume
     chart_map = {"volume_by_outlet": volume_chart, "largest_clusters": clusters_chart, "frame_shares": shares_chart}
