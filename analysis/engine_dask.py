@@ -49,7 +49,8 @@ from .labeling import cluster_table, ctfidf_from_counts, label_from_terms, term_
 from .model_artifact import LOW_FIT, MODEL_DIR, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
 from .passages import split_key, split_passages
 from .pipeline import (
-    CLUSTER_LABEL, _article_table, _no_scores, annotate_passages, excluded_table, make_scorer, summary_tables,
+    CLUSTER_LABEL, _article_table, _no_scores, annotate_passages, canonical_order, excluded_table, make_scorer,
+    summary_tables,
 )
 from .projection import map_axes, project_2d
 from .relevance import REASON, RELEVANT, relevance
@@ -267,7 +268,7 @@ def run_dask(
     for stale in ("passages", "frames"):  # parts of an earlier run in the same folder
         shutil.rmtree(out_dir / stale, ignore_errors=True)
     client.register_plugin(StageWorker(config, embedder_factory), name=PLUGIN)
-    blocks = article_blocks(articles.reset_index(drop=True), partition_rows)
+    blocks = article_blocks(canonical_order(articles), partition_rows)  # the order analyse uses
     scattered = client.scatter(blocks)  # the article blocks go to the workers once, not inside the task graph
     parts = [client.submit(embed_partition, i, b, str(cache_dir), pure=False) for i, b in enumerate(scattered)]
     sizes = client.gather([client.submit(lambda p: len(p.passages), p) for p in parts])

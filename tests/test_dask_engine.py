@@ -83,4 +83,9 @@ def test_embeddings_are_cached_per_partition_in_parquet(client, demo_sample, tmp
     assert texts <= set(CountingEmbedder.seen)
     assert list((tmp_path / "cache").rglob("*.parquet"))
     run_dask(demo_sample, PipelineConfig(k=3), client, tmp_path / "b", **kw)
-    assert not texts & set(CountingEmbedder.seen[first:])  # the second run encoded no passage
+    # the second run encoded no passage; the frame scorer's sentences of multi-sentence passages
+    # (not cached by the engine) may coincide with a short passage's text
+    from analysis.passages import sentences
+
+    scored_sentences = {s for t in texts if len(parts := sentences(t)) > 1 for s in parts}
+    assert not (texts - scored_sentences) & set(CountingEmbedder.seen[first:])
