@@ -204,6 +204,18 @@ async def _browse(browser, url: str, deadline: float, timeout_ms: int, seed: int
     return out
 
 
+async def _save_file(page, path: Path, name: str, timeout_ms: int) -> None:
+    """On the Data page: choose the file, name the data set and save it (waits for the flash)."""
+    await _choose_file(page, timeout_ms, str(path))
+    await page.get_by_role("button", name="Save as data set").wait_for(timeout=timeout_ms)
+    box = page.get_by_label("Data set name")
+    await box.fill(name)
+    await box.press("Enter")
+    await _idle(page, timeout_ms)
+    await page.get_by_role("button", name="Save as data set").click()
+    await page.get_by_text("Saved the data set").first.wait_for(timeout=timeout_ms)
+
+
 async def _upload(browser, url: str, csv_path: Path, name: str, timeout_ms: int) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": False, "errors": []}
     ctx = None
@@ -213,14 +225,7 @@ async def _upload(browser, url: str, csv_path: Path, name: str, timeout_ms: int)
         await page.goto(f"{url}/data", wait_until="domcontentloaded")
         await _idle(page, timeout_ms)
         t0 = time.perf_counter()
-        await _choose_file(page, timeout_ms, str(csv_path))
-        await page.get_by_role("button", name="Save as data set").wait_for(timeout=timeout_ms)
-        box = page.get_by_label("Data set name")
-        await box.fill(name)
-        await box.press("Enter")
-        await _idle(page, timeout_ms)
-        await page.get_by_role("button", name="Save as data set").click()
-        await page.get_by_text("Saved the data set").first.wait_for(timeout=timeout_ms)
+        await _save_file(page, csv_path, name, timeout_ms)
         out["save_s"] = time.perf_counter() - t0
         out["errors"] += await _errors(page)
         out["ok"] = not out["errors"]
@@ -491,14 +496,7 @@ async def bad_input_browser(work: Path, mode: str) -> dict[str, Any]:
             hostile = _variant_csv(SMALL_CSV, work / "hostile.csv", 14, outlet=HOSTILE_OUTLET, title=HOSTILE_TITLE)
             await page.goto(f"{server.url}/data", wait_until="domcontentloaded")
             await _idle(page, timeout_ms)
-            await _choose_file(page, timeout_ms, str(hostile))
-            await page.get_by_role("button", name="Save as data set").wait_for(timeout=timeout_ms)
-            box = page.get_by_label("Data set name")
-            await box.fill(HOSTILE_DATASET)
-            await box.press("Enter")
-            await _idle(page, timeout_ms)
-            await page.get_by_role("button", name="Save as data set").click()
-            await page.get_by_text("Saved the data set").first.wait_for(timeout=timeout_ms)
+            await _save_file(page, hostile, HOSTILE_DATASET, timeout_ms)
             texts = {"data": await page.locator('[data-testid="stMain"]').inner_text()}
             markup = {"data": await page.evaluate(MARKUP_FROM_USER_JS)}
             for title in ("Overview", "Outlets", "Article"):
