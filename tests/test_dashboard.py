@@ -270,7 +270,7 @@ def test_frames_over_time_lists_every_period_gaps_empty_ones_and_marks_thin_cell
 
 
 def test_relevance_gate_is_a_sidebar_setting_kept_in_the_link(env):
-    from dashboard.state import K_RELEVANCE
+    from dashboard.keys import RELEVANCE as K_RELEVANCE
 
     at = app(relevance="on").run()
     clean(at)
@@ -632,7 +632,7 @@ def test_a_links_date_range_is_stated_and_reset_filters_returns_all(env):
     articles = env["store"].articles([1])
     d = articles[S.DATE]
     inside = int(((d >= pd.Timestamp("2023-01-01", tz="UTC")) & (d < pd.Timestamp("2024-01-01", tz="UTC"))).sum())
-    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**")).replace("\\", "")  # unescaped
     assert "2023-01-01 to 2023-12-31" in line and f"keeps {inside:,} of 25 articles" in line
     reset = next(b for b in at.button if b.label == "Reset filters")
     assert not reset.disabled
@@ -640,7 +640,7 @@ def test_a_links_date_range_is_stated_and_reset_filters_returns_all(env):
     clean(at)
     assert "from" not in at.query_params
     assert metric(at, "Articles") == "25"
-    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**")).replace("\\", "")  # unescaped
     assert "all dates · all outlets" in line and "keeps 25 of 25 articles" in line
 
 
@@ -651,7 +651,7 @@ def test_every_page_states_the_filter_and_what_it_keeps(env, name):
     at = page(app(outlet=outlet).run(), name)
     clean(at)
     kept = tables["passages"][tables["passages"][S.OUTLET] == outlet]
-    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**"))
+    line = next(c.value for c in at.caption if c.value.startswith("**Filter:**")).replace("\\", "")  # unescaped
     assert f"outlets: {outlet}" in line
     assert f"{len(kept):,} of {len(tables['passages']):,} passages" in line
 
@@ -803,7 +803,7 @@ def test_embedding_progress_counts_passages_and_the_heartbeat_keeps_time_moving(
     assert calls[-1] == (400, 400) and {t for _, t in calls} == {400}
     assert len(calls) >= 3  # several updates, not one per 512 texts
     store = Store(tmp_path / "s.db")
-    store.claim_run("k", {}, "me")
+    store.claim_run("k", {}, runs.OWNER)  # the reporter writes as the dashboard's run owner
     rep = runs._Reporter(store, "k")
     rep.HEARTBEAT_S = 0.2
     rep("cluster", 0, 1)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from analysis import schema as S
 from analysis.compare import cluster_differences, distinctive_words, frame_differences, passages_with_word
-from dashboard import charts, state, ui
+from dashboard import charts, filters, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import Selection, filter_rows
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.search import MATCH, QUERY_SIMILARITY, SearchConfig, search_passages
-from dashboard import state, ui
+from dashboard import filters, state, ui
 from dashboard.downloads import downloads
 
 K_QUERY = "fs_search_query"
