@@ -83,6 +83,10 @@ class PipelineConfig:
     n_label_terms: int = _opt(8, "Distinctive terms kept per cluster.")
     # frames
     codebook: str = _opt(str(DEFAULT_CODEBOOK), "Codebook YAML file of framing themes.")
+    frame_sentences: bool = _opt(
+        True, "Also score each sentence of a multi-sentence passage and keep its best (finds angle sentences; "
+        "encodes about twice the text on a cold run).",
+    )
     frame_model: str | None = _opt(None, "Fitted frame model (from `validate --fit`) used instead of the codebook's zero-shot scores.")
     # aggregates
     period: Literal["auto", "week", "month", "quarter"] = _opt(

@@ -32,7 +32,7 @@ from .config import PipelineConfig
 from .embeddings import Embedder, VectorCache, embed_texts, is_multilingual, load_embedder, model_identity
 from .errors import CodebookError
 from .export import to_xlsx_bytes, write_json, write_table
-from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, article_frame_mix
+from .framing import CodebookScorer, FittedFrameModel, FittedScorer, FrameScores, ScoringParams, article_frame_mix
 from .ingest import IngestResult
 from .language import align_languages, article_languages, detect_languages, language_mix
 from .labeling import cluster_table, main_cluster
@@ -90,7 +90,7 @@ def make_scorer(
 ):
     """The codebook's zero-shot scorer, or the fitted model when the config names one."""
     codebook = codebook or load_codebook(config.codebook)
-    zero_shot = CodebookScorer(codebook, embedder, cache=cache)
+    zero_shot = CodebookScorer(codebook, embedder, ScoringParams(sentences=config.frame_sentences), cache=cache)
     if not config.frame_model:
         return zero_shot
     model = FittedFrameModel.load(config.frame_model)
