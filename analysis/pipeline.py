@@ -418,7 +418,8 @@ def excluded_table(articles: pd.DataFrame) -> pd.DataFrame:
 
 ANALYSIS_TABLES = ("articles", "passages", "clusters", "frames", "syndication", "excluded")
 # columns that say where an article came from, not what the analysis found: always the current input's
-INPUT_COLUMNS = (S.URL, S.LANGUAGE, S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS,
+# (`language` is not one of them: the analysis detects it per passage and per article)
+INPUT_COLUMNS = (S.URL, S.SOURCE_FILE, S.SOURCE_ROW, S.DUPLICATES, S.DUPLICATE_OUTLETS,
                  S.BYLINE, S.SECTION, S.WORD_COUNT)
 
 
