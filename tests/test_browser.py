@@ -188,8 +188,13 @@ def labels_readable(pg) -> int:
     return got["axes"]
 
 
+def markdown_with(pg, text: str):
+    """The whole Markdown element holding `text` (get_by_text alone finds its bold part only)."""
+    return pg.locator("[data-testid='stMarkdownContainer']", has_text=text).last
+
+
 def filter_line(pg) -> str:
-    return pg.get_by_text("Filter:", exact=False).first.inner_text()
+    return markdown_with(pg, "Filter:").inner_text()
 
 
 def clear_uploads(pg) -> None:
@@ -401,7 +406,7 @@ def test_search_and_compare_on_the_demo_corpus(server, page):
     box.fill("gas pipeline to China")
     box.press("Enter")
     idle(page, timeout=120_000)
-    summary = page.get_by_text("passage(s)").first
+    summary = markdown_with(page, "passage(s)")
     summary.wait_for(timeout=120_000)
     assert "by meaning" in summary.inner_text()
     assert page.get_by_test_id("stDataFrame").count() >= 1
