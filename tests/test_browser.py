@@ -188,9 +188,9 @@ def labels_readable(pg) -> int:
     return got["axes"]
 
 
-def markdown_with(pg, text: str):
-    """The whole Markdown element holding `text` (get_by_text alone finds its bold part only)."""
-    return pg.locator("[data-testid='stMarkdownContainer']", has_text=text).last
+def markdown_with(pg, starts: str):
+    """The whole Markdown element that starts with `starts` (get_by_text alone finds its bold part)."""
+    return pg.locator("[data-testid='stMarkdownContainer']", has_text=re.compile("^" + re.escape(starts))).first
 
 
 def filter_line(pg) -> str:
@@ -406,7 +406,7 @@ def test_search_and_compare_on_the_demo_corpus(server, page):
     box.fill("gas pipeline to China")
     box.press("Enter")
     idle(page, timeout=120_000)
-    summary = markdown_with(page, "passage(s)")
+    summary = page.locator("[data-testid='stMarkdownContainer']", has_text=re.compile(r"^\d[\d,]* passage\(s\)")).first
     summary.wait_for(timeout=120_000)
     assert "by meaning" in summary.inner_text()
     assert page.get_by_test_id("stDataFrame").count() >= 1
