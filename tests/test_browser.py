@@ -188,13 +188,17 @@ def labels_readable(pg) -> int:
     return got["axes"]
 
 
-def markdown_with(pg, starts: str):
-    """The whole Markdown element that starts with `starts` (get_by_text alone finds its bold part)."""
-    return pg.locator("[data-testid='stMarkdownContainer']", has_text=re.compile("^" + re.escape(starts))).first
+def page_line(pg, pattern: str) -> str:
+    """The first line of the page's main text matching `pattern` (a regex); whole elements, not
+    the bold part get_by_text finds."""
+    for line in pg.get_by_test_id("stMain").inner_text().splitlines():
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f"no line matching {pattern!r} on the page")
 
 
 def filter_line(pg) -> str:
-    return markdown_with(pg, "Filter:").inner_text()
+    return page_line(pg, r"^\s*Filter:")
 
 
 def clear_uploads(pg) -> None:
@@ -406,9 +410,8 @@ def test_search_and_compare_on_the_demo_corpus(server, page):
     box.fill("gas pipeline to China")
     box.press("Enter")
     idle(page, timeout=120_000)
-    summary = page.locator("[data-testid='stMarkdownContainer']", has_text=re.compile(r"^\d[\d,]* passage\(s\)")).first
-    summary.wait_for(timeout=120_000)
-    assert "by meaning" in summary.inner_text()
+    page.get_by_text("passage(s)").first.wait_for(timeout=120_000)
+    assert "by meaning" in page_line(page, r"\d passage\(s\)")
     assert page.get_by_test_id("stDataFrame").count() >= 1
     no_traceback(page)
     shot(page, "search")
