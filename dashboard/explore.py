@@ -15,6 +15,7 @@ import pandas as pd
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.ingest import SUPPORTED_FORMATS
+from analysis.runread import RowFilter
 from analysis.passages import article_passages, text_hash
 from analysis.projection import map_sample
 
@@ -24,14 +25,7 @@ CLUSTER_LABEL = "cluster_label"
 SNIPPET_CHARS = 220
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The filters that act on a finished run's tables (no recomputation of the model)."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    outlets: tuple[str, ...] = ()
-    include_undated: bool = True
+Selection = RowFilter  # the filters acting on a finished run's tables: one type for pandas and DuckDB reads
 
 
 def filter_rows(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from analysis.store import DatasetInfo, Store
 from . import keys as K
 from . import maps, runs
 from .cache import ByteLRU, frame_bytes
-from .explore import Selection, filter_rows, filtered_clusters, frame_ids_of, ingest_report, view_period
+from .explore import filter_rows, filtered_clusters, frame_ids_of, ingest_report, view_period
 
 if TYPE_CHECKING:
     from .filters import Filters
@@ -241,8 +241,7 @@ def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
     # outlet or period while its origin does not (only runs with reprints read the whole table)
     reprinted = res.manifest.get("counts", {}).get("duplicate_copies", 0)
-    sel = Selection(rf.date_from, rf.date_to, rf.outlets, rf.include_undated)
-    counted = filter_rows(counted_passages(res.passages, cfg.count_syndicated), sel) if reprinted else passages
+    counted = filter_rows(counted_passages(res.passages, cfg.count_syndicated), rf) if reprinted else passages
     tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
     if tables:
         tables["clusters"] = filtered_clusters(res.clusters, passages)  # sizes under the filters
@@ -251,8 +250,7 @@ def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
 
 def view(res: Results, f: Filters) -> View:
     """Read out of core (DuckDB over the run's Parquet) and cached by bytes across sessions."""
-    sel = f.selection()
-    rf = runread.RowFilter(sel.date_from, sel.date_to, tuple(sel.outlets), sel.include_undated)
+    rf = f.selection()
     return _table_cache().get_or_make(
         ("view", str(res.folder), rf, f.period), lambda: _make_view(res, rf, f.period),
         lambda v: frame_bytes(v.passages, v.articles, *v.tables.values()))
