@@ -76,7 +76,7 @@ def _code(pg, coder: str, keyboard: bool) -> list[str]:
                 idle(pg)
             pg.keyboard.press("Enter")
         else:
-            checks = pg.get_by_test_id("stCheckbox")
+            checks = pg.get_by_test_id("stMain").get_by_test_id("stCheckbox")  # not the sidebar's toggles
             for j in frames:
                 checks.nth(j).click()
                 idle(pg)
