@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import aggregates as A
 from analysis import schema as S
-from analysis.ingest import SUPPORTED_FORMATS
+from analysis.ingest import SUPPORTED_FORMATS, row_word
 from analysis.runread import RowFilter
 from analysis.passages import article_passages, text_hash
 from analysis.projection import map_sample
@@ -334,15 +334,10 @@ def rejected_lines(rejected: pd.DataFrame, limit: int = 8) -> list[str]:
     """'file, line N: reason' (row, line or archive member, as the reader counts) for the first rejected rows."""
     out = []
     for fname, row, reason in rejected[list(S.REJECTED_COLUMNS)].head(limit).itertuples(index=False, name=None):
-        kind = _ROW_KIND.get(str(fname).rsplit(".", 1)[-1].lower(), "row")
+        kind = row_word(str(fname))
         where = (f"{fname}, {kind} {row}" if kind else f"{fname}, {row}") if str(row) else f"{fname}"
         out.append(f"{where}: {reason}")
     return out
-
-
-# how a rejected row's label reads after the file name; document batches label rows themselves
-_ROW_KIND = {"csv": "line", "tsv": "line", "jsonl": "line", "ndjson": "line", "zip": "file",
-             **dict.fromkeys(("txt", "rtf", "html", "htm", "docx"), "")}
 
 
 def save_upload(store, name: str, result):

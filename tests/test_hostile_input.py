@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis import ingest as I
+from analysis.ingest import delimited
 from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text
 from analysis.config import DEFAULT_CODEBOOK, IngestLimits
 from analysis.errors import FramescopeError, IngestError
@@ -105,9 +106,9 @@ def _lines_parsed(monkeypatch, text: str) -> tuple[int, list]:
                 yield line
         return real_reader(each(), *args, **kwargs)
 
-    monkeypatch.setattr(I.csv, "reader", counting)
-    records = list(I._csv_records(text, ","))
-    monkeypatch.setattr(I.csv, "reader", real_reader)
+    monkeypatch.setattr(delimited.csv, "reader", counting)
+    records = list(delimited._csv_records(text, ","))
+    monkeypatch.setattr(delimited.csv, "reader", real_reader)
     return pulled[0], records
 
 

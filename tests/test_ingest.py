@@ -613,7 +613,7 @@ def test_zip_members_become_articles_and_odd_names_only_labels(tmp_path, monkeyp
         ("set.zip", "__MACOSX/._ok.txt", "macOS metadata skipped"),
         ("set.zip", "link.txt", "symbolic link skipped"),
         ("set.zip", ".hidden.txt", "hidden file skipped"),
-        ("set.zip", "notes.md", "not a document file (.txt, .html, .htm, .rtf, .docx)"),
+        ("set.zip", "notes.md", "not a document file (.txt, .rtf, .html, .htm, .docx)"),
         ("set.zip", "inner.zip", "nested archive not opened"),
         ("set.zip", "empty.txt", "empty text"),
     ]

@@ -1,4 +1,4 @@
-"""Readers for news-database exports (analysis.newsdb through analysis.ingest).
+"""Readers for news-database exports (analysis.ingest.newsdb through analysis.ingest).
 
 The fixtures in tests/fixtures/exports reproduce the layouts of LexisNexis Academic text
 batches, Nexis Uni DOCX exports (English and German labels), Factiva RTF and HTML exports,
@@ -16,7 +16,7 @@ import docx
 import pandas as pd
 import pytest
 
-from analysis import newsdb
+from analysis.ingest import newsdb
 from analysis.ingest import SUPPORTED_FORMATS, ingest
 
 EXPORTS = Path(__file__).parent / "fixtures" / "exports"
