@@ -41,6 +41,7 @@ from .config import PipelineConfig
 from .embeddings import Embedder, embed_texts, load_embedder
 from .errors import FramescopeError
 from .export import neutralise
+from .ids import article_key, unique_ids
 from .model_artifact import (
     LOW_FIT, MODEL_DIR, AnalysisModel, ModelArtifactError, build_model, fit_thresholds, low_fit_flags,
 )
@@ -51,7 +52,6 @@ from .pipeline import (
 )
 from .projection import project_2d
 from .relevance import REASON, RELEVANT, relevance
-from .store import article_key
 from .syndication import GROUP, IS_COPY, ORIGIN, SyndicationParams, syndication, syndication_table
 
 MATCH_COSINE = 0.5  # below this a "matched" pair of centroids is two different clusters
@@ -218,18 +218,11 @@ class Extension:
 def _new_only(base: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """New articles not already in the base run (same text and outlet), with ids that do not clash."""
     seen = {article_key(t, o) for t, o in zip(base[S.TEXT], base[S.OUTLET].fillna(""), strict=True)}
-    fresh = [article_key(t, o) not in seen for t, o in zip(new[S.TEXT], new[S.OUTLET].fillna(""), strict=True)]
+    keys = [article_key(t, o) for t, o in zip(new[S.TEXT], new[S.OUTLET].fillna(""), strict=True)]
+    fresh = [k not in seen for k in keys]
     out = new[fresh].reset_index(drop=True).copy()
-    taken = set(base[S.ARTICLE_ID].astype(str))
-    ids = []
-    for aid in out[S.ARTICLE_ID].astype(str):
-        candidate, n = aid, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{aid}~{n}"
-        taken.add(candidate)
-        ids.append(candidate)
-    out[S.ARTICLE_ID] = ids
+    out[S.ARTICLE_ID] = unique_ids(out[S.ARTICLE_ID].astype(str).tolist(), [k for k in keys if k not in seen],
+                                   base[S.ARTICLE_ID].astype(str))
     return out, len(new) - len(out)
 
 

@@ -63,6 +63,23 @@ def test_articles_already_in_the_base_are_not_added_again(base_run):
     assert ext.n_new_passages == 0 and ext.manifest["incremental"]["articles_already_in_base"] == len(a.articles)
 
 
+
+def test_new_ids_that_clash_with_the_base_take_the_store_s_suffix_rule():
+    """One id-uniquifier (analysis.ids.unique_ids) for ingest, store and extensions: a new
+    article that already holds "x~2" keeps it; the one whose "x" the base holds gets "x~3"."""
+    import pandas as pd
+
+    from analysis import schema as S
+    from analysis.incremental import _new_only
+
+    base = pd.DataFrame({S.TEXT: ["old text"], S.OUTLET: ["o"], S.ARTICLE_ID: ["x"]})
+    new = pd.DataFrame({S.TEXT: ["old text", "first new", "second new"], S.OUTLET: ["o", "o", "o"],
+                        S.ARTICLE_ID: ["x", "x", "x~2"]})
+    out, dropped = _new_only(base, new)
+    assert dropped == 1
+    assert out[S.TEXT].tolist() == ["first new", "second new"]
+    assert out[S.ARTICLE_ID].tolist() == ["x~3", "x~2"]
+
 def test_hungarian_matching_keeps_ids_and_reports_new_retired_split():
     rng = np.random.default_rng(0)
     old = rng.normal(size=(4, 16))
