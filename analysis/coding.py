@@ -109,22 +109,16 @@ def draw_sample(passages: pd.DataFrame, frame_ids: Sequence[str], design: Sample
 
 # --- labels in the store ----------------------------------------------------------------------
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS frame_labels (
-    codebook TEXT NOT NULL, codebook_version TEXT NOT NULL, coder TEXT NOT NULL, text_hash TEXT NOT NULL,
-    frames TEXT NOT NULL, text TEXT NOT NULL, article_id TEXT, title TEXT, outlet TEXT, date TEXT,
-    labelled_at REAL NOT NULL, PRIMARY KEY (codebook, coder, text_hash)) WITHOUT ROWID;
-"""
 LABEL_COLUMNS = ("text", "frame_id", "coder", "codebook", "codebook_version", "text_hash", "article_id", "title",
                  "outlet", "date", "labelled_at")
 
 
 class LabelBook:
-    """Coders' labels of one codebook (by name), in the store's database file."""
+    """Coders' labels of one codebook (by name), in the store's `frame_labels` table (its schema is
+    with the others in `analysis.store.database`)."""
 
     def __init__(self, store: Store, codebook: Codebook) -> None:
         self.store, self.codebook = store, codebook
-        store.connection().executescript(_DDL)
 
     def save(self, coder: str, passage: dict, frames: Sequence[str]) -> None:
         """Save (or replace) one coder's label of one passage at once."""

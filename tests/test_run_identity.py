@@ -230,11 +230,11 @@ def test_data_set_ids_are_never_reused_after_a_delete(store):
 
 
 def test_an_old_store_is_migrated_to_ids_that_are_never_reused_or_shared(tmp_path):
-    from analysis import store as store_module
+    from analysis.store import database as store_database
 
     path = tmp_path / "old.db"
     con = sqlite3.connect(path)  # a schema-1 store: plain INTEGER PRIMARY KEY, ids suffixed on read
-    con.executescript(store_module._DDL.replace("AUTOINCREMENT", ""))
+    con.executescript(store_database._DDL.replace("AUTOINCREMENT", ""))
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     for i in (1, 2):
         con.execute("INSERT INTO datasets VALUES (?, ?, 0, '[]', 1, 0, 0, '{}')", (i, f"d{i}"))
