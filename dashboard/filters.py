@@ -1,18 +1,23 @@
 """The sidebar filters, their mirror in the URL, and the rules that keep them honest.
 
-* The filters (data sets, date range, outlets, codebook, k, time bucket) live in Session State
+* The filters (data sets, date range, outlets, languages, codebook, embedding model, k, time
+  bucket) live in Session State
   under `keys` and are written into the query string on every run, so a view can be shared by
   link; a new session starts from the link's query string, else from the data sets last made
   active in the store (not always the first one).
-* A filter is never squeezed to fit: when the active data changes and the date range or an
-  outlet no longer fits it, that filter is reset to "all" and a notice says so (kept until the
-  filters change). "Reset filters" returns the date range and outlets to all.
-* Pages ask for changes (activate data sets, use a codebook) through `activate_datasets` and
-  `use_codebook`; they take effect before the widgets exist in the next run.
+* A filter is never squeezed to fit: when the active data changes and the date range, an
+  outlet or a language no longer fits it, that filter is reset to "all" and a notice says so
+  (kept until the filters change). "Reset filters" returns dates, outlets and languages to all.
+  Languages are detected by the run, so the language list is the finished run's (a link's
+  languages wait for it).
+* Pages ask for changes (activate data sets, use a codebook or a model) through
+  `activate_datasets`, `use_codebook` and `use_model`; they take effect before the widgets
+  exist in the next run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -21,12 +26,15 @@ from typing import Any
 
 import streamlit as st
 
-from analysis.config import DEFAULT_CODEBOOK, PipelineConfig
+from analysis.config import DEFAULT_CODEBOOK, DEFAULT_MODEL, PipelineConfig
+from analysis.embeddings import ModelChoice, model_choices
+from analysis.errors import FramescopeError
+from analysis.language import DETECTED, UNDETERMINED, language_name
 from analysis.store import DatasetInfo
 
 from . import keys as K
 from .markup import plain
-from . import state
+from . import runs, state
 from .explore import Selection
 
 PERIODS = ("auto", "week", "month", "quarter")
@@ -45,35 +53,46 @@ class Filters:
     full_span: bool = True
     relevance: bool = False  # the relevance gate sets aside articles off the codebook's topic
     frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
+    languages: tuple[str, ...] = ()  # passage languages detected by the run (ISO 639-1); empty: all
+    model: str = DEFAULT_MODEL  # the embedding model (part of the run key: caches never mix)
 
     def selection(self) -> Selection:
-        return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span)
+        return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span,
+                         languages=self.languages)
 
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
         path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
-        return PipelineConfig(codebook=str(path), k=self.k, frame_model=self.frame_model, relevance=self.relevance)
+        return PipelineConfig(model=self.model, codebook=str(path), k=self.k, frame_model=self.frame_model,
+                              relevance=self.relevance)
 
     def view_config(self) -> PipelineConfig:
         return self.config().replace(period=self.period)
 
     @property
     def narrowed(self) -> bool:
-        """True when the date range or the outlets keep only part of the active data."""
-        return not self.full_span or bool(self.outlets)
+        """True when the date range, the outlets or the languages keep only part of the active data."""
+        return not self.full_span or bool(self.outlets) or bool(self.languages)
 
     def signature(self) -> tuple[Any, ...]:
         """What the rows depend on: a notice about the filters holds while this is unchanged."""
-        return self.datasets, self.date_from, self.date_to, self.outlets
+        return self.datasets, self.date_from, self.date_to, self.outlets, self.languages
 
     def describe(self) -> str:
-        """The row filters in words, e.g. "2023-01-01 to 2023-06-30 · outlets: A, B"."""
+        """The row filters in words, e.g. "2023-01-01 to 2023-06-30 · outlets: A, B · languages: Russian (ru)"."""
         if self.full_span:
             when = "all dates"
         else:
             when = f"{self.date_from or '…'} to {self.date_to or '…'} (undated articles left out)"
         who = f"outlets: {', '.join(self.outlets)}" if self.outlets else "all outlets"
-        return f"{when} · {who}"
+        if not self.languages:
+            return f"{when} · {who}"
+        return f"{when} · {who} · languages: {', '.join(map(language_label, self.languages))}"
+
+
+def language_label(code: str) -> str:
+    """"Russian (ru)"."""
+    return f"{language_name(code)} ({code})"
 
 
 def filters() -> Filters:
@@ -105,13 +124,24 @@ def use_codebook(stem: str) -> None:
     st.session_state[K.PENDING_CODEBOOK] = stem
 
 
+def use_model(name: str) -> None:
+    """Make this embedding model the active one from the next run on."""
+    st.session_state[K.PENDING_MODEL] = name
+
+
+def installed_models() -> list[str]:
+    """The names the model box offers: the models `load_embedder` knows that are installed here."""
+    return [m.name for m in model_choices() if m.installed]
+
+
 def reset_filters() -> None:
-    """The "Reset filters" button: all dates and all outlets of the active data (a callback, so
-    it runs before the widgets exist)."""
+    """The "Reset filters" button: all dates, outlets and languages of the active data (a callback,
+    so it runs before the widgets exist)."""
     ss = st.session_state
     if ss.get(K.DATES_SPAN):
         ss[K.DATES] = ss[K.DATES_SPAN]
     ss[K.OUTLETS] = []
+    ss[K.LANGUAGES] = []
     ss.pop(K.FILTER_NOTICE, None)
 
 
@@ -149,10 +179,15 @@ def sidebar() -> Filters:
             d_from, d_to = (None, None) if full else (lo, hi)
         notices += _fit_outlets(c.outlets)
         st.multiselect("Outlets", list(c.outlets), key=K.OUTLETS, placeholder="All outlets")
+        language_box = st.container()  # filled once the run of the settings below is known
         cbs = state.codebooks()
         if ss.get(K.CODEBOOK) not in cbs:
             ss[K.CODEBOOK] = DEFAULT_CODEBOOK.stem if DEFAULT_CODEBOOK.stem in cbs else next(iter(cbs), "")
         st.selectbox("Codebook", list(cbs), key=K.CODEBOOK, help="The frames scored; edit them on the Data page.")
+        models = installed_models()
+        if ss.get(K.MODEL) not in models:
+            ss[K.MODEL] = DEFAULT_MODEL
+        st.selectbox("Embedding model", models, key=K.MODEL, help=_model_help(model_choices()))
         if ss.get(K.K) not in K_CHOICES:
             ss[K.K] = "auto"
         st.selectbox("Clusters (k)", list(K_CHOICES), key=K.K, format_func=str,
@@ -171,10 +206,20 @@ def sidebar() -> Filters:
         f = Filters(
             datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
             codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
-            frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)),
+            frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)), model=ss[K.MODEL],
         )
+        counts = _run_languages(f, c)
+        notices += _fit_languages(counts)
+        with language_box:
+            st.multiselect(
+                "Languages", _language_options(counts), key=K.LANGUAGES, placeholder="All languages",
+                format_func=lambda code: _language_option(code, counts),
+                help="Keeps the passages whose own detected language (per paragraph, by lingua) is one of these, "
+                     "and the articles they belong to; an English article's Russian quote counts as Russian. "
+                     + ("The list fills when the analysis of the active data is done." if counts is None else ""))
+        f = dataclasses.replace(f, languages=tuple(ss[K.LANGUAGES]))
         st.button("Reset filters", key="fs_reset_filters", on_click=reset_filters, disabled=not f.narrowed,
-                  icon=":material/filter_alt_off:", help="All dates and all outlets of the active data sets.")
+                  icon=":material/filter_alt_off:", help="All dates, outlets and languages of the active data sets.")
         if notices:
             ss[K.FILTER_NOTICE] = (" ".join(notices), f.signature())
         if msg := notice(f):
@@ -240,6 +285,56 @@ def _fit_outlets(outlets: tuple[str, ...]) -> list[str]:
             + (" (all outlets are shown)." if not kept else ".")]
 
 
+def _model_help(choices: tuple[ModelChoice, ...]) -> str:
+    """Which model for which corpus, and how to install the ones missing here."""
+    lines = [f"**{m.name}**: {m.use}." + ("" if m.installed else f" Not installed here: `{m.install}`, then restart.")
+             for m in choices]
+    return ("The sentence encoder of the run; each model keeps its own cached vectors and runs.\n\n"
+            + "\n\n".join(lines))
+
+
+def _run_languages(f: Filters, c: state.Corpus) -> dict[str, int] | None:
+    """Passages per detected language in the finished run for these settings; None until it is
+    done (the run detects them) or when its settings cannot make a run (a broken codebook: the
+    page says why)."""
+    if not len(c.articles):
+        return None
+    try:
+        key = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)).key
+    except (FramescopeError, OSError):
+        return None
+    res = state.results(key) if runs.progress_of(state.store(), key).status == "done" else None
+    counts = res.manifest.get("languages", {}).get("passages") if res is not None else None
+    return None if counts is None else {str(k): int(v) for k, v in counts.items()}
+
+
+def _language_options(counts: dict[str, int] | None) -> list[str]:
+    """The run's languages, most passages first; until the run is done, the ones already chosen."""
+    chosen = list(st.session_state.get(K.LANGUAGES, []))
+    return chosen if counts is None else sorted(counts, key=lambda code: (-counts[code], code))
+
+
+def _language_option(code: str, counts: dict[str, int] | None) -> str:
+    n = (counts or {}).get(code)
+    return language_label(code) + ("" if n is None else f" · {n:,} passages")
+
+
+def _fit_languages(counts: dict[str, int] | None) -> list[str]:
+    """Drop chosen languages the active data's run has no passage in (once it is known), with a notice."""
+    ss = st.session_state
+    chosen = list(ss.get(K.LANGUAGES, []))
+    if counts is None:
+        ss[K.LANGUAGES] = chosen
+        return []
+    kept = [code for code in chosen if code in counts]
+    ss[K.LANGUAGES] = kept
+    gone = [code for code in chosen if code not in counts]
+    if not gone:
+        return []
+    return [f"Language filter {', '.join(map(language_label, gone))} is not in the active data, so it was removed"
+            + (" (all languages are shown)." if not kept else ".")]
+
+
 def _apply_pending() -> None:
     """Changes asked for by a page, applied before the sidebar widgets exist in this run."""
     ss = st.session_state
@@ -247,6 +342,8 @@ def _apply_pending() -> None:
         ss[K.DATASETS] = ss.pop(K.PENDING_DATASETS)
     if K.PENDING_CODEBOOK in ss:
         ss[K.CODEBOOK] = ss.pop(K.PENDING_CODEBOOK)
+    if K.PENDING_MODEL in ss:
+        ss[K.MODEL] = ss.pop(K.PENDING_MODEL)
 
 
 # --- the query string -------------------------------------------------------------------------
@@ -280,6 +377,11 @@ def _read_query(infos: list[DatasetInfo]) -> None:
         ss[K.PERIOD] = qp.get("period")
     if qp.get("relevance") in ("on", "off"):
         ss[K.RELEVANCE] = qp.get("relevance") == "on"
+    langs = [v for v in qp.get_all("lang") if v in (*DETECTED, UNDETERMINED)]  # other codes: ignored
+    if langs:
+        ss[K.LANGUAGES] = list(dict.fromkeys(langs))
+    if qp.get("model") in installed_models():
+        ss[K.MODEL] = qp.get("model")
     ss[K.INIT] = True
 
 
@@ -305,11 +407,14 @@ def _write_query(f: Filters) -> None:
         "codebook": [f.codebook],
         "k": ["auto" if f.k is None else str(f.k)],
         "period": [f.period],
+        "model": [f.model],
     }
     if f.relevance:
         want["relevance"] = ["on"]
     if f.outlets:
         want["outlet"] = list(f.outlets)
+    if f.languages:
+        want["lang"] = list(f.languages)
     if f.date_from:
         want["from"] = [f.date_from.isoformat()]
     if f.date_to:

@@ -15,11 +15,14 @@ OUTLETS = "fs_outlets"
 CODEBOOK = "fs_codebook"
 K = "fs_k"
 PERIOD = "fs_period"
+LANGUAGES = "fs_languages"  # passage languages (ISO 639-1 codes; `lang=` in the link)
+MODEL = "fs_model"  # the embedding model (`model=` in the link)
 RELEVANCE = "fs_relevance"  # the relevance gate (sidebar toggle, `relevance=on` in the link)
 FILTERS = "fs_filters"  # the Filters object of this run
 FILTER_NOTICE = "fs_filter_notice"  # (message, filter signature) shown until the filters change
 PENDING_DATASETS = "fs_pending_datasets"
 PENDING_CODEBOOK = "fs_pending_codebook"
+PENDING_MODEL = "fs_pending_model"
 
 # --- Session State: page widgets that other code sets ------------------------------------------
 CLUSTER = "fs_cluster_pick"

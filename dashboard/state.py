@@ -261,7 +261,8 @@ def manifest_for(res: Results, f: Filters, **extra: Any) -> dict[str, Any]:
     return {
         **res.manifest,
         "view": {"datasets": list(f.datasets), "date_from": str(f.date_from or ""), "date_to": str(f.date_to or ""),
-                 "outlets": list(f.outlets) or "all", "period": f.period, **extra},
+                 "outlets": list(f.outlets) or "all", "languages": list(f.languages) or "all", "period": f.period,
+                 **extra},
     }
 
 

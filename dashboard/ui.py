@@ -9,6 +9,7 @@ HTML or formatting.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -155,12 +156,15 @@ def filter_line(f: Filters, res: state.Results | None = None, view: state.View |
     else:
         c = state.corpus(f.datasets)
         kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"
+        if f.languages:
+            kept += " (the languages apply once the analysis has detected them)"
     st.caption(f"**Filter:** {plain(f.describe())} → {kept}.")
 
 
 def articles_in(f: Filters):
-    """The active data's articles under the date and outlet filters (before any run)."""
-    return filter_rows(state.corpus(f.datasets).articles, f.selection())
+    """The active data's articles under the date and outlet filters (before any run, so without the
+    language filter: languages are detected per passage by the run)."""
+    return filter_rows(state.corpus(f.datasets).articles, dataclasses.replace(f.selection(), languages=()))
 
 
 def run_caption(res: state.Results) -> None:

@@ -21,8 +21,10 @@ def _passages(n: int = 400) -> pd.DataFrame:
     dates = pd.Timestamp("2023-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
     dates = pd.Series(dates).mask(rng.random(n) < 0.1)  # some undated
     return pd.DataFrame({
-        S.PASSAGE_ID: [f"a{i}:0" for i in range(n)],
+        S.PASSAGE_ID: [f"a{i // 2}:{i % 2}" for i in range(n)],
+        S.ARTICLE_ID: [f"a{i // 2}" for i in range(n)],
         S.OUTLET: rng.choice(["Alpha", "Beta", "Gamma's"], n),
+        S.LANGUAGE: rng.choice(["en", "ru", "zh"], n),
         S.DATE: dates,
         S.TEXT: [f"passage {i}" for i in range(n)],
         S.CLUSTER_ID: rng.integers(0, 4, n),
@@ -100,14 +102,29 @@ def test_a_store_of_the_blob_design_forgets_its_runs_and_drops_the_blobs(tmp_pat
     Selection(date(2023, 3, 1), date(2023, 9, 30), (), True),
     Selection(date(2023, 3, 1), date(2023, 9, 30), ("Alpha",), False),
     Selection(None, date(2023, 1, 1), (), False),
+    Selection(languages=("ru",)),
+    Selection(date(2023, 3, 1), None, ("Alpha",), False, languages=("en", "zh")),
 ])
 def test_duckdb_filtered_reads_equal_pandas_filtering(tmp_path, sel):
     df = _passages()
     df.to_parquet(tmp_path / "passages.parquet", index=False)
-    got = read_table(tmp_path, "passages", RowFilter(sel.date_from, sel.date_to, sel.outlets, sel.include_undated))
+    got = read_table(tmp_path, "passages", sel)
     want = filter_rows(df, sel).reset_index(drop=True)
     assert len(want) > 0
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_the_language_filter_keeps_the_articles_of_the_passages_in_those_languages(tmp_path):
+    """Articles follow their passages' detected language, not the one language an article is given."""
+    passages = _passages()
+    passages.to_parquet(tmp_path / "passages.parquet", index=False)
+    articles = pd.DataFrame({S.ARTICLE_ID: passages[S.ARTICLE_ID].unique(), S.LANGUAGE: "en"})
+    articles.to_parquet(tmp_path / "articles.parquet", index=False)
+    got = read_table(tmp_path, "articles", RowFilter(languages=("ru",)))
+    want = sorted(passages.loc[passages[S.LANGUAGE] == "ru", S.ARTICLE_ID].unique())
+    assert sorted(got[S.ARTICLE_ID]) == want and 0 < len(want) < len(articles)
+    with pytest.raises(ValueError, match="language filter"):
+        filter_rows(articles, RowFilter(languages=("ru",)))  # an article table has no passage languages
 
 
 def test_duckdb_reads_only_the_columns_asked_for(tmp_path):

@@ -6,6 +6,8 @@ import streamlit as st
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.embeddings import MULTILINGUAL_MODEL
+from analysis.language import mix_of_counts
 from analysis.pipeline import excluded_table
 from analysis.relevance import RELEVANT
 from dashboard import charts, filters, keys, state, ui
@@ -54,6 +56,14 @@ else:
     ui.run_caption(res)
     for warning in res.manifest.get("warnings", []):  # e.g. an English-only model on a foreign corpus
         st.warning(ui.plain(warning), icon=":material/translate:")
+    langs = res.manifest.get("languages") or {}
+    english_only = mix_of_counts(langs.get("passages") or {}, bool(langs.get("multilingual_model"))).warning
+    if english_only and MULTILINGUAL_MODEL in filters.installed_models() and st.button(
+            "Use the multilingual model", icon=":material/translate:", key="fs_use_multilingual",
+            help=f"Analyse the active data again with {MULTILINGUAL_MODEL} (the sidebar's Embedding model); "
+                 "this run stays stored."):
+        filters.use_model(MULTILINGUAL_MODEL)
+        st.rerun()
     clusters = view.tables["clusters"]
     left, right = st.columns(2)
     clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
