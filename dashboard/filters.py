@@ -200,8 +200,9 @@ def sidebar() -> Filters:
                   help="Set aside articles that do not name both China and Russia, or none of whose passages is "
                        "near the codebook's topic; they are listed with the reason on the Overview page.")
         k = ss[K.K]
-        model_codebook, model = ss.get(K.FRAME_MODEL) or (None, None)
-        if model and (model_codebook != ss[K.CODEBOOK] or not Path(model).exists()):
+        # a few-shot model holds for the codebook and the embedding model it was fitted with
+        model_codebook, model_encoder, model = ss.get(K.FRAME_MODEL) or (None, None, None)
+        if model and (model_codebook != ss[K.CODEBOOK] or model_encoder != ss[K.MODEL] or not Path(model).exists()):
             model = None
         f = Filters(
             datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),

@@ -45,7 +45,7 @@ UPLOAD_CHECK = "fs_upload_check"
 UPLOAD_SESSION_BYTES = "fs_upload_session_bytes"  # bytes uploaded in this session (a per-session cap)
 LAST_EVENT = "fs_last_event_"
 FLASH = "fs_flash"
-FRAME_MODEL = "fs_frame_model"  # (codebook stem, path) of a few-shot model applied on the Validate page
+FRAME_MODEL = "fs_frame_model"  # (codebook stem, embedding model, path) of a few-shot model applied on the Validate page
 
 # --- store settings ---------------------------------------------------------------------------
 SETTING_ACTIVE = "dashboard.active_datasets"  # the data sets a new browser tab opens on

@@ -169,9 +169,14 @@ def test_the_model_box_changes_the_run_key_and_the_link(env):
     assert "Russian, Chinese" in box.help
     assert qp(at, "model") == [DEFAULT_MODEL]
     assert _run_key(env["store"], at) == env["key"]
-    box.select(MULTILINGUAL_MODEL).run()
+    # a few-shot frame model applied on the Validate page was fitted on this model's vectors
+    at.session_state[K.FRAME_MODEL] = ("partnership", DEFAULT_MODEL, str(PARALLEL))  # the sidebar checks it exists
+    at.run()
+    assert at.session_state[K.FILTERS].frame_model == str(PARALLEL)
+    at.selectbox(key=K.MODEL).select(MULTILINGUAL_MODEL).run()
     clean(at)
     assert at.session_state[K.FILTERS].config().model == MULTILINGUAL_MODEL
+    assert at.session_state[K.FILTERS].frame_model is None  # so it is not applied to another model's vectors
     assert qp(at, "model") == [MULTILINGUAL_MODEL]
     assert _run_key(env["store"], at) != env["key"]
     # a link's model that is not offered falls back to the default

@@ -201,7 +201,7 @@ def learn(res: state.Results, f: filters.Filters) -> None:
             folder = state.codebook_dir() / "models"
             folder.mkdir(parents=True, exist_ok=True)
             path = model.save(folder / f"{f.codebook}-{fp}.json")
-            st.session_state[keys.FRAME_MODEL] = (f.codebook, str(path))
+            st.session_state[keys.FRAME_MODEL] = (f.codebook, f.model, str(path))
             state.flash(f"The run now scores frames with the few-shot model fitted on {len(labels.texts)} passages.")
             st.rerun()
 
