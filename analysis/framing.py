@@ -20,6 +20,16 @@ How a score is made (zero-shot, from the codebook alone):
    whichever frame's examples are most generic: on the seed article one frame was
    dominant in 4-5 of 8 paragraphs and the person-coded frame in 1. Sentence scoring
    finds the angle sentences (figures in README, "How frames are scored").
+   A sentence lifts a frame only by what exceeds that frame's *typical lift*: some
+   frames' examples are short event sentences ("the two leaders met in Moscow"), so
+   the best sentence of almost any passage scores higher on them than the passage
+   does, and such a frame became a sink (`personal_diplomacy` was dominant in 169 of
+   the demo corpus's 598 single-label gold paragraphs, gold 76). The typical lift is
+   measured on the codebook alone, so a passage's scores never depend on the rest
+   of the corpus: for every pair of examples of two other frames, how far the better
+   of the two scores above their blend (the normalised mean of their vectors, a
+   stand-in for a two-sentence passage). On the demo corpus it correlates 0.89 with
+   the lift actually seen there.
 3. Raw cosines are put on a scale against a background: the similarity of each
    frame's examples to the *other* frames (what "not this frame" looks like), pooled
    over all frames, giving z = (raw − mean_bg) / sd_bg. One transform for every frame
@@ -64,7 +74,8 @@ class ScoringParams:
 
     top_k: examples averaged per frame (step 2); description_weight: share of the description
     in the raw similarity (step 2); sentences / sentence_weight: score sentences too and lift a
-    passage towards its best sentence (step 2); z_mid / slope: the logistic (step 4).
+    passage towards its best sentence (step 2); typical_lift: how much of each frame's
+    typical sentence lift is discounted (step 2; 0 = none); z_mid / slope: the logistic (step 4).
     """
 
     top_k: int = 3
@@ -73,6 +84,7 @@ class ScoringParams:
     slope: float = 1.5
     sentences: bool = True  # also score each sentence of a passage and keep the best (step 2)
     sentence_weight: float = 1.0  # how far a better sentence lifts its passage (1 = all the way)
+    typical_lift: float = 1.0  # discount of a frame's typical sentence lift (chosen on the demo gold)
 
 
 @dataclass(frozen=True)
@@ -131,10 +143,11 @@ class CodebookScorer:
         on_axis = vectors[: len(texts)] @ self.domain_axis_
         self.domain_sd_ = float(max(on_axis.std(), 0.02))
         self.domain_floor_ = float(on_axis.mean()) - 2 * self.domain_sd_
-        vectors = self._centred(vectors)
+        examples_uncentred, vectors = vectors[: len(texts)], self._centred(vectors)
         self.examples_, self.descriptions_ = vectors[: len(texts)], vectors[len(texts) :]
         self.description_texts_ = np.array(descriptions, dtype=object)
         self.bg_mean_, self.bg_sd_ = self._background()
+        self.typical_lift_ = self._typical_lift(examples_uncentred)
 
     def _centred(self, x: np.ndarray) -> np.ndarray:
         c = np.asarray(x, dtype=np.float32) - self.centre_
@@ -175,6 +188,28 @@ class CodebookScorer:
             other = raw.reshape(-1)
         return float(other.mean()), float(max(other.std(), 0.02))
 
+    def _typical_lift(self, examples: np.ndarray, max_pairs: int = 20_000) -> np.ndarray:
+        """Per frame: the mean lift its better sentence gives a two-sentence passage of two other
+        frames (pairs of examples of different frames; their blend stands in for the passage)."""
+        nf = len(self.codebook.frames)
+        i, k = np.triu_indices(len(examples), 1)
+        keep = self.example_owner_[i] != self.example_owner_[k]
+        i, k = i[keep], k[keep]
+        if len(i) > max_pairs:  # large codebooks: a fixed sample of pairs
+            pick = np.sort(np.random.default_rng(0).choice(len(i), max_pairs, replace=False))
+            i, k = i[pick], k[pick]
+        lift = np.zeros(nf, dtype=np.float32)
+        if not len(i):
+            return lift
+        single, _ = self._raw(self.examples_)
+        pair = examples[i] + examples[k]
+        blend, _ = self._raw(self._centred(pair / np.linalg.norm(pair, axis=1, keepdims=True)))
+        gain = np.maximum(np.maximum(single[i], single[k]) - blend, 0)
+        for j in range(nf):
+            other = (self.example_owner_[i] != j) & (self.example_owner_[k] != j)
+            lift[j] = gain[other, j].mean() if other.any() else 0.0
+        return lift
+
     def _sentence_raw(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per passage, per frame: the best sentence's raw similarity (-inf for one-sentence
         passages, which the passage itself covers), that sentence's best prototype and its row."""
@@ -203,8 +238,9 @@ class CodebookScorer:
         raw, best = self._raw(self._centred(x))
         if texts is not None and self.params.sentences and len(texts):
             s_raw, s_best = self._sentence_raw(list(texts))
-            best = np.where(s_raw > raw, s_best, best)
-            raw = raw + self.params.sentence_weight * np.maximum(s_raw - raw, 0)
+            lift = np.maximum(s_raw - raw - self.params.typical_lift * self.typical_lift_, 0)
+            best = np.where(lift > 0, s_best, best)
+            raw = raw + self.params.sentence_weight * lift
         z = (raw - self.bg_mean_) / self.bg_sd_
         domain = expit((np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_))
         scores = domain[:, None] * expit(self.params.slope * (z - self.params.z_mid))

@@ -57,7 +57,10 @@ def test_the_seed_article_gets_its_person_coded_frames_and_no_frame_is_a_sink(sc
     assert [len(c) for c in coded] == [1] * len(SEED_DOMINANT)  # one coded frame per paragraph
     coded = [c[0] for c in coded]
     matches = sum(d == c for d, c in zip(dominant, coded, strict=True))
-    assert matches >= 6, list(zip(coded, dominant, strict=True))
+    # 5 of 8 since sentence lifts are discounted by each frame's typical lift (6 without; the
+    # last paragraph's dominant frame moves to asymmetry_dependence, multipolar_order stays
+    # present, asserted below): README, "How frames are scored"
+    assert matches >= 5, list(zip(coded, dominant, strict=True))
     assert max(dominant.count(f) for f in set(dominant)) <= 3, dominant
     multipolar = list(s.frame_ids).index("multipolar_order")
     alternative = next(i for i, p in enumerate(passages) if "alternative to the existing global order" in p)
@@ -150,9 +153,31 @@ def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
     labels = load_labels(path, scorer.codebook)
     s = scorer.score(embedder.encode(labels.texts), labels.texts)
     metrics = frame_metrics(labels, s.scores, s.thresholds)
-    assert metrics["f1"].mean() >= 0.50
-    assert (metrics["f1"] >= 0.30).all(), metrics[["frame_id", "f1"]]
-    assert top1_metrics(labels, s.scores)["macro_f1"] >= 0.60
+    assert metrics["f1"].mean() >= 0.53
+    assert (metrics["f1"] >= 0.35).all(), metrics[["frame_id", "f1"]]
+    top1 = top1_metrics(labels, s.scores)  # measured 0.644 / 0.691 (0.601 / 0.659 before typical lifts)
+    assert top1["macro_f1"] >= 0.62 and top1["accuracy"] >= 0.67, top1
+    # no sink: sentences naming the two leaders once made personal_diplomacy the top frame of 169
+    # of the 598 single-label paragraphs (gold 76); 150 now
+    single = labels.single
+    top = np.asarray(scorer.codebook.ids)[s.scores[single].argmax(axis=1)]
+    assert (top == "personal_diplomacy").sum() <= 160
+
+
+def test_typical_lift_is_measured_on_the_codebook_and_discounts_sentence_lifts(scorer, embedder):
+    """Frames whose examples are short event sentences gain most from any passage's best
+    sentence; the discount is each frame's own typical gain, from the codebook alone."""
+    from analysis.framing import ScoringParams
+
+    lift = dict(zip(scorer.codebook.ids, scorer.typical_lift_, strict=True))
+    assert lift["personal_diplomacy"] > lift["asymmetry_dependence"] > 0
+    text = ("Xi Jinping and Vladimir Putin met in Beijing on Thursday. Officials from both sides "
+            "discussed regional security in Central Asia and new transport corridors through Kazakhstan.")
+    x = embedder.encode([text])
+    plain = CodebookScorer(scorer.codebook, embedder, ScoringParams(typical_lift=0.0))
+    diplomacy = scorer.codebook.ids.index("personal_diplomacy")
+    assert scorer.score(x, [text]).scores[0, diplomacy] < plain.score(x, [text]).scores[0, diplomacy]
+    assert scorer.score(x).scores[0, diplomacy] == plain.score(x).scores[0, diplomacy]  # passages alone: unchanged
 
 
 def test_generic_frames_sample_finds_angle_frames(embedder):
