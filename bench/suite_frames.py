@@ -14,7 +14,7 @@ headline + lead-3 sentences (`text`) are reported beside them. Figures are top-1
 - few-shot: `validation.cross_validated_probabilities`, 5 folds (each article scored by a
   logistic regression that never saw it);
 - few-shot learning curve: `FittedFrameModel` fitted on 10, 20 and 50 labelled headlines per
-  frame (fewer where a frame has fewer than twice that many), scored on all the other
+  frame (fewer where a frame has fewer than twice that many; `labels used` is the total), scored on all the other
   headlines, 5 seeded draws (mean and sd), beside zero-shot on the same held-out headlines —
   what a user who codes that many passages per frame can expect.
 Scoring time excludes encoding the texts (shown separately).
@@ -79,12 +79,13 @@ def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draw
     gold = labels.y[single].argmax(axis=1)
     rows = []
     for k in CURVE_SIZES:
-        few, zero = [], []
+        few, zero, used = [], [], 0
         for seed in range(draws):
             rng = np.random.default_rng(seed)
             train = np.concatenate([rng.permutation(single[gold == j])[: min(k, (gold == j).sum() // 2)]
                                     for j in np.unique(gold)])
             test = np.setdiff1d(np.arange(len(labels.texts)), train)
+            used = len(train)
             model = FittedFrameModel.fit(x[train], labels.y[train].astype(int), list(labels.frame_ids), "", "")
             held = LabelledPassages([labels.texts[i] for i in test], labels.y[test], labels.frame_ids, labels.source)
             few.append(top1_metrics(held, model.probabilities(x[test]))["macro_f1"])
@@ -92,7 +93,7 @@ def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draw
         rows.append({"data": name, "method": f"few-shot, {k} labels per frame", "texts": len(labels.texts),
                      "macro_f1": round(float(np.mean(few)), 4), "macro_f1 sd": round(float(np.std(few)), 4),
                      "zero-shot macro_f1 on the same held-out": round(float(np.mean(zero)), 4),
-                     "draws": draws})
+                     "labels used": used, "draws": draws})
     return rows
 
 
@@ -141,7 +142,7 @@ def run(mode: str = "full") -> SuiteResult:
         rows += evaluate(GVFC_EXTENSION, "text", "theme1", LIMIT[mode], "GVFC extension headline + lead", cb)
     res.rows = rows
     res.columns = ["data", "method", "texts", "n_single_label", "accuracy", "macro_f1", "macro_f1 sd",
-                   "zero-shot macro_f1 on the same held-out", "coverage", "score s", "setup s"]
+                   "zero-shot macro_f1 on the same held-out", "labels used", "coverage", "score s", "setup s"]
     zs, kw, fs = rows[0], rows[1], rows[2]
     res.target("zero-shot macro-F1 (GVFC extension headlines, theme1)", zs["macro_f1"], "≥ 0.50", check(zs["macro_f1"], ">=", 0.5),
                f"accuracy {zs['accuracy']:.3f}; keyword baseline macro-F1 {kw['macro_f1']:.3f}")
