@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .errors import CodebookError
@@ -56,6 +57,16 @@ class Codebook:
     @property
     def ids(self) -> list[str]:
         return [f.id for f in self.frames]
+
+    def keyword_hits(self, texts: list[str]) -> np.ndarray:
+        """(n, F) counts of each frame's keywords in each text: whole words, any case."""
+        pats = [re.compile(r"\b(?:" + "|".join(re.escape(k) for k in f.keywords) + r")\b", re.I) if f.keywords
+                else None for f in self.frames]
+        out = np.zeros((len(texts), len(pats)), np.float32)
+        for j, pat in enumerate(pats):
+            if pat is not None:
+                out[:, j] = [len(pat.findall(t)) for t in texts]
+        return out
 
     def frame(self, frame_id: str) -> Frame:
         for f in self.frames:

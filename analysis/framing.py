@@ -30,6 +30,11 @@ How a score is made (zero-shot, from the codebook alone):
    of the two scores above their blend (the normalised mean of their vectors, a
    stand-in for a two-sentence passage). On the demo corpus it correlates 0.89 with
    the lift actually seen there.
+   Keywords: a frame whose codebook keywords occur in the passage (whole words, any
+   case) gets `keyword_weight` background standard deviations on top of step 3's z.
+   Embeddings of short texts blur decisive terms ("NRA", "Second Amendment", "poll");
+   the codebook author's own terms restore them. Skipped for multilingual models, whose
+   passages in other languages could never match English keywords.
 3. Raw cosines are put on a scale against a background: the similarity of each
    frame's examples to the *other* frames (what "not this frame" looks like), pooled
    over all frames, giving z = (raw − mean_bg) / sd_bg. One transform for every frame
@@ -64,7 +69,7 @@ from scipy.special import expit
 
 from . import schema as S
 from .codebook import Codebook
-from .embeddings import Embedder, VectorCache, embed_texts
+from .embeddings import Embedder, VectorCache, embed_texts, is_multilingual
 from .passages import sentences, text_hash
 
 
@@ -75,7 +80,8 @@ class ScoringParams:
     top_k: examples averaged per frame (step 2); description_weight: share of the description
     in the raw similarity (step 2); sentences / sentence_weight: score sentences too and lift a
     passage towards its best sentence (step 2); typical_lift: how much of each frame's
-    typical sentence lift is discounted (step 2; 0 = none); z_mid / slope: the logistic (step 4).
+    typical sentence lift is discounted (step 2; 0 = none); keyword_weight: z added for a frame
+    whose keyword occurs in the passage (step 2; 0 = none); z_mid / slope: the logistic (step 4).
     """
 
     top_k: int = 3
@@ -85,6 +91,7 @@ class ScoringParams:
     sentences: bool = True  # also score each sentence of a passage and keep the best (step 2)
     sentence_weight: float = 1.0  # how far a better sentence lifts its passage (1 = all the way)
     typical_lift: float = 1.0  # discount of a frame's typical sentence lift (chosen on the demo gold)
+    keyword_weight: float = 0.25  # chosen on the demo gold, the seed article and a GVFC dev half (README)
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,8 @@ class CodebookScorer:
             best = np.where(lift > 0, s_best, best)
             raw = raw + self.params.sentence_weight * lift
         z = (raw - self.bg_mean_) / self.bg_sd_
+        if texts is not None and self.params.keyword_weight and not is_multilingual(self.embedder):
+            z = z + self.params.keyword_weight * (self.codebook.keyword_hits(list(texts)) > 0)
         domain = expit((np.asarray(x) @ self.domain_axis_ - self.domain_floor_) / (0.25 * self.domain_sd_))
         scores = domain[:, None] * expit(self.params.slope * (z - self.params.z_mid))
         ids = tuple(self.codebook.ids)

@@ -121,5 +121,5 @@ def measured_rates(texts: list[str], gold: np.ndarray, config, cache=None) -> pd
 
     embedder = load_embedder(config.model, config.precision, config.batch_size)
     x = embed_texts(texts, [text_hash(t) for t in texts], embedder, cache).vectors
-    scores = make_scorer(config, embedder, cache=cache).score(x)
+    scores = make_scorer(config, embedder, cache=cache).score(x, texts)  # sentences and keywords, as in the run
     return rates_from(gold, scores.present, scores.frame_ids)

@@ -22,25 +22,12 @@ Scoring time excludes encoding the texts (shown separately).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from .common import GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, Stopwatch, check, embed_cached, \
     embedder, log
 
 LIMIT = {"tiny": 60, "quick": 300, "full": None}
-
-
-def keyword_scores(texts: list[str], codebook) -> np.ndarray:
-    pats = [re.compile(r"\b(?:" + "|".join(re.escape(k) for k in f.keywords) + r")\b", re.I) if f.keywords else None
-            for f in codebook.frames]
-    out = np.zeros((len(texts), len(pats)), np.float32)
-    for i, t in enumerate(texts):
-        for j, p in enumerate(pats):
-            if p is not None:
-                out[i, j] = len(p.findall(t))
-    return out
 
 
 def keyword_top1(labels, counts: np.ndarray) -> dict[str, float]:
@@ -117,7 +104,7 @@ def evaluate(path, text_column: str, label_column: str, limit, name: str, codebo
     rows.append({"data": name, "method": "zero-shot codebook", **top1_metrics(labels, zs.scores),
                  "score s": secs, "setup s": prep, "texts": len(labels.texts)})
     t = Stopwatch()
-    counts = keyword_scores(labels.texts, codebook)
+    counts = codebook.keyword_hits(labels.texts)
     rows.append({"data": name, "method": "keyword baseline", **keyword_top1(labels, counts), "score s": t(),
                  "texts": len(labels.texts)})
     if few_shot:

@@ -58,8 +58,8 @@ def test_the_seed_article_gets_its_person_coded_frames_and_no_frame_is_a_sink(sc
     coded = [c[0] for c in coded]
     matches = sum(d == c for d, c in zip(dominant, coded, strict=True))
     # 5 of 8 since sentence lifts are discounted by each frame's typical lift (6 without; the
-    # last paragraph's dominant frame moves to asymmetry_dependence, multipolar_order stays
-    # present, asserted below): README, "How frames are scored"
+    # last paragraph's dominant frame moves to threat_west, multipolar_order stays present,
+    # asserted below): README, "How frames are scored"
     assert matches >= 5, list(zip(coded, dominant, strict=True))
     assert max(dominant.count(f) for f in set(dominant)) <= 3, dominant
     multipolar = list(s.frame_ids).index("multipolar_order")
@@ -77,6 +77,18 @@ def test_sentence_scoring_finds_an_angle_sentence_inside_general_prose(scorer, e
     x = embedder.encode([text])
     military = list(scorer.codebook.ids).index("military_tech")
     assert scorer.score(x, [text]).scores[0, military] > scorer.score(x).scores[0, military]
+
+
+def test_codebook_keywords_lift_their_frame_only_when_the_text_is_given(scorer, embedder):
+    from analysis.framing import ScoringParams
+
+    text = "Talks on the Power of Siberia 2 pipeline dragged on as the two governments met again."
+    x = embedder.encode([text])
+    energy = scorer.codebook.ids.index("energy_trade")
+    assert scorer.codebook.keyword_hits([text])[0, energy] == 2  # "Power of Siberia", "pipeline"
+    plain = CodebookScorer(scorer.codebook, embedder, ScoringParams(keyword_weight=0.0))
+    assert scorer.score(x, [text]).scores[0, energy] > plain.score(x, [text]).scores[0, energy]
+    assert scorer.score(x).scores[0, energy] == plain.score(x).scores[0, energy]
 
 
 def test_off_topic_text_carries_no_frame(scorer, embedder):
@@ -124,7 +136,7 @@ def test_labels_accept_ids_and_codes_and_name_bad_rows(tmp_path):
 
 
 def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
-    """Quality on real labelled data (measured 0.550 / 0.581, README "How frames are scored")."""
+    """Quality on real labelled data (measured 0.561 / 0.590, README "How frames are scored")."""
     path = shared_or_skip(GVFC / "gvfc_extension.csv")
     cb = load_codebook(CODEBOOK_DIR / "gvfc.yaml")
     labels = load_labels(path, cb, text_column="title", label_columns=["theme1"])
@@ -132,7 +144,7 @@ def test_gvfc_zero_shot_top1_is_well_above_chance(embedder):
     s = CodebookScorer(cb, embedder).score(x, labels.texts)
     m = top1_metrics(labels, s.scores)
     assert m["n_single_label"] > 1000
-    assert m["macro_f1"] >= 0.53 and m["accuracy"] >= 0.56
+    assert m["macro_f1"] >= 0.54 and m["accuracy"] >= 0.57
     per_frame = frame_metrics(labels, s.scores, s.thresholds)
     assert (per_frame["support"] > 0).all()
 
@@ -155,10 +167,10 @@ def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
     metrics = frame_metrics(labels, s.scores, s.thresholds)
     assert metrics["f1"].mean() >= 0.53
     assert (metrics["f1"] >= 0.35).all(), metrics[["frame_id", "f1"]]
-    top1 = top1_metrics(labels, s.scores)  # measured 0.644 / 0.691 (0.601 / 0.659 before typical lifts)
+    top1 = top1_metrics(labels, s.scores)  # measured 0.654 / 0.701 (0.601 / 0.659 on main)
     assert top1["macro_f1"] >= 0.62 and top1["accuracy"] >= 0.67, top1
     # no sink: sentences naming the two leaders once made personal_diplomacy the top frame of 169
-    # of the 598 single-label paragraphs (gold 76); 150 now
+    # of the 598 single-label paragraphs (gold 76); 148 now
     single = labels.single
     top = np.asarray(scorer.codebook.ids)[s.scores[single].argmax(axis=1)]
     assert (top == "personal_diplomacy").sum() <= 160
