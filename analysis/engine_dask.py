@@ -11,15 +11,17 @@ partition, not in SQLite) → frame scores. The client then
    never on scheduling;
 2. sends the centroids back: every partition is assigned (clustering.assign), scored for
    low fit, projected on the sample's map axes, counts its label terms per cluster
-   (labeling.term_counts) and syndication inside the partition; it writes its passages
-   and frames as Parquet files `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`;
-3. sums the per-partition term counts into c-TF-IDF labels (labeling.ctfidf_from_counts),
-   gathers one slim row per passage (ids, outlet, date, cluster, frame flags; no text)
-   and computes the aggregate tables with pipeline.summary_tables, and saves the fitted
-   model like any run.
-
-Copies are found within a partition only (cross-partition syndication needs MinHash
-signatures gathered on the client).
+   (labeling.term_counts), and finds its copies inside the partition with MinHash LSH;
+3. finds copies across partitions: each partition sends the set of its LSH band keys, the
+   client keeps the keys seen in two or more partitions, and only the passages holding
+   one of those keys come back (trigrams, vectors, outlet, date) to be paired and verified
+   exactly as inside a partition; copy groups are then formed over all pairs on the client
+   (syndication.copy_groups), so a paragraph reprinted across partitions is one group;
+4. writes, per partition, its passages and frames as Parquet files
+   `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`, sums the per-partition
+   term counts into c-TF-IDF labels (labeling.ctfidf_from_counts), gathers one slim row
+   per passage (ids, outlet, date, cluster, frame flags; no text), computes the aggregate
+   tables with pipeline.summary_tables, and saves the fitted model like any run.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ from .pipeline import (
 from .projection import map_axes, project_2d
 from .relevance import REASON, RELEVANT, relevance
 from .static_encoder import FAST_MODEL
-from .syndication import GROUP, SyndicationParams, syndication, syndication_table
+from .syndication import (
+    GROUP, SyndicationParams, band_keys, copy_groups, no_copies, pairs_sharing_a_key, syndication_table, trigram_sets, verify,
+)
 
 PLUGIN = "framescope-stages"
 _VECTOR = "vector"
@@ -143,7 +147,9 @@ class Part:
     cache_key: str
     positions: np.ndarray | None = None  # set by assign_partition
     sims: np.ndarray | None = None
-    synd: pd.DataFrame | None = None
+    trigrams: Any = None  # passage × hashed-trigram CSR matrix
+    keys: np.ndarray | None = None  # LSH band keys per passage
+    local_pairs: pd.DataFrame | None = None  # verified copies inside the partition (row positions)
     coords: np.ndarray | None = None
     terms: np.ndarray | None = None
     counts: Any = None
@@ -185,7 +191,7 @@ def sample_partition(part: Part, cache_dir: str, share: float, seed: int) -> np.
 
 def assign_partition(part: Part, cache_dir: str, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
                      labels_per_cluster: int, seed: int) -> Part:
-    """Pass 2 on a worker: nearest centroid, map, term counts, syndication; keeps the full tables."""
+    """Pass 2 on a worker: nearest centroid, map, term counts, copies inside the partition."""
     w = _stages()
     c = w.config
     x = _vectors(part, cache_dir)
@@ -200,9 +206,38 @@ def assign_partition(part: Part, cache_dir: str, centroids: np.ndarray, axes: tu
             idx = np.sort(rng.choice(idx, labels_per_cluster, replace=False))
         docs.append(" ".join(texts[idx]))
     terms, counts = term_counts(docs)
-    synd = syndication(part.passages, x, SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard))
-    return dataclasses.replace(part, positions=positions, sims=sims, synd=synd, coords=project_2d(x, axes),
-                               terms=terms, counts=counts)
+    params = _synd_params(c)
+    trigrams = trigram_sets(texts.astype(str).tolist())
+    keys = band_keys(trigrams, params)
+    local = verify(trigrams, x, part.passages[S.OUTLET].to_numpy(), pairs_sharing_a_key(keys), params)
+    return dataclasses.replace(part, positions=positions, sims=sims, trigrams=trigrams, keys=keys, local_pairs=local,
+                               coords=project_2d(x, axes), terms=terms, counts=counts)
+
+
+def _synd_params(c: PipelineConfig) -> SyndicationParams:
+    return SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard)
+
+
+def partition_band_keys(part: Part) -> np.ndarray:
+    """The distinct LSH band keys of a partition (what the client needs to spot shared ones)."""
+    keys = np.unique(part.keys)
+    return keys[keys != 0]
+
+
+def copy_candidates(part: Part, cache_dir: str, shared: np.ndarray) -> dict[str, Any]:
+    """The partition's side of cross-partition syndication: its inside copies, and the passages
+    holding a band key that another partition holds too, with what verifying them needs."""
+    rows = np.flatnonzero(np.isin(part.keys, shared).any(axis=1)) if len(shared) else np.zeros(0, np.int64)
+    local = part.local_pairs
+    members = np.union1d(rows, np.concatenate([local["i"], local["j"]]).astype(np.int64))
+    p = part.passages
+    return {
+        "local": local, "rows": rows, "keys": part.keys[rows], "trigrams": part.trigrams[rows],
+        "vectors": _vectors(part, cache_dir)[rows] if len(rows) else np.zeros((0, 0), np.float32),
+        "outlets": p[S.OUTLET].to_numpy()[rows], "members": members,
+        "dates": p[S.DATE].to_numpy()[members], "passage_ids": p[S.PASSAGE_ID].astype(str).to_numpy()[members],
+        "n": len(p),
+    }
 
 
 def assignment_summary(part: Part) -> dict[str, Any]:
@@ -210,11 +245,12 @@ def assignment_summary(part: Part) -> dict[str, Any]:
     return {"terms": part.terms, "counts": part.counts, "positions": part.positions, "similarity": part.sims}
 
 
-def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str]) -> dict[str, Any]:
+def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str],
+                     synd: pd.DataFrame) -> dict[str, Any]:
     """Pass 3 on a worker: low fit, the passages and frames Parquet parts, the article rows, a slim frame."""
     low = low_fit_flags(part.positions, part.sims, thresholds)
     passages = annotate_passages(part.passages, part.articles, part.positions, label_of, part.sims, low,
-                                 part.scores, part.synd, part.coords)
+                                 part.scores, synd, part.coords)
     out = Path(out_dir)
     for name, table in (("passages", passages), ("frames", part.scores.long_table(part.passages[S.PASSAGE_ID]))):
         (out / name).mkdir(parents=True, exist_ok=True)
@@ -301,8 +337,12 @@ def run_dask(
     t = time.perf_counter()
     label_of = {c: label_from_terms(t) for c, t in enumerate(
         top_terms(terms, weights, config.n_label_terms) if len(terms) else [[] for _ in range(k)])}
-    finished = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, pure=False)
-                              for p in parts])
+    t = time.perf_counter()
+    synd = _copies_across_partitions(client, parts, str(cache_dir), _synd_params(config))
+    timings["syndication"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    finished = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s, pure=False)
+                              for p, s in zip(parts, synd, strict=True)])
     slim = pd.concat([f["slim"] for f in finished], ignore_index=True)
     art = pd.concat([f["articles"] for f in finished], ignore_index=True)
     slim[S.TEXT] = ""  # representatives come from the Parquet parts below
@@ -341,6 +381,48 @@ def run_dask(
         "tables_as_parquet": ["passages/", "frames/"], "timings_s": timings,
     }
     return DaskRun(tables, manifest, model)
+
+
+def _copies_across_partitions(client: Any, parts: list[Any], cache_dir: str,
+                              params: SyndicationParams) -> list[pd.DataFrame]:
+    """Copy groups over the whole corpus, one syndication frame per partition (see step 3 of
+    the module docstring): only passages holding a band key of two partitions travel."""
+    keys = client.gather([client.submit(partition_band_keys, p) for p in parts])
+    seen, times = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.uint64), return_counts=True)
+    shared = client.scatter(seen[times > 1], broadcast=True)
+    cands = client.gather([client.submit(copy_candidates, p, cache_dir, shared, pure=False) for p in parts])
+    # the nodes: every passage in a copy pair or a cross candidate, numbered partition by partition
+    node_of = []  # per partition: row position -> node
+    offset = 0
+    for c in cands:
+        node_of.append(pd.Series(np.arange(offset, offset + len(c["members"])), index=c["members"]))
+        offset += len(c["members"])
+    pairs = [pd.DataFrame({"i": node_of[p].reindex(c["local"]["i"].astype(int)).to_numpy(),
+                           "j": node_of[p].reindex(c["local"]["j"].astype(int)).to_numpy()})
+             for p, c in enumerate(cands) if len(c["local"])]
+    withc = [(p, c) for p, c in enumerate(cands) if len(c["rows"])]
+    if len(withc) > 1:
+        from scipy.sparse import vstack
+
+        part_of = np.concatenate([np.full(len(c["rows"]), p) for p, c in withc])
+        node = np.concatenate([node_of[p].reindex(c["rows"]).to_numpy() for p, c in withc])
+        cand = pairs_sharing_a_key(np.vstack([c["keys"] for _, c in withc]))
+        cand = cand[part_of[cand[:, 0]] != part_of[cand[:, 1]]]  # pairs inside a partition are known
+        found = verify(vstack([c["trigrams"] for _, c in withc]).tocsr(), np.vstack([c["vectors"] for _, c in withc]),
+                       np.concatenate([c["outlets"] for _, c in withc]), cand, params)
+        pairs.append(pd.DataFrame({"i": node[found["i"].astype(int)], "j": node[found["j"].astype(int)]}))
+    groups = copy_groups(pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame({"i": [], "j": []}),
+                         pd.Series(np.concatenate([c["dates"] for c in cands]) if cands else []),
+                         np.concatenate([c["passage_ids"] for c in cands]) if cands else np.array([], str))
+    out = []
+    for p, c in enumerate(cands):
+        frame = no_copies(c["n"])
+        for col in frame.columns:
+            values = frame[col].to_numpy().copy()
+            values[c["members"]] = groups[col].to_numpy()[node_of[p].to_numpy()]
+            frame[col] = values
+        out.append(frame)
+    return out
 
 
 def _summed_term_weights(assigned: list[dict[str, Any]], k: int) -> tuple[np.ndarray, np.ndarray]:

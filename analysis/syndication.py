@@ -42,7 +42,7 @@ class SyndicationParams:
     rows: int = 3
 
 
-def _trigram_sets(texts: list[str]):
+def trigram_sets(texts: list[str]):
     """Binary passage × hashed-trigram matrix (2^24 buckets: collisions between two passages
     of ~100 trigrams each have odds of about 1 in 1,700, and building no vocabulary is 6× faster)."""
     vec = HashingVectorizer(
@@ -71,21 +71,31 @@ def _signatures(x, n_hashes: int) -> np.ndarray:
     return sig
 
 
-def _candidates(x, params: SyndicationParams) -> np.ndarray:
-    """Row pairs (i < j) that share all min-hashes of at least one band, sorted and unique."""
+def band_keys(x, params: SyndicationParams) -> np.ndarray:
+    """(passages, bands) LSH keys: a band's min-hashes folded into one 64-bit key, salted by
+    band so keys of different bands never meet (a rare collision only adds a candidate).
+    Rows with no trigram get key 0 in every band and are never candidates."""
     sig = _signatures(x, params.bands * params.rows).astype(np.uint64)
-    filled = np.flatnonzero(np.diff(x.indptr) > 0)
-    # a band's min-hashes folded into one 64-bit key (a rare collision only adds a candidate)
     mix = np.random.default_rng(2).integers(1, 2**63, params.rows, dtype=np.int64).astype(np.uint64) | np.uint64(1)
+    salt = np.random.default_rng(3).integers(1, 2**63, params.bands, dtype=np.int64).astype(np.uint64)
+    keys = np.stack([(sig[:, b * params.rows:(b + 1) * params.rows] @ mix) ^ salt[b]  # wraps modulo 2^64
+                     for b in range(params.bands)], axis=1)
+    keys[np.diff(x.indptr) == 0] = 0
+    return keys
+
+
+def pairs_sharing_a_key(keys: np.ndarray) -> np.ndarray:
+    """Row pairs (i < j) whose keys agree in at least one band (column), sorted and unique;
+    key 0 (no trigram) never pairs."""
     pairs = []
-    for band in range(params.bands):
-        key = sig[filled, band * params.rows:(band + 1) * params.rows] @ mix  # wraps modulo 2^64
-        _, bucket = np.unique(key, return_inverse=True)
+    for band in range(keys.shape[1]):
+        rows = np.flatnonzero(keys[:, band] != 0)
+        _, bucket = np.unique(keys[rows, band], return_inverse=True)
         shared = np.flatnonzero(np.bincount(bucket)[bucket] > 1)  # rows whose bucket has company
         order = shared[np.argsort(bucket[shared], kind="stable")]
-        members, keys = filled[order], bucket[order]
+        members, in_bucket = rows[order], bucket[order]
         for d in range(1, len(order)):  # every pair of one bucket, d apart in bucket order
-            same = keys[:-d] == keys[d:]
+            same = in_bucket[:-d] == in_bucket[d:]
             if not same.any():
                 break
             pairs.append(np.stack([members[:-d][same], members[d:][same]], axis=1))
@@ -94,20 +104,11 @@ def _candidates(x, params: SyndicationParams) -> np.ndarray:
     return np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
 
 
-def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
-    """Pairs (i, j, jaccard, cosine) of row positions that are copies across outlets."""
-    empty = pd.DataFrame({"i": [], "j": [], "jaccard": [], "cosine": []})
-    texts = passages[S.TEXT].astype(str).tolist()
-    if len(texts) < 2:
-        return empty
-    x = _trigram_sets(texts)
-    if x.nnz == 0:  # no passage has three words
-        return empty
-    pairs = _candidates(x, params)
-    outlets = passages[S.OUTLET].to_numpy()
+def verify(x, vectors: np.ndarray, outlets: np.ndarray, pairs: np.ndarray, params: SyndicationParams) -> pd.DataFrame:
+    """The candidate pairs of different outlets that are copies: exact trigram Jaccard and cosine."""
     pairs = pairs[outlets[pairs[:, 0]] != outlets[pairs[:, 1]]] if len(pairs) else pairs
     if len(pairs) == 0:
-        return empty
+        return pd.DataFrame({"i": [], "j": [], "jaccard": [], "cosine": []})
     i, j = pairs[:, 0], pairs[:, 1]
     sizes = np.asarray(x.sum(axis=1)).ravel()
     inter = np.asarray(x[i].multiply(x[j]).sum(axis=1)).ravel().astype(float)
@@ -115,6 +116,15 @@ def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: Syndication
     cos = np.einsum("ij,ij->i", vectors[i], vectors[j])
     ok = (jac >= params.jaccard) & (cos >= params.cosine)
     return pd.DataFrame({"i": i[ok], "j": j[ok], "jaccard": jac[ok].round(4), "cosine": cos[ok].round(4)})
+
+
+def find_copies(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
+    """Pairs (i, j, jaccard, cosine) of row positions that are copies across outlets."""
+    texts = passages[S.TEXT].astype(str).tolist()
+    x = trigram_sets(texts) if len(texts) > 1 else None
+    if x is None or x.nnz == 0:  # nothing to pair, or no passage has three words
+        return verify(x, vectors, np.array([]), np.zeros((0, 2), np.int64), params)
+    return verify(x, vectors, passages[S.OUTLET].to_numpy(), pairs_sharing_a_key(band_keys(x, params)), params)
 
 
 def _components(n: int, pairs: pd.DataFrame) -> np.ndarray:
@@ -133,20 +143,26 @@ def _components(n: int, pairs: pd.DataFrame) -> np.ndarray:
     return np.array([root(a) for a in range(n)])
 
 
-def syndication(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
-    """Per passage (aligned rows): group id, origin passage id and whether it is a copy."""
-    n = len(passages)
-    out = pd.DataFrame({GROUP: np.full(n, -1), ORIGIN: np.full(n, "", dtype=object), IS_COPY: np.zeros(n, bool)})
-    pairs = find_copies(passages, vectors, params)
+def no_copies(n: int) -> pd.DataFrame:
+    """The syndication columns of `n` passages printed once."""
+    return pd.DataFrame({GROUP: np.full(n, -1), ORIGIN: np.full(n, "", dtype=object), IS_COPY: np.zeros(n, bool)})
+
+
+def copy_groups(pairs: pd.DataFrame, dates: pd.Series, passage_ids: np.ndarray) -> pd.DataFrame:
+    """Per row (aligned with `dates` and `passage_ids`): group id, origin passage id and whether
+    it is a copy, from the verified copy pairs. Groups are numbered in the order of their
+    origins' rows, so the numbering follows the (canonical) row order."""
+    n = len(passage_ids)
+    out = no_copies(n)
     if pairs.empty:
         return out
     comp = _components(n, pairs)
     members = np.zeros(n, bool)
     members[pairs["i"].astype(int)] = members[pairs["j"].astype(int)] = True
-    dates = pd.to_datetime(passages[S.DATE], utc=True)
+    dates = pd.to_datetime(pd.Series(dates).reset_index(drop=True), utc=True)
+    pids = np.asarray(passage_ids).astype(str)
     order = pd.DataFrame({
-        "comp": comp, "undated": dates.isna().to_numpy(), "date": dates.to_numpy(),
-        "pid": passages[S.PASSAGE_ID].astype(str).to_numpy(), "row": np.arange(n),
+        "comp": comp, "undated": dates.isna().to_numpy(), "date": dates.to_numpy(), "pid": pids, "row": np.arange(n),
     })[members].sort_values(["comp", "undated", "date", "pid"], kind="stable")
     origin_row = order.groupby("comp", sort=False)["row"].first()
     group_ids = {c: g for g, c in enumerate(origin_row.sort_values().index)}
@@ -154,9 +170,14 @@ def syndication(passages: pd.DataFrame, vectors: np.ndarray, params: Syndication
     comps = order["comp"].to_numpy()
     out.loc[rows, GROUP] = [group_ids[c] for c in comps]
     origins = origin_row.reindex(comps).to_numpy()
-    out.loc[rows, ORIGIN] = passages[S.PASSAGE_ID].astype(str).to_numpy()[origins]
+    out.loc[rows, ORIGIN] = pids[origins]
     out.loc[rows, IS_COPY] = rows != origins
     return out
+
+
+def syndication(passages: pd.DataFrame, vectors: np.ndarray, params: SyndicationParams = SyndicationParams()) -> pd.DataFrame:
+    """Per passage (aligned rows): group id, origin passage id and whether it is a copy."""
+    return copy_groups(find_copies(passages, vectors, params), passages[S.DATE], passages[S.PASSAGE_ID].to_numpy())
 
 
 def syndication_table(passages: pd.DataFrame) -> pd.DataFrame:

@@ -89,3 +89,44 @@ def test_embeddings_are_cached_per_partition_in_parquet(client, demo_sample, tmp
 
     scored_sentences = {s for t in texts if len(parts := sentences(t)) > 1 for s in parts}
     assert not (texts - scored_sentences) & set(CountingEmbedder.seen[first:])
+
+
+def _with_reprints(articles: pd.DataFrame) -> pd.DataFrame:
+    """The sample plus near-copies of three articles by other outlets, slightly edited, so the
+    copies sort far from their originals (other partitions at 20 articles a partition)."""
+    extra = []
+    outlets = sorted(articles["outlet"].unique())
+    for n, (_, a) in enumerate(articles.iloc[[2, 25, 47]].iterrows()):
+        copy = a.copy()
+        copy["article_id"] = f"zz-reprint-{n}"
+        copy["outlet"] = next(o for o in outlets[::-1] if o != a["outlet"])
+        copy["text"] = a["text"].replace(".", ",", 1) + "\n\nReprinted with permission."
+        extra.append(copy)
+    return pd.concat([articles, pd.DataFrame(extra)], ignore_index=True)
+
+
+def _copy_groups(passages: pd.DataFrame) -> set[frozenset[str]]:
+    s = passages[passages["syndication_group"] >= 0]
+    return {frozenset(g["passage_id"]) for _, g in s.groupby("syndication_group")}
+
+
+def test_copies_are_found_across_partitions(client, demo_sample, tmp_path):
+    from analysis.engine_dask import run_dask
+
+    articles = _with_reprints(demo_sample)
+    config = PipelineConfig(k=4, count_syndicated="once")
+    a = analyse(articles, config, embedder=HashEmbedder())
+    want = _copy_groups(a.passages)
+    run = run_dask(articles, config, client, tmp_path / "out", cache_dir=tmp_path / "cache", partition_rows=20,
+                   embedder_factory=HashEmbedder)
+    parts = sorted((tmp_path / "out" / "passages").glob("*.parquet"))
+    got = pd.concat([pd.read_parquet(f).assign(part=i) for i, f in enumerate(parts)], ignore_index=True)
+    part_of = dict(zip(got["passage_id"], got["part"], strict=True))
+    assert sum(len({part_of[p] for p in g}) > 1 for g in want) >= 3  # groups that span partitions
+    assert _copy_groups(got) == want
+    origins = got[got["syndication_group"] >= 0].groupby("syndication_group")["syndication_origin"].nunique()
+    assert (origins == 1).all()
+    tables = all_tables(a)
+    for name in ("frames_over_time", "frames_by_outlet", "volume_by_outlet"):
+        pd.testing.assert_frame_equal(run.tables[name].reset_index(drop=True), tables[name].reset_index(drop=True),
+                                      check_dtype=False, obj=name)
