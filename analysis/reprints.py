@@ -72,3 +72,20 @@ def counted_passages(passages: pd.DataFrame, count_syndicated: str) -> pd.DataFr
     out = pd.concat([passages.assign(**{REPRINT: False}), *copies], ignore_index=True)
     out[CARRIED_BY] = ""
     return out
+
+
+def carriers(articles: pd.DataFrame) -> pd.DataFrame:
+    """Every (outlet, date) where an article ran: its own, and each reprint's (the article's date
+    when the reprint kept none). Filters and date ranges span these, since the counts do."""
+    own = articles[[S.OUTLET, S.DATE]].reset_index(drop=True)
+    if S.DUPLICATE_OUTLETS not in articles:
+        return own
+    rows = []
+    for text, own_day in zip(articles[S.DUPLICATE_OUTLETS], articles[S.DATE], strict=True):
+        for outlet, day in parse_carriers(text):
+            rows.append((outlet, own_day if pd.isna(day) else day))
+    if not rows:
+        return own
+    reprints = pd.DataFrame(rows, columns=[S.OUTLET, S.DATE]).astype({S.DATE: own[S.DATE].dtype})
+    return pd.concat([own, reprints], ignore_index=True)
+

@@ -18,6 +18,7 @@ from analysis.ingest import SUPPORTED_FORMATS, row_word
 from analysis.runread import RowFilter
 from analysis.passages import article_passages, text_hash
 from analysis.projection import map_sample
+from analysis.reprints import REPRINT
 
 from . import keys as K
 
@@ -98,7 +99,9 @@ def passages_in_cell(
     ev = frames_long[frames_long[S.FRAME_ID] == frame_id][[S.PASSAGE_ID, S.SCORE, S.EVIDENCE]]
     out = rows.merge(ev, on=S.PASSAGE_ID, how="left")
     out = out.sort_values(S.SCORE, ascending=False).head(limit)
-    return out[[S.DATE, S.OUTLET, S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE, CLUSTER_LABEL, S.PASSAGE_ID]].reset_index(drop=True)
+    cols = [S.DATE, S.OUTLET, *([REPRINT] if REPRINT in out else []), S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE,
+            CLUSTER_LABEL, S.PASSAGE_ID]
+    return out[cols].reset_index(drop=True)
 
 
 def filtered_clusters(clusters: pd.DataFrame, passages: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +117,7 @@ def filtered_clusters(clusters: pd.DataFrame, passages: pd.DataFrame) -> pd.Data
     out[K.SHARE] = (out[K.N_PASSAGES] / max(len(passages), 1)).round(6)
     for col, how in (("first_date", "min"), ("last_date", "max")):
         if col in out:
-            out[col] = ids.map(g[S.DATE].agg(how))
+            out[col] = ids.map(g[S.DATE].agg(how)) if len(passages) else pd.NaT  # no passage kept: no dates
     front = [S.CLUSTER_ID, K.LABEL, K.TOP_TERMS, K.N_PASSAGES, K.N_PASSAGES_ALL]
     out = out[[c for c in front if c in out] + [c for c in out.columns if c not in front]]
     return out.sort_values([K.N_PASSAGES, S.CLUSTER_ID], ascending=[False, True], kind="stable").reset_index(drop=True)

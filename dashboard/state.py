@@ -30,6 +30,7 @@ from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import CODEBOOK_DIR, DEMO_CORPUS, PipelineConfig, default_store_path
 from analysis.pipeline import articles_digest
+from analysis.reprints import carriers
 from analysis.store import DatasetInfo, Store
 
 from . import keys as K
@@ -118,11 +119,12 @@ def _corpus(db: str, dataset_keys: tuple[tuple[int, float], ...]) -> Corpus:
     ids = [i for i, _ in dataset_keys]
     articles = s.articles(ids)
     infos = tuple(d for d in (s.dataset(i) for i in ids) if d is not None)
-    dates = articles[S.DATE].dropna()
+    ran = carriers(articles)  # reprinting outlets and dates count, so the filters offer them
+    dates = ran[S.DATE].dropna()
     return Corpus(
         articles=articles,
         digest=articles_digest(articles),
-        outlets=tuple(sorted(articles[S.OUTLET].dropna().unique())),
+        outlets=tuple(sorted(ran[S.OUTLET].dropna().unique())),
         first=dates.min().date() if len(dates) else None,
         last=dates.max().date() if len(dates) else None,
         n_rejected=sum(d.n_rejected for d in infos),
@@ -215,12 +217,17 @@ def results(key: str) -> Results | None:
 @dataclass(frozen=True)
 class View:
     """A run's passages under the current date/outlet filters, and the tables recomputed on them
-    (articles without their text, passages without their hash: both are in the run's tables)."""
+    (articles without their text, passages without their hash: both are in the run's tables).
+
+    `counted` holds the rows the tables count: with reprints counted per outlet, a reprinted
+    passage appears once for every outlet that carried it (flagged `reprint`, at that outlet's
+    date), so a drill-down from a per-outlet or per-period mark lists what its count counts."""
 
     passages: pd.DataFrame
     articles: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     period: str
+    counted: pd.DataFrame
 
 
 VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
@@ -232,20 +239,22 @@ def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]])
 
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
-    from analysis.reprints import counted_passages
+    from analysis.reprints import CARRIED_BY, counted_passages
 
     passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
-    resolved = view_period(period, passages[S.DATE]) if len(passages) else "month"
-    cfg = PipelineConfig(period=resolved)
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
     # outlet or period while its origin does not (only runs with reprints read the whole table)
-    reprinted = res.manifest.get("counts", {}).get("duplicate_copies", 0)
-    counted = filter_rows(counted_passages(res.passages, cfg.count_syndicated), rf) if reprinted else passages
-    tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(passages) else {}
+    reprinted = CARRIED_BY in runread.columns_of(res.folder, "passages") and runread.read_table(
+        res.folder, "passages", columns=[CARRIED_BY])[CARRIED_BY].astype(bool).any()
+    counting = PipelineConfig().count_syndicated
+    counted = filter_rows(counted_passages(res.passages, counting), rf) if reprinted else passages
+    resolved = view_period(period, counted[S.DATE]) if len(counted) else "month"
+    cfg = PipelineConfig(period=resolved, count_syndicated=counting)
+    tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
     if tables:
         tables["clusters"] = filtered_clusters(res.clusters, passages)  # sizes under the filters
-    return View(passages, articles, tables, resolved)
+    return View(passages, articles, tables, resolved, counted)
 
 
 def view(res: Results, f: Filters) -> View:
@@ -253,7 +262,8 @@ def view(res: Results, f: Filters) -> View:
     rf = f.selection()
     return _table_cache().get_or_make(
         ("view", str(res.folder), rf, f.period), lambda: _make_view(res, rf, f.period),
-        lambda v: frame_bytes(v.passages, v.articles, *v.tables.values()))
+        lambda v: frame_bytes(v.passages, v.articles, *([v.counted] if v.counted is not v.passages else []),
+                              *v.tables.values()))
 
 
 def manifest_for(res: Results, f: Filters, **extra: Any) -> dict[str, Any]:

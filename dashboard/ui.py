@@ -142,7 +142,7 @@ def filtered_results(f: Filters, *, what: str) -> tuple[state.Results, state.Vie
     run_caption(res)
     view = state.view(res, f)
     filter_line(f, res, view)
-    if view.passages.empty or not view.tables:
+    if view.counted.empty or not view.tables:
         st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
         return None
     return res, view
@@ -153,6 +153,9 @@ def filter_line(f: Filters, res: state.Results | None = None, view: state.View |
     if view is not None and res is not None:
         kept = (f"keeps {len(view.articles):,} of {res.n_articles:,} articles and "
                 f"{len(view.passages):,} of {res.n_passages:,} passages")
+        if len(view.counted) != len(view.passages):
+            kept += (f"; the charts count {len(view.counted):,} passage rows, a reprinted passage once for "
+                     "every outlet that ran it")
     else:
         c = state.corpus(f.datasets)
         kept = f"keeps {len(articles_in(f)):,} of {len(c.articles):,} articles"

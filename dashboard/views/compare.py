@@ -42,7 +42,7 @@ f = filters.filters()
 got = ui.filtered_results(f, what="the comparison")
 if got is not None:
     res, view = got
-    p = view.passages
+    p = view.counted  # reprints count for every outlet that ran them, as in the Frames and Outlets pages
     kind = st.segmented_control("Compare", KINDS, key=K_KIND, default=KINDS[0]) or KINDS[0]
     left, right = st.columns(2)
     if kind == "Outlets":

@@ -7,6 +7,7 @@ import streamlit as st
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.config import PipelineConfig
+from analysis.reprints import REPRINT
 from dashboard import charts, filters, keys, state, ui
 from dashboard import validation as V
 from dashboard.downloads import downloads
@@ -33,11 +34,14 @@ def _listing(rows, labels) -> None:
     if rows.empty:
         st.info("No passage carries this frame in this cell.")
         return
-    st.caption(f"{len(rows):,} passage(s), strongest first; evidence = the codebook example or definition "
-               "the passage matched best.")
+    n_reprints = int(rows[REPRINT].sum()) if REPRINT in rows else 0
+    st.caption(f"{len(rows):,} passage(s), strongest first" + (
+        f", {n_reprints:,} of them reprints (counted for the outlet that ran them, at its date)" if n_reprints else "")
+        + "; evidence = the codebook example or definition the passage matched best.")
     ui.table(rows.drop(columns=[S.PASSAGE_ID]), height=380,
              column_config={"evidence": st.column_config.TextColumn("frame evidence", width="medium"),
-                            "score": st.column_config.NumberColumn("score", format="%.2f")})
+                            "score": st.column_config.NumberColumn("score", format="%.2f"),
+                            REPRINT: st.column_config.CheckboxColumn("reprint")})
 
 
 def _events_editor(evs, problems: list[str]) -> None:
@@ -106,7 +110,7 @@ if got is not None:
             st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
                         f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
                         f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
-    _listing(passages_in_cell(view.passages, res.frames_long, frame_id, period=view.period, period_label=period_label),
+    _listing(passages_in_cell(view.counted, res.frames_long, frame_id, period=view.period, period_label=period_label),
              labels)
 
     st.divider()
@@ -122,7 +126,7 @@ if got is not None:
     c1, c2 = st.columns(2)
     outlet = c1.selectbox("Outlet", outlets, key=keys.HEAT_OUTLET)
     frame2 = c2.selectbox("Frame", fids, key=keys.HEAT_FRAME, format_func=fmt)
-    _listing(passages_in_cell(view.passages, res.frames_long, frame2, outlet=outlet), labels)
+    _listing(passages_in_cell(view.counted, res.frames_long, frame2, outlet=outlet), labels)
 
     st.divider()
     st.subheader(f"Outlet × {view.period}", anchor=False)

@@ -22,7 +22,7 @@ if got is not None:
     ui.chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
                "so outlets that frame alike sit next to each other. Each outlet shows its number of passages (n).")
-    n_by_outlet = view.passages.groupby(S.OUTLET).size()
+    n_by_outlet = view.counted.groupby(S.OUTLET).size()
     thin = n_by_outlet[n_by_outlet < charts.THIN_OUTLET_N].sort_values()
     if len(thin):
         st.warning(f"{len(thin)} outlet(s) have fewer than {charts.THIN_OUTLET_N} passages under the filter: "
@@ -31,19 +31,19 @@ if got is not None:
                    "says little.", icon=":material/warning:")
 
     st.subheader("One outlet against the rest of the corpus", anchor=False)
-    outlets = sorted(view.passages[S.OUTLET].dropna().unique())
+    outlets = sorted(view.counted[S.OUTLET].dropna().unique())
     if st.session_state.get(keys.PROFILE_OUTLET) not in outlets:
         st.session_state[keys.PROFILE_OUTLET] = outlets[0]
     outlet = st.selectbox("Outlet", outlets, key=keys.PROFILE_OUTLET)
     if basis == "frames":
-        ind = A.frame_indicators(view.passages, res.frame_ids)
+        ind = A.frame_indicators(view.counted, res.frame_ids)
         names = res.frame_labels
     else:
-        ind = A.cluster_indicators(view.passages, sorted(res.cluster_labels))
+        ind = A.cluster_indicators(view.counted, sorted(res.cluster_labels))
         names = {c: f"{c} · {lab}" for c, lab in res.cluster_labels.items()}
-    profile = profile_against_corpus(view.passages, ind, outlet)
+    profile = profile_against_corpus(view.counted, ind, outlet)
     profile["name"] = profile["category"].map(lambda c: names.get(c, str(c)))
-    n_out = int((view.passages[S.OUTLET] == outlet).sum())
+    n_out = int((view.counted[S.OUTLET] == outlet).sum())
     st.caption(f"{ui.plain(outlet)}: {n_out:,} passages" + (" (thin: read with care)" if n_out < charts.THIN_OUTLET_N else "")
                + f". Shares are of the outlet's {basis} mentions"
                + (" (a passage can carry several frames)." if basis == "frames" else "."))

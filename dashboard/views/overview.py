@@ -68,7 +68,7 @@ else:
     left, right = st.columns(2)
     clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
     ui.chart(clusters_chart, where=left, width="stretch")
-    shares = overall_frame_shares(view.passages, res.frame_ids)
+    shares = overall_frame_shares(view.counted, res.frame_ids)
     shares_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids)
     ui.chart(shares_chart, where=right, width="stretch")
     st.subheader("Largest clusters", anchor=False)
