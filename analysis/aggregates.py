@@ -23,7 +23,7 @@ the same code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -153,21 +153,16 @@ def clustered_interval(
     return wilson(p * n_eff, np.where(x > 0, n_eff, 0.0), z)
 
 
-def shares(
-    keys: pd.DataFrame,
-    indicators: pd.DataFrame,
-    *,
-    category: str,
-    articles: pd.Series,
-    grid: pd.DataFrame | None = None,
-    min_n: int = 5,
-) -> pd.DataFrame:
-    """Long table: one row per (group, category) with passage and article counts, shares,
-    the article-clustered interval and `thin`.
+SUMS = ("y", "yy", "xy", "with", "x", "xx", "m")  # per cell, over its articles: see `cell_sums`
 
-    `keys` holds the grouping columns and `articles` the article id of each row (both
-    aligned with `indicators`); `grid`, when given, lists every group that must appear
-    (missing ones get counts of zero and no share).
+
+def cell_sums(keys: pd.DataFrame, indicators: pd.DataFrame, *, category: str, articles: pd.Series) -> pd.DataFrame:
+    """Long table: per (group, category), sums over the cell's articles of the article's flagged
+    passages y and passages x (with yy, xy, xx, the articles m and those with a flag `with`).
+
+    A share, its article-clustered interval and the article share need nothing else, and the
+    sums of disjoint sets of articles add up: a partitioned engine computes them per partition
+    and adds them (`add_sums`), the in-process engine computes them once.
     """
     by = list(keys.columns)
     cats = list(indicators.columns)
@@ -190,10 +185,35 @@ def shares(
         {name: frame.stack(future_stack=True) for name, frame in sums.items()}, axis=1
     ).rename_axis([*by_, category]).reset_index()
     long = long.merge(wide.reset_index(), on=by_, how="left")
+    return long[[*by, category, *SUMS]]
+
+
+def add_sums(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Cell sums (`cell_sums`, or `volume_counts`) of disjoint sets of articles, added up; rows
+    in order of first appearance."""
+    df = pd.concat(parts, ignore_index=True)
+    sums = [c for c in df.columns if c in SUMS or c in _VOLUME]
+    keys = [c for c in df.columns if c not in sums]
+    return df.groupby(keys, sort=False, dropna=False)[sums].sum().reset_index()
+
+
+def shares_from_sums(
+    long: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    category: str,
+    categories: Sequence,
+    grid: pd.DataFrame | None = None,
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """The shares table of `shares` from cell sums; `grid`, when given, lists every group that
+    must appear (missing ones get counts of zero and no share)."""
+    by = list(by)
     if grid is not None:
-        full = grid[by].drop_duplicates().merge(pd.DataFrame({category: cats}), how="cross")
+        full = grid[by].drop_duplicates().merge(pd.DataFrame({category: list(categories)}), how="cross")
         long = full.merge(long, on=[*by, category], how="left")
-    counts = ["y", "yy", "xy", "with", "x", "xx", "m"]
+    long = long.copy()
+    counts = list(SUMS)
     long[counts] = long[counts].fillna(0).astype("int64")
     n_arr, c_arr, m_arr = long["x"].to_numpy(), long["y"].to_numpy(), long["m"].to_numpy()
     lo, hi = clustered_interval(*(long[c].to_numpy(float) for c in ("y", "x", "yy", "xy", "xx", "m")))
@@ -207,6 +227,56 @@ def shares(
                  ARTICLE_SHARE, THIN]].reset_index(drop=True)
 
 
+def shares(
+    keys: pd.DataFrame,
+    indicators: pd.DataFrame,
+    *,
+    category: str,
+    articles: pd.Series,
+    grid: pd.DataFrame | None = None,
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Long table: one row per (group, category) with passage and article counts, shares,
+    the article-clustered interval and `thin`.
+
+    `keys` holds the grouping columns and `articles` the article id of each row (both
+    aligned with `indicators`); `grid`, when given, lists every group that must appear
+    (missing ones get counts of zero and no share).
+    """
+    return shares_from_sums(cell_sums(keys, indicators, category=category, articles=articles), by=list(keys.columns),
+                            category=category, categories=list(indicators.columns), grid=grid, min_n=min_n)
+
+
+def over_time_sums(
+    passages: pd.DataFrame, indicators: pd.DataFrame, *, category: str, period: str, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Cell sums per period (and per `by` column)."""
+    label, _ = period_of(passages[S.DATE], period)
+    keys = pd.DataFrame({PERIOD: label.to_numpy(), **{c: passages[c].to_numpy() for c in by}})
+    return cell_sums(keys, indicators, category=category, articles=passages[S.ARTICLE_ID])
+
+
+def over_time_from_sums(
+    sums: pd.DataFrame,
+    periods: pd.DataFrame,
+    groups: Mapping[str, Sequence],
+    *,
+    category: str,
+    categories: Sequence,
+    by: Sequence[str] = (),
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Shares per period from cell sums: every period of `periods` (see `all_periods`) and,
+    per `by` column, every value of `groups[column]` is listed."""
+    grid = periods
+    for c in by:
+        grid = grid.merge(pd.DataFrame({c: list(groups[c])}), how="cross")
+    out = shares_from_sums(sums, by=[PERIOD, *by], category=category, categories=categories, grid=grid, min_n=min_n)
+    out = out.merge(periods, on=PERIOD, how="left")
+    cols = [PERIOD, PERIOD_START, *by]
+    return out[[*cols, *[c for c in out.columns if c not in cols]]].reset_index(drop=True)
+
+
 def over_time(
     passages: pd.DataFrame,
     indicators: pd.DataFrame,
@@ -217,39 +287,58 @@ def over_time(
     min_n: int = 5,
 ) -> pd.DataFrame:
     """Shares per period (and per `by` column); every period of the date span is listed."""
-    label, start = period_of(passages[S.DATE], period)
-    keys = pd.DataFrame({PERIOD: label.to_numpy(), **{c: passages[c].to_numpy() for c in by}})
-    periods = all_periods(passages[S.DATE], period)
-    grid = periods
-    for c in by:
-        grid = grid.merge(pd.DataFrame({c: sorted(passages[c].dropna().unique())}), how="cross")
-    out = shares(keys, indicators, category=category, articles=passages[S.ARTICLE_ID], grid=grid, min_n=min_n)
-    out = out.merge(periods, on=PERIOD, how="left")
-    cols = [PERIOD, PERIOD_START, *by]
-    return out[[*cols, *[c for c in out.columns if c not in cols]]].reset_index(drop=True)
+    return over_time_from_sums(
+        over_time_sums(passages, indicators, category=category, period=period, by=by),
+        all_periods(passages[S.DATE], period), {c: sorted(passages[c].dropna().unique()) for c in by},
+        category=category, categories=list(indicators.columns), by=by, min_n=min_n)
+
+
+def group_sums(passages: pd.DataFrame, indicators: pd.DataFrame, *, category: str, by: str = S.OUTLET) -> pd.DataFrame:
+    """Cell sums per value of one column (default: outlet)."""
+    return cell_sums(pd.DataFrame({by: passages[by].to_numpy()}), indicators, category=category,
+                     articles=passages[S.ARTICLE_ID])
+
+
+def by_group_from_sums(sums: pd.DataFrame, groups: Sequence, *, category: str, categories: Sequence,
+                       by: str = S.OUTLET, min_n: int = 5) -> pd.DataFrame:
+    """Shares per value of one column from cell sums, every value of `groups` listed."""
+    return shares_from_sums(sums, by=[by], category=category, categories=categories,
+                            grid=pd.DataFrame({by: list(groups)}), min_n=min_n)
 
 
 def by_group(
     passages: pd.DataFrame, indicators: pd.DataFrame, *, category: str, by: str = S.OUTLET, min_n: int = 5
 ) -> pd.DataFrame:
     """Shares per value of one column (default: outlet), undated passages included."""
-    keys = pd.DataFrame({by: passages[by].to_numpy()})
-    grid = pd.DataFrame({by: sorted(passages[by].dropna().unique())})
-    return shares(keys, indicators, category=category, articles=passages[S.ARTICLE_ID], grid=grid, min_n=min_n)
+    return by_group_from_sums(group_sums(passages, indicators, category=category, by=by),
+                              sorted(passages[by].dropna().unique()), category=category,
+                              categories=list(indicators.columns), by=by, min_n=min_n)
+
+
+_VOLUME = ("n_articles", "n_passages")
+
+
+def volume_counts(passages: pd.DataFrame, *, period: str, by: str = S.OUTLET) -> pd.DataFrame:
+    """Articles and passages per (period, outlet) present; additive over disjoint sets of articles."""
+    label, _ = period_of(passages[S.DATE], period)
+    df = pd.DataFrame({PERIOD: label.to_numpy(), by: passages[by].to_numpy(), S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy()})
+    g = df.groupby([PERIOD, by], sort=False)
+    return pd.DataFrame({"n_articles": g[S.ARTICLE_ID].nunique(), "n_passages": g.size()}).reset_index()
+
+
+def volume_from_counts(counts: pd.DataFrame, periods: pd.DataFrame, groups: Sequence, *,
+                       by: str = S.OUTLET) -> pd.DataFrame:
+    """The coverage timeline from `volume_counts`: every period × every group, zero-filled."""
+    grid = periods.merge(pd.DataFrame({by: list(groups)}), how="cross")
+    out = grid.merge(counts, on=[PERIOD, by], how="left")
+    out[list(_VOLUME)] = out[list(_VOLUME)].fillna(0).astype("int64")
+    return out
 
 
 def volume(passages: pd.DataFrame, *, period: str, by: str = S.OUTLET) -> pd.DataFrame:
     """Articles and passages per period and outlet, zero-filled (the coverage timeline)."""
-    label, _ = period_of(passages[S.DATE], period)
-    df = pd.DataFrame({PERIOD: label.to_numpy(), by: passages[by].to_numpy(), S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy()})
-    g = df.groupby([PERIOD, by], sort=False)
-    counts = pd.DataFrame({"n_articles": g[S.ARTICLE_ID].nunique(), "n_passages": g.size()}).reset_index()
-    grid = all_periods(passages[S.DATE], period).merge(
-        pd.DataFrame({by: sorted(passages[by].dropna().unique())}), how="cross"
-    )
-    out = grid.merge(counts, on=[PERIOD, by], how="left")
-    out[["n_articles", "n_passages"]] = out[["n_articles", "n_passages"]].fillna(0).astype("int64")
-    return out
+    return volume_from_counts(volume_counts(passages, period=period, by=by), all_periods(passages[S.DATE], period),
+                              sorted(passages[by].dropna().unique()), by=by)
 
 
 def frame_indicators(passages: pd.DataFrame, frame_ids: Sequence[str]) -> pd.DataFrame:

@@ -43,7 +43,7 @@ from .ids import article_key
 from .relevance import REASON, RELEVANT, TOPIC_SIMILARITY, relevance, topic_reason, topic_similarity
 from .reprints import CARRIED_BY, counted_passages
 from .store import Store
-from .similarity import outlet_similarity_table
+from .similarity import counts_from_sums, similarity_table_from_counts
 from .syndication import SyndicationParams, syndication, syndication_table
 
 log = logging.getLogger(__name__)
@@ -392,17 +392,67 @@ def summary_tables(
     """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity."""
     passages = counted_passages(passages, config.count_syndicated)
     period = A.resolve_period(config.period, passages[S.DATE])
-    fi = A.frame_indicators(passages, frame_ids)
-    ci = A.cluster_indicators(passages, sorted(cluster_labels))
-    kw = dict(period=period, min_n=config.min_cell_n)
+    sums = summary_sums(passages, frame_ids, sorted(cluster_labels), period)
+    return summary_from_sums(sums, frame_ids, cluster_labels, period, config.min_cell_n)
+
+
+_SPAN = "span"  # summary_sums: first and last date and undated count of the counted rows
+
+
+def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: Sequence[int],
+                 period: str) -> dict[str, pd.DataFrame]:
+    """The additive part of the summaries of counted rows (`counted_passages`) of whole
+    articles: a partitioned engine computes it per partition and adds the parts
+    (`add_summary_sums`); `summary_from_sums` makes the tables."""
+    fi = A.frame_indicators(counted, frame_ids)
+    ci = A.cluster_indicators(counted, cluster_ids)
+    dates = counted[S.DATE]
+    return {
+        "frames_over_time": A.over_time_sums(counted, fi, category=S.FRAME_ID, period=period),
+        "frames_by_outlet": A.group_sums(counted, fi, category=S.FRAME_ID),
+        "frames_by_outlet_period": A.over_time_sums(counted, fi, category=S.FRAME_ID, period=period, by=(S.OUTLET,)),
+        "clusters_over_time": A.over_time_sums(counted, ci, category=S.CLUSTER_ID, period=period),
+        "clusters_by_outlet": A.group_sums(counted, ci, category=S.CLUSTER_ID),
+        "volume_by_outlet": A.volume_counts(counted, period=period),
+        _SPAN: pd.DataFrame({"first": [dates.min()], "last": [dates.max()], "undated": [int(dates.isna().sum())]}),
+    }
+
+
+def add_summary_sums(parts: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """`summary_sums` of disjoint sets of articles, added up."""
+    out = {name: A.add_sums([p[name] for p in parts]) for name in parts[0] if name != _SPAN}
+    spans = pd.concat([p[_SPAN] for p in parts], ignore_index=True)
+    out[_SPAN] = pd.DataFrame({"first": [spans["first"].min()], "last": [spans["last"].max()],
+                               "undated": [int(spans["undated"].sum())]})
+    return out
+
+
+def span_dates(sums: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """Dates with the span of the summed rows (first, last, NaT if any undated): what period
+    choice and the period grid need."""
+    s = sums[_SPAN].iloc[0]
+    return pd.Series([s["first"], s["last"], *([pd.NaT] if s["undated"] else [])]).astype(sums[_SPAN]["first"].dtype)
+
+
+def summary_from_sums(sums: Mapping[str, pd.DataFrame], frame_ids: Sequence[str], cluster_labels: Mapping[int, str],
+                      period: str, min_cell_n: int) -> dict[str, pd.DataFrame]:
+    """The aggregate tables from (added) `summary_sums`."""
+    periods = A.all_periods(span_dates(sums), period)
+    outlets = sorted(sums["frames_by_outlet"][S.OUTLET].dropna().unique())
+    cluster_ids = sorted(cluster_labels)
+    f = dict(category=S.FRAME_ID, categories=list(frame_ids), min_n=min_cell_n)
+    c = dict(category=S.CLUSTER_ID, categories=cluster_ids, min_n=min_cell_n)
     tables = {
-        "frames_over_time": A.over_time(passages, fi, category=S.FRAME_ID, **kw),
-        "frames_by_outlet": A.by_group(passages, fi, category=S.FRAME_ID, min_n=config.min_cell_n),
-        "frames_by_outlet_period": A.over_time(passages, fi, category=S.FRAME_ID, by=(S.OUTLET,), **kw),
-        "clusters_over_time": A.over_time(passages, ci, category=S.CLUSTER_ID, **kw),
-        "clusters_by_outlet": A.by_group(passages, ci, category=S.CLUSTER_ID, min_n=config.min_cell_n),
-        "volume_by_outlet": A.volume(passages, period=period),
-        "outlet_similarity": outlet_similarity_table(passages, fi, ci),
+        "frames_over_time": A.over_time_from_sums(sums["frames_over_time"], periods, {}, **f),
+        "frames_by_outlet": A.by_group_from_sums(sums["frames_by_outlet"], outlets, **f),
+        "frames_by_outlet_period": A.over_time_from_sums(sums["frames_by_outlet_period"], periods,
+                                                         {S.OUTLET: outlets}, by=(S.OUTLET,), **f),
+        "clusters_over_time": A.over_time_from_sums(sums["clusters_over_time"], periods, {}, **c),
+        "clusters_by_outlet": A.by_group_from_sums(sums["clusters_by_outlet"], outlets, **c),
+        "volume_by_outlet": A.volume_from_counts(sums["volume_by_outlet"], periods, outlets),
+        "outlet_similarity": similarity_table_from_counts(
+            counts_from_sums(sums["frames_by_outlet"], frame_ids, category=S.FRAME_ID),
+            counts_from_sums(sums["clusters_by_outlet"], cluster_ids, category=S.CLUSTER_ID)),
     }
     for name in ("clusters_over_time", "clusters_by_outlet"):
         tables[name].insert(tables[name].columns.get_loc(S.CLUSTER_ID) + 1, CLUSTER_LABEL,

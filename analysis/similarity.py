@@ -22,10 +22,21 @@ def distributions(groups: pd.Series, indicators: pd.DataFrame) -> tuple[pd.DataF
     """(group × category distribution summing to 1, passages per group)."""
     df = indicators.astype("int64").copy()
     df["_g"] = groups.to_numpy()
-    counts = df.groupby("_g", sort=True).sum()
-    n = df.groupby("_g", sort=True).size()
+    return _normalised(df.groupby("_g", sort=True).sum()), df.groupby("_g", sort=True).size()
+
+
+def _normalised(counts: pd.DataFrame) -> pd.DataFrame:
     totals = counts.sum(axis=1).replace(0, np.nan)
-    return counts.div(totals, axis=0).fillna(0.0), n
+    return counts.div(totals, axis=0).fillna(0.0)
+
+
+def counts_from_sums(sums: pd.DataFrame, categories, *, category: str, by: str = S.OUTLET) -> tuple[pd.DataFrame, pd.Series]:
+    """(group × category counts, passages per group) from by-group cell sums
+    (aggregates.group_sums), groups sorted as in `distributions`."""
+    counts = (sums.pivot(index=by, columns=category, values="y")
+              .reindex(columns=list(categories), fill_value=0).fillna(0).astype("int64").sort_index())
+    n = sums.drop_duplicates(by).set_index(by)["x"].reindex(counts.index).astype("int64")
+    return counts, n
 
 
 def js_distance_matrix(dist: pd.DataFrame) -> pd.DataFrame:
@@ -55,6 +66,11 @@ def outlet_similarity(
 ) -> pd.DataFrame:
     """Long table outlet_a, outlet_b, distance, order_a, order_b, n_a, n_b for a heatmap."""
     dist, n = distributions(passages[by], indicators)
+    return similarity_from_distributions(dist, n, by=by)
+
+
+def similarity_from_distributions(dist: pd.DataFrame, n: pd.Series, *, by: str = S.OUTLET) -> pd.DataFrame:
+    """`outlet_similarity` from the groups' distributions and passage counts."""
     dm = js_distance_matrix(dist)
     order = hierarchical_order(dm)
     rank = {o: i for i, o in enumerate(order)}
@@ -83,14 +99,14 @@ def profile_against_corpus(
     return out.round(6).reset_index()
 
 
-def outlet_similarity_table(
-    passages: pd.DataFrame, frame_indicators: pd.DataFrame, cluster_indicators: pd.DataFrame, *, by: str = S.OUTLET
-) -> pd.DataFrame:
-    """outlet_similarity.csv: both distances per outlet pair, each with its own display order."""
+def similarity_table_from_counts(frames: tuple[pd.DataFrame, pd.Series], clusters: tuple[pd.DataFrame, pd.Series],
+                                 *, by: str = S.OUTLET) -> pd.DataFrame:
+    """outlet_similarity.csv: both distances per outlet pair, each with its own display order,
+    from (counts, passages) per group of frames and of clusters (`counts_from_sums`)."""
     keys = [f"{by}_a", f"{by}_b"]
     parts = []
-    for prefix, ind in (("frame", frame_indicators), ("cluster", cluster_indicators)):
-        long = outlet_similarity(passages, ind, by=by)
+    for prefix, (counts, n) in (("frame", frames), ("cluster", clusters)):
+        long = similarity_from_distributions(_normalised(counts), n, by=by)
         parts.append(long.rename(columns={
             "distance": f"{prefix}_jsd", "order_a": f"{prefix}_order_a", "order_b": f"{prefix}_order_b"}))
     sizes = parts[0][[*keys, "n_a", "n_b"]]

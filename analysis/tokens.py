@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -43,11 +44,18 @@ def stop_words(language: str) -> frozenset[str]:
     return frozenset(set(get_stop_words({"ru": "russian", "zh": "chinese"}[language])) | NEWS_STOP_WORDS)
 
 
-@functools.cache
-def _russian_stemmer():
-    import snowballstemmer
+_PER_THREAD = threading.local()
 
-    return snowballstemmer.stemmer("russian")
+
+def _russian_stemmer():
+    """One Snowball stemmer per thread: a stemmer keeps its word in its own state, so threads
+    sharing one (a threaded Dask worker, the dashboard's run and page threads) corrupt each other."""
+    stemmer = getattr(_PER_THREAD, "russian", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _PER_THREAD.russian = snowballstemmer.stemmer("russian")
+    return stemmer
 
 
 @functools.cache
