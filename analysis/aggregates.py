@@ -104,6 +104,25 @@ def _labels(start: pd.Series, period: str) -> pd.Series:
     return start.dt.year.astype("Int64").astype(str) + "Q" + start.dt.quarter.astype("Int64").astype(str)
 
 
+def date_span(dates: pd.Series) -> pd.DataFrame:
+    """One row: the first and last date and the number of undated rows. Spans of parts add up
+    (`add_date_spans`) and stand for the dates wherever only their span matters (`span_dates`):
+    choosing the period and listing every period of the span."""
+    return pd.DataFrame({"first": [dates.min()], "last": [dates.max()], "undated": [int(dates.isna().sum())]})
+
+
+def add_date_spans(spans: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    s = pd.concat(spans, ignore_index=True)
+    return pd.DataFrame({"first": [s["first"].min()], "last": [s["last"].max()], "undated": [int(s["undated"].sum())]})
+
+
+def span_dates(span: pd.DataFrame) -> pd.Series:
+    """Dates with the span's extent: first, last, and NaT if any row was undated."""
+    s = span.iloc[0]
+    dated = [d for d in (s["first"], s["last"]) if not pd.isna(d)]
+    return pd.Series([*dated, *([pd.NaT] if s["undated"] else [])], dtype=span["first"].dtype)
+
+
 def all_periods(dates: pd.Series, period: str) -> pd.DataFrame:
     """Every period from the first to the last date (no gaps), plus `undated` if any."""
     d = _naive(dates).dropna()

@@ -19,9 +19,12 @@ partition, not in SQLite) → frame scores. The client then
    (syndication.copy_groups), so a paragraph reprinted across partitions is one group;
 4. writes, per partition, its passages and frames as Parquet files
    `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`, sums the per-partition
-   term counts into c-TF-IDF labels (labeling.ctfidf_from_counts), gathers one slim row
-   per passage (ids, outlet, date, cluster, frame flags; no text), computes the aggregate
-   tables with pipeline.summary_tables, and saves the fitted model like any run.
+   term counts into c-TF-IDF labels (labeling.ctfidf_from_counts), and adds up the
+   partitions' sums: cluster sizes by outlet (labeling.cluster_outlet_stats) and the cells
+   of every aggregate table (pipeline.summary_sums: per cell, sums over its articles), from
+   which the tables are made as in the in-process engine (pipeline.summary_from_sums). Only
+   article rows, cluster assignments and these sums reach the client, never a row per
+   passage. The fitted model is saved like any run's.
 """
 
 from __future__ import annotations
@@ -47,13 +50,17 @@ from .codebook import load_codebook
 from .config import PipelineConfig
 from .embeddings import Embedder, embed_texts, load_embedder
 from .errors import FramescopeError
-from .labeling import cluster_table, ctfidf_from_counts, label_from_terms, term_counts, top_terms
-from .model_artifact import LOW_FIT, MODEL_DIR, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
+from .labeling import (
+    add_cluster_outlet_stats, cluster_outlet_stats, cluster_table, ctfidf_from_counts, label_from_terms, term_counts,
+    top_terms,
+)
+from .model_artifact import MODEL_DIR, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
 from .passages import split_key, split_passages
 from .pipeline import (
-    CLUSTER_LABEL, _article_table, _no_scores, annotate_passages, canonical_order, excluded_table, make_scorer,
-    summary_tables,
+    _article_table, _no_scores, add_summary_sums, annotate_passages, canonical_order, excluded_table,
+    make_scorer, summary_from_sums, summary_sums,
 )
+from .reprints import counted_passages
 from .projection import map_axes, project_2d
 from .relevance import REASON, RELEVANT, relevance
 from .static_encoder import FAST_MODEL
@@ -245,9 +252,19 @@ def assignment_summary(part: Part) -> dict[str, Any]:
     return {"terms": part.terms, "counts": part.counts, "positions": part.positions, "similarity": part.sims}
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What a worker keeps of a partition for the summaries: its rows without their text."""
+
+    articles: pd.DataFrame
+    passages: pd.DataFrame
+    counted: pd.DataFrame  # the rows the aggregates count (reprints.counted_passages)
+    positions: np.ndarray
+
+
 def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str],
-                     synd: pd.DataFrame) -> dict[str, Any]:
-    """Pass 3 on a worker: low fit, the passages and frames Parquet parts, the article rows, a slim frame."""
+                     synd: pd.DataFrame, count_syndicated: str) -> Finished:
+    """Pass 3 on a worker: low fit, the passages and frames Parquet parts, the article rows."""
     low = low_fit_flags(part.positions, part.sims, thresholds)
     passages = annotate_passages(part.passages, part.articles, part.positions, label_of, part.sims, low,
                                  part.scores, synd, part.coords)
@@ -258,7 +275,18 @@ def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of:
     clustering = Clustering(part.positions, np.zeros((0, 0)), part.sims, len(thresholds), "dask")
     articles = _article_table(part.articles, passages, clustering, part.scores, label_of)
     slim = passages.drop(columns=[S.TEXT, S.TITLE], errors="ignore")
-    return {"articles": articles, "slim": slim}
+    return Finished(articles, slim, counted_passages(slim, count_syndicated), part.positions)
+
+
+def partition_outputs(fin: Finished) -> dict[str, Any]:
+    """The client's share of a finished partition: its article rows, its cluster sizes by
+    outlet, and the date spans of its passages and of its counted rows."""
+    return {"articles": fin.articles, "outlet_stats": cluster_outlet_stats(fin.passages, fin.positions),
+            "span": A.date_span(fin.passages[S.DATE]), "counted_span": A.date_span(fin.counted[S.DATE])}
+
+
+def partition_summary_sums(fin: Finished, frame_ids: list[str], cluster_ids: list[int], period: str) -> dict[str, Any]:
+    return summary_sums(fin.counted, frame_ids, cluster_ids, period)
 
 
 # --- the client --------------------------------------------------------------------------
@@ -341,19 +369,25 @@ def run_dask(
     synd = _copies_across_partitions(client, parts, str(cache_dir), _synd_params(config))
     timings["syndication"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    finished = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s, pure=False)
-                              for p, s in zip(parts, synd, strict=True)])
-    slim = pd.concat([f["slim"] for f in finished], ignore_index=True)
-    art = pd.concat([f["articles"] for f in finished], ignore_index=True)
-    slim[S.TEXT] = ""  # representatives come from the Parquet parts below
-    clusters = cluster_table(slim, positions, sims, n_terms=config.n_label_terms, n_representatives=0,
-                             seed=config.seed, low_fit=slim[LOW_FIT].to_numpy(bool), term_weights=(terms, weights))
+    finished = [client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s, config.count_syndicated,
+                              pure=False) for p, s in zip(parts, synd, strict=True)]
+    outputs = client.gather([client.submit(partition_outputs, f) for f in finished])
+    art = pd.concat([o["articles"] for o in outputs], ignore_index=True)
+    low = low_fit_flags(positions, sims, thresholds)
+    clusters = cluster_table(None, positions, sims, n_terms=config.n_label_terms, n_representatives=0,
+                             seed=config.seed, low_fit=low, term_weights=(terms, weights),
+                             outlet_stats=add_cluster_outlet_stats([o["outlet_stats"] for o in outputs]))
     clusters = _with_representatives(clusters, out_dir, config.n_representatives)
     codebook = load_codebook(config.codebook)
     frame_ids = list(codebook.ids)
+    # aggregates are partition sums: the period from the summed date span, then the cells summed
+    counted_dates = A.span_dates(A.add_date_spans([o["counted_span"] for o in outputs]))
+    period = A.resolve_period(config.period, counted_dates)
+    sums = add_summary_sums(client.gather([client.submit(partition_summary_sums, f, frame_ids, list(range(k)), period)
+                                           for f in finished]))
     tables = {
         "articles": art, "clusters": clusters,
-        **summary_tables(slim, frame_ids, label_of, config),
+        **summary_from_sums(sums, frame_ids, label_of, period, config.min_cell_n),
         "syndication": syndication_table(_syndicated(out_dir)),
         "excluded": excluded_table(art),
         "rejected": rejected if rejected is not None else pd.DataFrame(columns=list(S.REJECTED_COLUMNS)),
@@ -367,7 +401,8 @@ def run_dask(
         positions=positions, similarity=sims,
         frame_scorer=frame_scorer_spec(scorer, codebook, np.full(len(frame_ids), 0.5)
                                        if not hasattr(scorer, "model") else scorer.model.thresholds),
-        map_axes=axes, period=A.resolve_period(config.period, slim[S.DATE]), config=config.as_dict(),
+        map_axes=axes, period=A.resolve_period(config.period, A.span_dates(A.add_date_spans(
+            [o["span"] for o in outputs]))), config=config.as_dict(),
         thresholds=thresholds,
     )
     timings["total"] = round(time.perf_counter() - t0, 3)
@@ -377,7 +412,7 @@ def run_dask(
         "codebook": {"name": codebook.name, "version": codebook.version, "digest": codebook.digest()},
         "clustering": {"k": k, "criterion": criterion, "fitted_on_sample": int(len(xs)),
                        "k_scores": {str(kk): round(v, 4) for kk, v in k_scores.items()}},
-        "counts": {"articles": int(len(art)), "passages": n, "low_fit_passages": int(slim[LOW_FIT].sum())},
+        "counts": {"articles": int(len(art)), "passages": n, "low_fit_passages": int(low.sum())},
         "tables_as_parquet": ["passages/", "frames/"], "timings_s": timings,
     }
     return DaskRun(tables, manifest, model)

@@ -99,8 +99,27 @@ def _label_sample(passages: pd.DataFrame, labels: np.ndarray, per_cluster: int, 
     return docs
 
 
+_OUTLET_STATS = {"n_passages": "sum", "n_articles": "sum", "first_date": "min", "last_date": "max"}
+
+
+def cluster_outlet_stats(passages: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Per (cluster, outlet): passages, articles, first and last date. An article has one outlet,
+    so the parts of disjoint sets of articles add up (`add_cluster_outlet_stats`) to every
+    size `cluster_table` reports."""
+    df = pd.DataFrame({S.CLUSTER_ID: labels, S.OUTLET: passages[S.OUTLET].to_numpy(),
+                       S.ARTICLE_ID: passages[S.ARTICLE_ID].to_numpy(), S.DATE: passages[S.DATE].reset_index(drop=True)})
+    g = df.groupby([S.CLUSTER_ID, S.OUTLET], sort=True, dropna=False)
+    return pd.DataFrame({"n_passages": g.size(), "n_articles": g[S.ARTICLE_ID].nunique(),
+                         "first_date": g[S.DATE].min(), "last_date": g[S.DATE].max()}).reset_index()
+
+
+def add_cluster_outlet_stats(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    df = pd.concat(parts, ignore_index=True)
+    return df.groupby([S.CLUSTER_ID, S.OUTLET], sort=True, dropna=False).agg(_OUTLET_STATS).reset_index()
+
+
 def cluster_table(
-    passages: pd.DataFrame,
+    passages: pd.DataFrame | None,
     labels: np.ndarray,
     similarity: np.ndarray,
     *,
@@ -110,12 +129,14 @@ def cluster_table(
     per_cluster_sample: int = 1500,
     low_fit: np.ndarray | None = None,
     term_weights: tuple[np.ndarray, np.ndarray] | None = None,
+    outlet_stats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per cluster: label, terms, sizes, share, outlets, dates and representatives.
 
     `passages` has schema.PASSAGE_COLUMNS; `labels`/`similarity` (and `low_fit`, counted
-    per cluster) align with its rows. `term_weights` (terms, cluster × term c-TF-IDF)
-    replaces counting the texts here, for engines that count by partition.
+    per cluster) align with its rows. Engines that work by partition pass what they summed
+    instead: `term_weights` (terms, cluster × term c-TF-IDF) and `outlet_stats`
+    (`cluster_outlet_stats` added up); `passages` may then be None (no representatives).
     """
     k = int(labels.max()) + 1 if len(labels) else 0
     if term_weights is None:
@@ -123,24 +144,19 @@ def cluster_table(
     terms, weights = term_weights
     tops = top_terms(terms, weights, n_terms) if len(terms) else [[] for _ in range(k)]
     index = {t: j for j, t in enumerate(terms)}
-    df = passages[[S.ARTICLE_ID, S.OUTLET, S.DATE, S.TEXT]].copy()
-    df[S.CLUSTER_ID] = labels
-    df[S.SIMILARITY] = similarity
-    g = df.groupby(S.CLUSTER_ID, sort=True)
-    stats = pd.DataFrame({
-        "n_passages": g.size(),
-        "n_articles": g[S.ARTICLE_ID].nunique(),
-        "n_outlets": g[S.OUTLET].nunique(),
-        "first_date": g[S.DATE].min(),
-        "last_date": g[S.DATE].max(),
-    }).reindex(range(k))
-    reps = (
-        df.sort_values([S.CLUSTER_ID, S.SIMILARITY], ascending=[True, False], kind="stable")
-        .drop_duplicates([S.CLUSTER_ID, S.TEXT])
-        .groupby(S.CLUSTER_ID)[S.TEXT]
-        .apply(lambda s: list(s.head(n_representatives)))
-        .reindex(range(k))
-    )
+    by_outlet = outlet_stats if outlet_stats is not None else cluster_outlet_stats(passages, labels)
+    g = by_outlet.groupby(S.CLUSTER_ID, sort=True)
+    stats = g.agg(_OUTLET_STATS).assign(n_outlets=g[S.OUTLET].nunique()).reindex(range(k))
+    reps = pd.Series([[] for _ in range(k)])
+    if n_representatives and passages is not None:
+        df = pd.DataFrame({S.TEXT: passages[S.TEXT].to_numpy(), S.CLUSTER_ID: labels, S.SIMILARITY: similarity})
+        reps = (
+            df.sort_values([S.CLUSTER_ID, S.SIMILARITY], ascending=[True, False], kind="stable")
+            .drop_duplicates([S.CLUSTER_ID, S.TEXT])
+            .groupby(S.CLUSTER_ID)[S.TEXT]
+            .apply(lambda s: list(s.head(n_representatives)))
+            .reindex(range(k))
+        )
     table = pd.DataFrame({
         S.CLUSTER_ID: range(k),
         "label": [label_from_terms(t) for t in tops],
@@ -148,7 +164,7 @@ def cluster_table(
         "term_weights": [", ".join(f"{weights[c, index[t]]:.4g}" for t in top) for c, top in enumerate(tops)],
         "n_passages": stats["n_passages"].fillna(0).astype(int).to_numpy(),
         "n_articles": stats["n_articles"].fillna(0).astype(int).to_numpy(),
-        "share": (stats["n_passages"].fillna(0) / max(len(df), 1)).round(6).to_numpy(),
+        "share": (stats["n_passages"].fillna(0) / max(len(labels), 1)).round(6).to_numpy(),
         "n_outlets": stats["n_outlets"].fillna(0).astype(int).to_numpy(),
         "first_date": stats["first_date"].to_numpy(),
         "last_date": stats["last_date"].to_numpy(),

@@ -396,7 +396,7 @@ def summary_tables(
     return summary_from_sums(sums, frame_ids, cluster_labels, period, config.min_cell_n)
 
 
-_SPAN = "span"  # summary_sums: first and last date and undated count of the counted rows
+SPAN = "span"  # summary_sums: the date span of the counted rows (aggregates.date_span)
 
 
 def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: Sequence[int],
@@ -406,7 +406,6 @@ def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: S
     (`add_summary_sums`); `summary_from_sums` makes the tables."""
     fi = A.frame_indicators(counted, frame_ids)
     ci = A.cluster_indicators(counted, cluster_ids)
-    dates = counted[S.DATE]
     return {
         "frames_over_time": A.over_time_sums(counted, fi, category=S.FRAME_ID, period=period),
         "frames_by_outlet": A.group_sums(counted, fi, category=S.FRAME_ID),
@@ -414,30 +413,21 @@ def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: S
         "clusters_over_time": A.over_time_sums(counted, ci, category=S.CLUSTER_ID, period=period),
         "clusters_by_outlet": A.group_sums(counted, ci, category=S.CLUSTER_ID),
         "volume_by_outlet": A.volume_counts(counted, period=period),
-        _SPAN: pd.DataFrame({"first": [dates.min()], "last": [dates.max()], "undated": [int(dates.isna().sum())]}),
+        SPAN: A.date_span(counted[S.DATE]),
     }
 
 
 def add_summary_sums(parts: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """`summary_sums` of disjoint sets of articles, added up."""
-    out = {name: A.add_sums([p[name] for p in parts]) for name in parts[0] if name != _SPAN}
-    spans = pd.concat([p[_SPAN] for p in parts], ignore_index=True)
-    out[_SPAN] = pd.DataFrame({"first": [spans["first"].min()], "last": [spans["last"].max()],
-                               "undated": [int(spans["undated"].sum())]})
+    out = {name: A.add_sums([p[name] for p in parts]) for name in parts[0] if name != SPAN}
+    out[SPAN] = A.add_date_spans([p[SPAN] for p in parts])
     return out
-
-
-def span_dates(sums: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """Dates with the span of the summed rows (first, last, NaT if any undated): what period
-    choice and the period grid need."""
-    s = sums[_SPAN].iloc[0]
-    return pd.Series([s["first"], s["last"], *([pd.NaT] if s["undated"] else [])]).astype(sums[_SPAN]["first"].dtype)
 
 
 def summary_from_sums(sums: Mapping[str, pd.DataFrame], frame_ids: Sequence[str], cluster_labels: Mapping[int, str],
                       period: str, min_cell_n: int) -> dict[str, pd.DataFrame]:
     """The aggregate tables from (added) `summary_sums`."""
-    periods = A.all_periods(span_dates(sums), period)
+    periods = A.all_periods(A.span_dates(sums[SPAN]), period)
     outlets = sorted(sums["frames_by_outlet"][S.OUTLET].dropna().unique())
     cluster_ids = sorted(cluster_labels)
     f = dict(category=S.FRAME_ID, categories=list(frame_ids), min_n=min_cell_n)
