@@ -143,6 +143,18 @@ def loadavg() -> list[float]:
 
 
 # --- machine and versions --------------------------------------------------------------------
+def bf16_on(machine: dict[str, Any]) -> str:
+    """What bf16 does on this CPU, in one sentence, from its detected flags (every report of the
+    embed ratio says it: the target assumed AMX)."""
+    if machine.get("amx_bf16") or machine.get("amx_tile"):
+        return "This CPU has AMX tiles: bf16 matrix products run on them, about 3× fp32 (../shared/STACK.md)."
+    if machine.get("avx512_bf16"):
+        return ("This CPU has AVX512-BF16 but no AMX: bf16 matrix products run on AVX512 dot-product "
+                "instructions, roughly 2× fp32, not ~3× as on AMX machines.")
+    return ("This CPU has neither AMX nor AVX512-BF16 (AVX2 only): the encoder runs in fp32, as plain "
+            "SentenceTransformer does, so the ratio is about 1× and measures only Framescope's own overhead.")
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor()
     flags: set[str] = set()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .common import REPO, table, targets_table
+from .common import REPO, bf16_on, table, targets_table
 
 ORDER = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "reliability")
 
@@ -20,10 +20,9 @@ seconds are given for context and drift with whatever else the shared machine ru
 average before and after each suite is recorded).
 """
 
-HARDWARE_NOTE = """**bf16 on this CPU.** It has AVX512-BF16 but no AMX tiles, so bf16 matrix products run
-on AVX512 dot-product instructions: roughly 2× fp32 here, not the ~3× measured on the AMX
-machines of `../shared/STACK.md`. The embed target (≥ 2.5×) assumed AMX; the figure below is
-what this machine does."""
+def _hardware_note(meta: dict[str, Any]) -> str:
+    return (f"**bf16 on this CPU.** {bf16_on(meta.get('machine', {}))} The embed target (≥ 2.5×) assumed AMX; "
+            "the figure below is what this machine does.")
 
 
 def _machine(meta: dict[str, Any]) -> str:
@@ -98,25 +97,24 @@ chosen to fit it.
 """
 
 
-def closing_notes(suites: dict[str, dict[str, Any]]) -> str:
+def closing_notes(suites: dict[str, dict[str, Any]], machine: dict[str, Any]) -> str:
     """By how much each target was missed, why, and what would close it (from the figures)."""
     out = ["## Missed targets: by how much, why, and what would close them", ""]
     for name, d in suites.items():
         for t in d.get("targets", []):
             if t["verdict"] != "MISS":
                 continue
-            out.append(f"- **{name} — {t['name']}**: {t['value']} against {t['goal']}. " + _why(name, t, d))
+            out.append(f"- **{name} — {t['name']}**: {t['value']} against {t['goal']}. " + _why(name, t, d, machine))
     if len(out) == 2:
         out.append("None.")
     return "\n".join(out) + "\n"
 
 
-def _why(suite: str, t: dict[str, Any], d: dict[str, Any]) -> str:
+def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, Any]) -> str:
     name = t["name"]
     if suite == "embed" and "ratio" in name:
-        return ("This CPU has AVX512-BF16 but no AMX, so bf16 runs about 2× fp32 instead of ~3×. Closing it needs "
-                "AMX hardware, or a cheaper encoder path (int8 dynamic quantisation or a distilled model), which must "
-                "first be shown to keep cosine ≥ 0.999.")
+        return (bf16_on(machine) + " Closing it needs AMX hardware, or a cheaper encoder path (int8 "
+                "dynamic quantisation, or the distilled `fast` model), which must first be shown to keep cosine ≥ 0.999.")
     if suite == "pipeline":
         runs = d.get("extra", {}).get("runs", {})
         warm = runs.get("warm", {}).get("timings", {})
@@ -179,13 +177,13 @@ def write_markdown(results_dir: Path, meta: dict[str, Any], path: Path | None = 
                          "verdict": t["verdict"], "note": t.get("note", "")})
     n_pass = sum(r["verdict"] == "pass" for r in rows)
     n_miss = sum(r["verdict"] == "MISS" for r in rows)
-    parts = [INTRO, _machine(meta), "", HARDWARE_NOTE, "",
+    parts = [INTRO, _machine(meta), "", _hardware_note(meta), "",
              f"## Summary: {n_pass} pass, {n_miss} miss, {len(rows) - n_pass - n_miss} not measured or projected", "",
              table(["suite", "target", "measured", "goal", "verdict", "note"], rows, md=True)]
     notes = meta.get("notes_md", "")
     if notes:
         parts += ["", notes]
-    parts += ["", closing_notes(suites), REDUCTIONS]
+    parts += ["", closing_notes(suites, meta.get("machine", {})), REDUCTIONS]
     if extra_sections:
         parts += ["", extra_sections]
     parts += [""] + [_suite_md(d) for d in suites.values()]
