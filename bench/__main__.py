@@ -19,10 +19,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from .common import RESULTS, Stopwatch, loadavg, log, now_utc, table, targets_table  # noqa: E402
+from .common import RESULTS, SUITES, Stopwatch, loadavg, log, now_utc, table, targets_table  # noqa: E402
 
-SUITES = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "multilingual",
-          "reliability", "scale-out")
 
 
 def suite_runner(name: str):

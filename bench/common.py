@@ -75,6 +75,9 @@ class SuiteResult:
         return d
 
 
+SUITES = ("embed", "pipeline", "scale", "quality-clusters", "quality-frames", "dashboard", "multilingual",
+          "reliability", "scale-out")  # in the order they run and appear in BENCHMARKS.md
+
 def check(value: float | None, op: str, bound: float) -> bool | None:
     if value is None or value != value:  # None or NaN
         return None
