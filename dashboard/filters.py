@@ -177,7 +177,7 @@ def sidebar() -> Filters:
             hi = value[1] if len(value) > 1 else c.last
             full = lo <= c.first and hi >= c.last
             d_from, d_to = (None, None) if full else (lo, hi)
-        notices += _fit_outlets(c.outlets)
+        notices += _fit_choices(K.OUTLETS, c.outlets, "outlet")
         st.multiselect("Outlets", list(c.outlets), key=K.OUTLETS, placeholder="All outlets")
         language_box = st.container()  # filled once the run of the settings below is known
         cbs = state.codebooks()
@@ -210,7 +210,7 @@ def sidebar() -> Filters:
             frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)), model=ss[K.MODEL],
         )
         counts = _run_languages(f, c)
-        notices += _fit_languages(counts)
+        notices += _fit_choices(K.LANGUAGES, counts, "language", language_label)
         with language_box:
             st.multiselect(
                 "Languages", _language_options(counts), key=K.LANGUAGES, placeholder="All languages",
@@ -274,16 +274,18 @@ def _fit_dates(first: date, last: date) -> list[str]:
             "so it was reset to all dates."]
 
 
-def _fit_outlets(outlets: tuple[str, ...]) -> list[str]:
+def _fit_choices(key: str, available, what: str, label=str) -> list[str]:
+    """Drop the chosen values of a multiselect that the active data no longer has, with a notice
+    (never squeeze a filter silently); `available=None` (not known yet) keeps them all."""
     ss = st.session_state
-    chosen = list(ss.get(K.OUTLETS, []))
-    kept = [o for o in chosen if o in outlets]
-    ss[K.OUTLETS] = kept
-    gone = [o for o in chosen if o not in outlets]
+    chosen = list(ss.get(key, []))
+    kept = chosen if available is None else [v for v in chosen if v in available]
+    ss[key] = kept
+    gone = [v for v in chosen if v not in kept]
     if not gone:
         return []
-    return [f"Outlet filter {', '.join(gone)} is not in the active data, so it was removed"
-            + (" (all outlets are shown)." if not kept else ".")]
+    return [f"{what.capitalize()} filter {', '.join(map(label, gone))} is not in the active data, so it was removed"
+            + (f" (all {what}s are shown)." if not kept else ".")]
 
 
 def _model_help(choices: tuple[ModelChoice, ...]) -> str:
@@ -318,22 +320,6 @@ def _language_options(counts: dict[str, int] | None) -> list[str]:
 def _language_option(code: str, counts: dict[str, int] | None) -> str:
     n = (counts or {}).get(code)
     return language_label(code) + ("" if n is None else f" · {n:,} passages")
-
-
-def _fit_languages(counts: dict[str, int] | None) -> list[str]:
-    """Drop chosen languages the active data's run has no passage in (once it is known), with a notice."""
-    ss = st.session_state
-    chosen = list(ss.get(K.LANGUAGES, []))
-    if counts is None:
-        ss[K.LANGUAGES] = chosen
-        return []
-    kept = [code for code in chosen if code in counts]
-    ss[K.LANGUAGES] = kept
-    gone = [code for code in chosen if code not in counts]
-    if not gone:
-        return []
-    return [f"Language filter {', '.join(map(language_label, gone))} is not in the active data, so it was removed"
-            + (" (all languages are shown)." if not kept else ".")]
 
 
 def _apply_pending() -> None:
