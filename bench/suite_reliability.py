@@ -312,6 +312,26 @@ def _run_row(db: Path) -> tuple | None:
         return None
 
 
+async def _kill_and_restart(server, ctx, browser, db: Path, log: Path, timeout_ms: int, n_charts: int) -> dict[str, Any]:
+    """kill -9 the server, check the store, then start a new server on it and open the page until
+    `n_charts` charts are drawn: the store's health after the kill, the seconds to results, page errors."""
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(30)
+    await ctx.close()
+    out: dict[str, Any] = {"after_kill": store_health(db)}
+    restarted = Server(db, log)
+    try:
+        restarted.start()
+        t0 = time.perf_counter()
+        ctx, page = await _open(browser, restarted.url, timeout_ms, n_charts)
+        out["restart_to_results_s"] = round(time.perf_counter() - t0, 1)
+        out["restart_errors"] = await _errors(page)
+        await ctx.close()
+    finally:
+        restarted.stop()
+    return out
+
+
 async def kill_server_during_upload(work: Path, mode: str) -> dict[str, Any]:
     """Save a large upload and kill -9 the server right after the click; restart; check the store."""
     from playwright.async_api import async_playwright
@@ -335,26 +355,15 @@ async def kill_server_during_upload(work: Path, mode: str) -> dict[str, Any]:
             await save.wait_for(timeout=timeout_ms)
             await save.click()
             await page.wait_for_timeout(150)
-            server.proc.send_signal(signal.SIGKILL)
-            server.proc.wait(30)
+            out.update(await _kill_and_restart(server, ctx, browser, db, work / "fault-upload.log", timeout_ms, 1))
             out["killed"] = True
-            await ctx.close()
-            health = store_health(db)
-            out["after_kill"] = health
-            server2 = Server(db, work / "fault-upload.log")
-            try:
-                server2.start()
-                ctx, page = await _open(browser, server2.url, timeout_ms, 1)
-                out["restart_errors"] = await _errors(page)
-                await ctx.close()
-            finally:
-                server2.stop()
         finally:
             server.stop()
             await browser.close()
     con = sqlite3.connect(db)
     out["upload_saved"] = bool(con.execute("SELECT count(*) FROM datasets WHERE name LIKE 'big_upload%'").fetchone()[0])
     con.close()
+    health = out["after_kill"]
     out["ok"] = (health["integrity"] == "ok" and not health["half_datasets"] and not out["restart_errors"])
     return out
 
@@ -377,20 +386,8 @@ async def kill_server_during_analysis(work: Path, mode: str) -> dict[str, Any]:
             await page.goto(server.url, wait_until="domcontentloaded")
             row = _wait_for(lambda: (r := _run_row(db)) and r[1] == "embed" and r[3] and r, 600, 0.05) or _run_row(db)
             out["killed_at"] = row
-            server.proc.send_signal(signal.SIGKILL)
-            server.proc.wait(30)
-            await ctx.close()
-            out["after_kill"] = store_health(db)
-            server2 = Server(db, work / "fault-run.log")
-            try:
-                server2.start()
-                t0 = time.perf_counter()
-                ctx, page = await _open(browser, server2.url, timeout_ms, 3)  # results need the run to finish
-                out["restart_to_results_s"] = round(time.perf_counter() - t0, 1)
-                out["restart_errors"] = await _errors(page)
-                await ctx.close()
-            finally:
-                server2.stop()
+            # results need the run to finish: three charts
+            out.update(await _kill_and_restart(server, ctx, browser, db, work / "fault-run.log", timeout_ms, 3))
         finally:
             server.stop()
             await browser.close()
