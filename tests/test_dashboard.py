@@ -7,6 +7,7 @@ in the background; every page test then works on that finished run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -32,33 +33,40 @@ SMALL = FIXTURES / "small_corpus.csv"
 TIMEOUT = 90
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """A fresh store whose first app run imports the small corpus as the demo and analyses it."""
-    tmp = tmp_path_factory.mktemp("dash")
+@contextlib.contextmanager
+def first_start(tmp: Path, corpus: Path):
+    """(the app's first run, its store) on a fresh store in `tmp` whose demonstration corpus is
+    `corpus`: that first run imports it and starts its analysis. The environment is restored on exit."""
     mp = pytest.MonkeyPatch()
     mp.setenv("FRAMESCOPE_DB", str(tmp / "fs.db"))
     mp.setenv("FRAMESCOPE_CODEBOOKS", str(tmp / "codebooks"))
     import dashboard.state as state
 
-    mp.setattr(state, "DEMO_CORPUS", SMALL)
+    mp.setattr(state, "DEMO_CORPUS", corpus)
     st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    store = Store(tmp / "fs.db")
-    for _ in range(100):  # the queue's worker thread claims the run in the store
-        keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
-        if keys:
-            break
-        time.sleep(0.1)
-    assert len(keys) == 1, "the first run starts exactly one analysis"
-    from dashboard import runs
+    try:
+        yield AppTest.from_file(APP, default_timeout=TIMEOUT).run(), Store(tmp / "fs.db")
+    finally:
+        mp.undo()
+        st.cache_resource.clear()
 
-    progress = runs.wait(store, keys[0], timeout=900)  # a shared 2-core machine can be slow
-    progress = runs.wait(store, keys[0], timeout=900)  # minutes when the shared machine is busy
-    assert progress.status == "done", progress
-    yield {"tmp": tmp, "store": store, "key": keys[0], "first": at}
-    mp.undo()
-    st.cache_resource.clear()
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A fresh store whose first app run imports the small corpus as the demo and analyses it."""
+    tmp = tmp_path_factory.mktemp("dash")
+    with first_start(tmp, SMALL) as (at, store):
+        for _ in range(100):  # the queue's worker thread claims the run in the store
+            keys = [r[0] for r in store.connection().execute("SELECT run_key FROM runs")]
+            if keys:
+                break
+            time.sleep(0.1)
+        assert len(keys) == 1, "the first run starts exactly one analysis"
+        from dashboard import runs
+
+        progress = runs.wait(store, keys[0], timeout=900)  # minutes when the shared 2-core machine is busy
+        assert progress.status == "done", progress
+        yield {"tmp": tmp, "store": store, "key": keys[0], "first": at}
 
 
 def app(**query) -> AppTest:

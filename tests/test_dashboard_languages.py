@@ -22,7 +22,7 @@ from analysis.embeddings import MULTILINGUAL_MODEL
 from analysis.store import Store
 from dashboard import keys as K
 
-from test_dashboard import APP, TIMEOUT, clean, literal, metric, page, qp
+from test_dashboard import APP, TIMEOUT, clean, first_start, literal, metric, page, qp
 
 PARALLEL = DATA_DIR / "validation" / "parallel_en_ru_zh.csv"
 
@@ -64,22 +64,12 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dash_lang")
     corpus = tmp / "mixed.csv"
     _mixed_csv(corpus)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FRAMESCOPE_DB", str(tmp / "fs.db"))
-    mp.setenv("FRAMESCOPE_CODEBOOKS", str(tmp / "codebooks"))
-    import dashboard.state as state
-
-    mp.setattr(state, "DEMO_CORPUS", corpus)
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    store = Store(tmp / "fs.db")
-    key = _run_key(store, at)
-    _wait_for_run(store, key)
-    tables, manifest = store.run_tables(key)
-    yield {"store": store, "key": key, "passages": tables["passages"], "articles": tables["articles"],
-           "manifest": manifest}
-    mp.undo()
-    st.cache_resource.clear()
+    with first_start(tmp, corpus) as (at, store):
+        key = _run_key(store, at)
+        _wait_for_run(store, key)
+        tables, manifest = store.run_tables(key)
+        yield {"store": store, "key": key, "passages": tables["passages"], "articles": tables["articles"],
+               "manifest": manifest}
 
 
 def app(**query) -> AppTest:
