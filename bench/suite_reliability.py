@@ -34,7 +34,6 @@ from .suite_dashboard import (
     ARGS,
     CHROMIUM,
     DONE_JS,
-    ERRORS,
     Server,
     _add_dataset,
     _done,

@@ -5,7 +5,6 @@ Each test here fails on the code before the fix it names.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from analysis.codebook import load_codebook, parse_codebook_text
 from analysis.config import DEFAULT_CODEBOOK, PipelineConfig
 from analysis.ingest import ingest
 from analysis.labeling import cluster_table
-from analysis.passages import is_boilerplate, paragraphs, split_passages, word_count
+from analysis.passages import is_boilerplate, paragraphs, split_passages
 from analysis.pipeline import analyse, summary_tables
 from analysis.relevance import REASON, RELEVANT, mentions
 from analysis.syndication import GROUP, IS_COPY, syndication

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis import schema as S

@@ -21,7 +21,7 @@ from analysis.cli import main
 from analysis.config import DEMO_CORPUS, PipelineConfig
 from analysis.embeddings import native_bf16
 from analysis.ingest import ingest
-from analysis.pipeline import articles_digest, run, run_key
+from analysis.pipeline import run, run_key
 from analysis.store import Store
 
 AGGREGATES = ("frames_over_time", "frames_by_outlet", "frames_by_outlet_period", "clusters_over_time",
