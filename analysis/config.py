@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +126,13 @@ class PipelineConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PipelineConfig:
+        """The configuration a run recorded (`as_dict`, in a manifest or a model artifact); keys of
+        other versions are ignored, so an older or newer run's settings still read."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names}).validated()
 
 
 def field_help(cls: type = PipelineConfig) -> dict[str, str]:

@@ -293,8 +293,7 @@ def extend(
         return now
 
     model = base.model
-    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
-    config = PipelineConfig(**{k_: v for k_, v in model.config.items() if k_ in fields}).replace(
+    config = PipelineConfig.from_dict(model.config).replace(
         period=model.period, **({"k": k} if recluster and k else {}))
     embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
     if embedder.model_id != model.model_id:
