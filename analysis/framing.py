@@ -60,6 +60,7 @@ embeddings and keeps the codebook's evidence.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,18 @@ class FrameScores:
             S.PRESENT: self.present.reshape(-1),
             S.EVIDENCE: self.evidence.reshape(-1),
         })
+
+
+def scored_sentences(texts: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The sentences sentence scoring encodes besides the passages: every sentence of a passage
+    of two or more (a one-sentence passage is its own sentence), with the passage it belongs to."""
+    owner, sents = [], []
+    for i, t in enumerate(texts):
+        parts = sentences(t)
+        if len(parts) > 1:
+            owner.extend([i] * len(parts))
+            sents.extend(parts)
+    return owner, sents
 
 
 @dataclass
@@ -220,12 +233,7 @@ class CodebookScorer:
     def _sentence_raw(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per passage, per frame: the best sentence's raw similarity (-inf for one-sentence
         passages, which the passage itself covers), that sentence's best prototype and its row."""
-        owner, sents = [], []
-        for i, t in enumerate(texts):
-            parts = sentences(t)
-            if len(parts) > 1:
-                owner.extend([i] * len(parts))
-                sents.extend(parts)
+        owner, sents = scored_sentences(texts)
         nf = len(self.codebook.frames)
         top = np.full((len(texts), nf), -np.inf, dtype=np.float32)
         best = np.zeros((len(texts), nf), dtype=int)

@@ -106,12 +106,28 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     base = real[topic[[codes[art_of[h]] for h in hashes]]]
     vecs = base + rng.normal(0, 0.025, size=base.shape).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    # the sentences sentence scoring encodes: each near its passage's vector (else a seeded run
+    # would encode ~3 sentences per passage for real, hours at 10k articles on two cores)
+    from analysis.framing import scored_sentences
+    from analysis.passages import text_hash
+
+    vec_of = dict(zip(hashes, vecs, strict=True))
+    texts = list(dict.fromkeys(ps["text"]))
+    owner, sents = scored_sentences(texts)
+    hash_of_text = dict(zip(ps["text"], ps["text_hash"], strict=False))
+    s_hashes = [text_hash(s) for s in sents]
+    s_vecs = np.stack([vec_of[hash_of_text[texts[o]]] for o in owner]) if sents else np.zeros((0, vecs.shape[1]))
+    s_vecs = s_vecs + rng.normal(0, 0.05, size=s_vecs.shape).astype(np.float32)
+    s_vecs /= np.maximum(np.linalg.norm(s_vecs, axis=1, keepdims=True), 1e-12)
+    new = {h: v for h, v in zip(s_hashes, s_vecs, strict=True) if h not in vec_of}
+    all_hashes, all_vecs = hashes + list(new), np.concatenate([vecs, np.stack(list(new.values()))]) if new else vecs
     try:
-        for i in range(0, len(hashes), 5000):
-            store.put_vectors(emb.model_id, hashes[i:i + 5000], vecs[i:i + 5000])
+        for i in range(0, len(all_hashes), 5000):
+            store.put_vectors(emb.model_id, all_hashes[i:i + 5000], all_vecs[i:i + 5000].astype(np.float32))
     finally:
         store.close()
-    return {"passages": len(ps), "seeded": len(hashes), "real_vectors": len(real), "model_id": emb.model_id}
+    return {"passages": len(ps), "seeded": len(hashes), "seeded_sentences": len(new), "real_vectors": len(real),
+            "model_id": emb.model_id}
 
 
 class _GivenVectors:
