@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -626,7 +626,7 @@ def run(
                 if store is not None:
                     if progress:
                         progress("saving", 0, 1)
-                    store.finish_run(key, *stored, owner)
+                    store.finish_run(key, *stored, owner, model=replace(analysis.model, run_key=key))
             except BaseException as exc:
                 if store is not None:
                     store.fail_run(key, str(exc) or type(exc).__name__, owner)

@@ -1,8 +1,10 @@
 """The run index (status, owner, progress, manifest) in SQLite, and each finished run's tables as
-Parquet files in `<db stem>_runs/<run key>/` beside the database (DECISIONS.md "Storage of runs").
+Parquet files in `<db stem>_runs/<run key>/` beside the database (DECISIONS.md "Storage of runs"),
+with the run's fitted model (`analysis.model_artifact`) in `<run key>/model/` when it has one.
 
 A run folder is written to a temporary folder and renamed into place, so it is whole or
-absent. Runs started by the dashboard and the CLI on one store see each other: an owner
+absent, model included. `import_run` records a run computed elsewhere (a `framescope run
+--out` folder, see `analysis.runfolder`) as done under its own key. Runs started by the dashboard and the CLI on one store see each other: an owner
 (`kind@host:pid`) is recognised across processes, a dead owner's run is taken over, and
 progress, `finish_run` and `fail_run` take effect only for the current owner.
 """
@@ -17,13 +19,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from analysis.errors import StoreError
 
 from .database import Database
+
+if TYPE_CHECKING:  # the artifact module is imported where a model is read or written, not with the store
+    from analysis.model_artifact import AnalysisModel
 
 # a run on another host that writes no progress for this long is presumed dead and taken over
 STALE_RUN_S = 600.0
@@ -84,10 +89,10 @@ class Runs(Database):
         return cur.rowcount > 0
 
     def finish_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
-                   owner: str | None = None) -> bool:
-        """Write every result table as Parquet into a temporary folder, rename it into place
-        (so the run folder is whole or absent), then mark the run done with its manifest.
-        With `owner`, nothing is saved unless that owner still holds the run (returns False)."""
+                   owner: str | None = None, *, model: AnalysisModel | None = None) -> bool:
+        """Write every result table as Parquet (and `model` into `model/`) into a temporary folder,
+        rename it into place (so the run folder is whole or absent), then mark the run done with
+        its manifest. With `owner`, nothing is saved unless that owner still holds the run (returns False)."""
         if owner is not None and not self.connection().execute(
             "SELECT 1 FROM runs WHERE run_key=? AND owner=? AND status='running'", (run_key, owner)
         ).fetchone():
@@ -98,6 +103,10 @@ class Runs(Database):
         try:
             for name, df in tables.items():
                 df.to_parquet(tmp / f"{name}{TABLE_EXT}", index=False)
+            if model is not None:
+                from analysis.model_artifact import MODEL_DIR
+
+                model.save(tmp / MODEL_DIR)
             self.remove_run_folder(run_key)
             tmp.rename(self.run_dir(run_key))
         except BaseException:
@@ -109,6 +118,20 @@ class Runs(Database):
                 (json.dumps(manifest, default=str), time.time(), run_key),
             )
         return True
+
+    def import_run(self, run_key: str, tables: dict[str, pd.DataFrame], manifest: dict[str, Any],
+                   model: AnalysisModel | None = None, *, params: dict[str, Any] | None = None) -> bool:
+        """Record a run computed elsewhere (e.g. `analysis.runfolder.read_run_folder`) as done, with
+        `params` (where it came from) in the run index. False, changing nothing, when the key is
+        done already or a live owner is computing it."""
+        owner = run_owner_id("import")
+        if not self.claim_run(run_key, params or {}, owner):
+            return False
+        try:
+            return self.finish_run(run_key, tables, manifest, owner, model=model)
+        except BaseException as exc:
+            self.fail_run(run_key, str(exc) or type(exc).__name__, owner)
+            raise
 
     def add_run_table(self, run_key: str, name: str, df: pd.DataFrame) -> Path:
         """Add one table to a finished run (e.g. a map computed after it), atomically: written
@@ -133,6 +156,15 @@ class Runs(Database):
         status = self.run_status(run_key)
         folder = self.run_dir(run_key)
         return folder if status is not None and status.status == "done" and folder.is_dir() else None
+
+    def run_model(self, run_key: str) -> AnalysisModel | None:
+        """A finished run's fitted model, or None when the run is not done or kept no model."""
+        from analysis.model_artifact import MODEL_DIR, AnalysisModel
+
+        folder = self.run_path(run_key)
+        if folder is None or not (folder / MODEL_DIR / "model.json").is_file():
+            return None
+        return AnalysisModel.load(folder / MODEL_DIR)
 
     def run_manifest(self, run_key: str) -> dict[str, Any] | None:
         row = self.connection().execute(
