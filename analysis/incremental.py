@@ -1,9 +1,16 @@
 """Add articles to a finished run without re-clustering it, or re-cluster keeping ids.
 
-`extend` reads a run folder (`framescope run --out`, with its fitted model in `model/`),
-splits, embeds and scores only the new articles' passages, assigns them to the run's
-centroids and recomputes every summary over old + new passages. Old passages keep their
-cluster ids, cosines and frame scores.
+`extend` takes a base run, read from a folder (`read_run`: a `framescope run --out`
+folder with its fitted model in `model/`) or from the store (`stored_base`: a stored run
+with the model the store keeps beside its tables, or one rebuilt from its tables and the
+vector cache). It splits, embeds and scores only the new articles' passages, assigns them
+to the run's centroids and recomputes every summary over old + new passages. Old passages
+keep their cluster ids, cosines and frame scores.
+
+An extension is a run of its own: its key (`extension_key`) is the sha256 of the base
+run's key, the new articles' digest, `recluster` and the code, distinct from any content
+key. `run_extension` computes it once per key in the store, as `pipeline.run` does for
+content keys, and stores its tables (`Extension.stored_tables`) and updated model.
 
 Drift is measured, not hidden: a new passage whose cosine to its centroid falls below
 its cluster's threshold (the base run's 5th percentile) is `low_fit`; the share of such
@@ -21,6 +28,7 @@ fresh cluster is reported as split.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import sys
@@ -47,8 +55,8 @@ from .model_artifact import (
 )
 from .passages import split_key, split_passages
 from .pipeline import (
-    CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, _article_table, _cluster, annotate_passages, excluded_table,
-    make_scorer, summary_tables,
+    CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, StageProgress, _article_table, _cluster, _wait_for_other,
+    annotate_passages, articles_digest, code_digest, excluded_table, make_scorer, summary_tables,
 )
 from .projection import project_2d
 from .relevance import REASON, RELEVANT, relevance
@@ -89,9 +97,14 @@ def read_table(path: Path) -> pd.DataFrame:
     return df
 
 
+def read_frames(path: Path) -> pd.DataFrame:
+    """A base run's frames table: frames.csv, a stored run's frames.parquet or a Dask run's frames/ parts."""
+    return read_table(path) if path.suffix == ".csv" else pd.read_parquet(path)
+
+
 @dataclass(frozen=True)
 class BaseRun:
-    """A finished run read from its folder."""
+    """A finished run to extend, read from its folder (`read_run`) or the store (`stored_base`)."""
 
     folder: Path
     model: AnalysisModel
@@ -99,21 +112,49 @@ class BaseRun:
     articles: pd.DataFrame
     passages: pd.DataFrame
     rejected: pd.DataFrame
+    key: str = ""  # the run's key (a folder's: runfolder.folder_key); "" falls back to the model's
 
     @property
-    def frames_csv(self) -> Path:
-        """frames.csv (one row per passage × frame) is appended to, never parsed: it is the largest table."""
-        return self.folder / "frames.csv"
+    def frames_path(self) -> Path:
+        """The frames table (one row per passage × frame), which an extension's new rows extend and
+        which is read only when a whole table is needed: it is the largest table."""
+        for name in ("frames.csv", "frames.parquet"):
+            if (self.folder / name).is_file():
+                return self.folder / name
+        return self.folder / "frames"  # a Dask run's Parquet parts
+
+    @property
+    def run_key(self) -> str:
+        return self.key or self.model.run_key
 
 
 def read_run(folder: str | Path) -> BaseRun:
+    from .runfolder import MANIFEST, folder_key
+
     folder = Path(folder)
     if not folder.is_dir():
         raise FramescopeError(f"--base {folder}: no such run folder")
     model = AnalysisModel.load(folder / MODEL_DIR)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    raw = (folder / MANIFEST).read_bytes()
+    manifest = json.loads(raw.decode("utf-8"))
     return BaseRun(folder, model, manifest, read_table(folder / "articles.csv"), read_table(folder / "passages.csv"),
-                   read_table(folder / "rejected.csv"))
+                   read_table(folder / "rejected.csv"), folder_key(manifest, raw, model))
+
+
+def stored_base(store: Any, key: str, *, embedder: Embedder | None = None) -> BaseRun:
+    """A finished run of the store as a base: its tables, and the model stored with it (or, for
+    a run stored before runs kept their model, one rebuilt from the tables and the vector cache)."""
+    stored = store.run_tables(key)
+    if stored is None:
+        raise FramescopeError(f"run {key[:12]} is not a finished run in the store {store.path}")
+    tables, manifest = stored
+    model = store.run_model(key)
+    if model is None:
+        config = PipelineConfig.from_dict(manifest.get("config", {}))
+        model = dataclasses.replace(
+            model_from_tables(tables["passages"], tables["clusters"], config, store, embedder), run_key=key)
+    return BaseRun(store.run_path(key), model, manifest, tables["articles"], tables["passages"],
+                   pd.DataFrame(columns=list(S.REJECTED_COLUMNS)), key)
 
 
 # --- ids that stay stable ------------------------------------------------------------------
@@ -189,23 +230,37 @@ class Extension:
     model: AnalysisModel
     drift: pd.DataFrame
     n_new_passages: int
-    base_frames: Path  # the base run's frames.csv, which the new rows extend
+    base_frames: Path  # the base run's frames table (BaseRun.frames_path), which the new rows extend
+
+    def frames(self) -> pd.DataFrame:
+        """The whole frames table: the base run's rows, then the new passages' rows."""
+        return pd.concat([read_frames(self.base_frames), self.tables["frames"]], ignore_index=True)
+
+    def stored_tables(self) -> dict[str, pd.DataFrame]:
+        """The tables a stored run keeps (pipeline.ANALYSIS_TABLES, with the whole frames table) and the drift table."""
+        from .pipeline import ANALYSIS_TABLES
+
+        return {**{n: self.frames() if n == "frames" else self.tables[n] for n in ANALYSIS_TABLES},
+                DRIFT_TABLE: self.tables[DRIFT_TABLE]}
 
     def write(self, out_dir: str | Path, *, xlsx: bool = False) -> list[Path]:
-        """Every table, manifest and model into out_dir; frames.csv is the base file plus the new rows."""
-        from .export import to_csv_bytes, write_json
+        """Every table, manifest and model into out_dir; frames.csv is the base table plus the new rows
+        (a CSV base is copied and appended to, never parsed)."""
+        from .export import to_csv_bytes, write_json, write_table
         from .pipeline import write_outputs
 
         out = Path(out_dir)
         if xlsx:  # the workbook needs the whole table in memory anyway
-            tables = {**self.tables, "frames": pd.concat([read_table(self.base_frames), self.tables["frames"]],
-                                                          ignore_index=True)}
+            tables = {**self.tables, "frames": self.frames()}
             return [*write_outputs(tables, self.manifest, out, xlsx=True), self.model.save(out / MODEL_DIR)]
         tables = {k: v for k, v in self.tables.items() if k != "frames"}
         written = write_outputs(tables, self.manifest, out)
         frames = out / "frames.csv"
         tmp = frames.with_suffix(".csv.tmp")
-        shutil.copyfile(self.base_frames, tmp)
+        if self.base_frames.suffix == ".csv":
+            shutil.copyfile(self.base_frames, tmp)
+        else:
+            write_table(read_frames(self.base_frames), tmp)
         new_rows = to_csv_bytes(self.tables["frames"]).split(b"\r\n", 1)[1]  # without BOM and header
         with tmp.open("ab") as fh:
             fh.write(new_rows)
@@ -281,9 +336,11 @@ def extend(
     recluster: bool = False,
     k: int | None = None,
     drift_warn: float = DRIFT_WARN,
+    key: str | None = None,
 ) -> Extension:
     """The base run plus `new_articles` (see module docstring); nothing of the base is re-embedded
-    unless `recluster` (which reads the old vectors from the cache)."""
+    unless `recluster` (which reads the old vectors from the cache). `key` is the extension's run
+    key, by default `extension_key` of the base and the new articles."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -293,6 +350,8 @@ def extend(
         return now
 
     model = base.model
+    base_key = base.run_key
+    key = key or extension_key(base_key, articles_digest(new_articles), recluster)
     config = PipelineConfig.from_dict(model.config).replace(
         period=model.period, **({"k": k} if recluster and k else {}))
     embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
@@ -414,7 +473,7 @@ def extend(
         model_id=model.model_id, cluster_ids=np.asarray(cluster_ids), centroids=centroids, clusters=clusters,
         positions=positions, similarity=every[S.SIMILARITY].to_numpy(dtype=np.float32),
         frame_scorer=model.frame_scorer, map_axes=(model.map_mean, model.map_axes), period=model.period,
-        config=config.as_dict(), run_key=model.run_key, thresholds=thresholds,
+        config=config.as_dict(), run_key=key, thresholds=thresholds,
         drift_reference=None if recluster else model.drift_reference, history=(*model.history, event),
     )
     timings["total"] = round(time.perf_counter() - t0, 4)
@@ -422,6 +481,7 @@ def extend(
         if n_old else 1.0
     manifest = {
         **{k_: v for k_, v in base.manifest.items() if k_ not in ("files", "timings_s", "reused_run")},
+        "run_key": key, "base_run_key": base_key,
         "created_utc": pd.Timestamp.now("UTC").isoformat(timespec="seconds"),
         "inputs": [*base.manifest.get("inputs", []), *sources],
         "config": config.as_dict(),
@@ -429,7 +489,7 @@ def extend(
                        if recluster else "base run's centroids (incremental)",
                        "cluster_ids": [int(c) for c in cluster_ids]},
         "incremental": {
-            "base": str(base.folder), "base_run_key": model.run_key, "recluster": recluster,
+            "base": str(base.folder), "base_run_key": base_key, "recluster": recluster,
             "new_articles": len(new), "articles_already_in_base": n_known, "new_passages": len(passages),
             "passages_embedded_now": emb.n_embedded, "old_passages": n_old,
             "old_passages_keeping_cluster_id": round(old_kept, 6),
@@ -443,37 +503,42 @@ def extend(
                    "passages_embedded_now": emb.n_embedded, "low_fit_passages": int(every[LOW_FIT].astype(bool).sum())},
         "timings_s": timings,
     }
-    return Extension(tables, manifest, updated, drift, len(passages), base.frames_csv)
+    return Extension(tables, manifest, updated, drift, len(passages), base.frames_path)
 
 
 # --- the CLI's model saving and the --base / --engine paths --------------------------------
 
 
 def save_run_model(out: RunOutput, config: PipelineConfig, out_dir: str | Path, *, store_path: Any = None) -> Path:
-    """Write the run's fitted model into OUT/model (rebuilt from the stored tables and the
-    vector cache when the run itself was reused from the store)."""
-    model = out.analysis.model if out.analysis is not None else _model_from_tables(out, config, store_path)
+    """Write the run's fitted model into OUT/model: when the run itself was reused from the store,
+    the model stored with it, else one rebuilt from the stored tables and the vector cache."""
+    if out.analysis is not None:
+        model = out.analysis.model
+    else:
+        from .store import Store
+
+        store = Store(store_path)
+        try:
+            model = store.run_model(out.key) or model_from_tables(out.tables["passages"], out.tables["clusters"],
+                                                                  config, store)
+        finally:
+            store.close()
     return dataclasses.replace(model, run_key=out.key).save(Path(out_dir) / MODEL_DIR)
 
 
-def _model_from_tables(out: RunOutput, config: PipelineConfig, store_path: Any) -> AnalysisModel:
-    """A reused run's model: centroids are the normalised means of its clusters' cached vectors,
-    which is where k-means left them."""
+def model_from_tables(passages: pd.DataFrame, clusters: pd.DataFrame, config: PipelineConfig, cache: Cache,
+                      embedder: Embedder | None = None) -> AnalysisModel:
+    """The model of a run that has none saved: centroids are the normalised means of its clusters'
+    cached vectors, which is where k-means left them."""
     from .model_artifact import frame_scorer_spec
     from .projection import map_axes
-    from .store import Store
 
-    passages, clusters = out.tables["passages"], out.tables["clusters"]
-    embedder = load_embedder(config.model, config.precision, config.batch_size)
-    store = Store(store_path)
-    try:
-        vectors = _old_vectors(store, embedder.model_id, passages[S.TEXT_HASH].tolist())
-        if vectors is None:
-            raise FramescopeError("the stored run's vectors are not in the store; re-run with another --store")
-        codebook = load_codebook(config.codebook)
-        scorer = make_scorer(config, embedder, codebook, store)
-    finally:
-        store.close()
+    embedder = embedder or load_embedder(config.model, config.precision, config.batch_size)
+    vectors = _old_vectors(cache, embedder.model_id, passages[S.TEXT_HASH].tolist())
+    if vectors is None:
+        raise FramescopeError("the stored run's vectors are not in the store; re-run with another --store")
+    codebook = load_codebook(config.codebook)
+    scorer = make_scorer(config, embedder, codebook, cache)
     ids = clusters[S.CLUSTER_ID].to_numpy(dtype=int)
     positions = pd.Series(range(len(ids)), index=ids)[passages[S.CLUSTER_ID].to_numpy()].to_numpy()
     sums = np.zeros((len(ids), vectors.shape[1]))
@@ -487,6 +552,54 @@ def _model_from_tables(out: RunOutput, config: PipelineConfig, store_path: Any) 
         frame_scorer=frame_scorer_spec(scorer, codebook, thresholds), map_axes=map_axes(vectors),
         period=A.resolve_period(config.period, passages[S.DATE]), config=config.as_dict(),
     )
+
+
+def extension_key(base_key: str, new_articles_digest: str, recluster: bool) -> str:
+    """The run key of `base_key` extended with articles of `new_articles_digest`
+    (`pipeline.articles_digest`): sha256 of a payload no content key (`pipeline.run_key`) has."""
+    payload = json.dumps({"extension_of": base_key, "articles": new_articles_digest, "recluster": bool(recluster),
+                          "code": code_digest()}, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def run_extension(
+    store: Any,
+    base_key: str,
+    key: str,
+    new_articles: pd.DataFrame,
+    *,
+    embedder: Embedder | None = None,
+    owner: str,
+    recluster: bool = False,
+    sources: Sequence[Mapping[str, Any]] = (),
+    progress: StageProgress | None = None,
+    claimed: bool = False,
+    stale_s: float = 600.0,
+    poll_s: float = 0.5,
+) -> dict[str, Any]:
+    """Compute the extension `key` of the stored run `base_key` once, as `pipeline.run` does a
+    content key: a finished one is not recomputed (its manifest is returned), one another caller
+    computes is waited for, otherwise it is claimed (unless `claimed`), extended (`extend`) and
+    stored with its tables and model; on an error the run is marked failed."""
+    while True:
+        manifest = store.run_manifest(key)
+        if manifest is not None:
+            return manifest
+        params = {"base_run_key": base_key, "recluster": recluster, "new_articles": len(new_articles)}
+        if claimed or store.claim_run(key, params, owner, stale_s=stale_s):
+            break
+        _wait_for_other(store, key, stale_s, poll_s)
+    try:
+        base = stored_base(store, base_key, embedder=embedder)
+        ext = extend(base, new_articles, embedder=embedder, cache=store, progress=progress, sources=sources,
+                     recluster=recluster, key=key)
+        if progress:
+            progress("saving", 0, 1)
+        store.finish_run(key, ext.stored_tables(), ext.manifest, owner, model=ext.model)
+    except BaseException as exc:
+        store.fail_run(key, str(exc) or type(exc).__name__, owner)
+        raise
+    return ext.manifest
 
 
 def print_drift(drift: pd.DataFrame, level: float, stream=sys.stderr) -> bool:
