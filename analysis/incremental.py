@@ -93,7 +93,7 @@ def read_table(path: Path) -> pd.DataFrame:
         df[c] = df[c].map(_unneutralise)
     for c in (S.DATE, "first_date", "last_date"):
         if c in df:
-            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce")
+            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce").dt.as_unit("ns")  # as the pipeline's
     return df
 
 

@@ -130,3 +130,31 @@ def test_copies_are_found_across_partitions(client, demo_sample, tmp_path):
     for name in ("frames_over_time", "frames_by_outlet", "volume_by_outlet"):
         pd.testing.assert_frame_equal(run.tables[name].reset_index(drop=True), tables[name].reset_index(drop=True),
                                       check_dtype=False, obj=name)
+
+
+def test_a_dask_run_folder_opens_and_imports_into_a_store(client, demo_sample, tmp_path):
+    """What `framescope run --engine dask --out DIR` writes (CSV tables, passages/ and frames/ as
+    Parquet parts, model/) opens like any run folder, under a folder key, and reads back from the store."""
+    from analysis.model_artifact import MODEL_DIR
+    from analysis.pipeline import ANALYSIS_TABLES, write_outputs
+    from analysis.runfolder import FOLDER_KEY_PREFIX, read_run_folder
+    from analysis.runread import read_table
+    from analysis.store import Store
+
+    run = _dask(client, demo_sample, tmp_path)
+    out = tmp_path / "out"
+    write_outputs(run.tables, run.manifest, out)
+    run.model.save(out / MODEL_DIR)
+    opened = read_run_folder(out)
+    assert opened.key.startswith(FOLDER_KEY_PREFIX) and opened.model.k == 4
+    assert set(opened.tables) == set(ANALYSIS_TABLES)
+    parts = pd.concat([pd.read_parquet(p) for p in sorted((out / "passages").glob("*.parquet"))], ignore_index=True)
+    pd.testing.assert_frame_equal(opened.tables["passages"], parts)
+    assert len(opened.tables["frames"]) == len(parts) * len(opened.model.frame_scorer.frame_ids)
+    store = Store(tmp_path / "s.db")
+    assert store.import_run(opened.key, opened.tables, opened.manifest, opened.model)
+    tables, _ = store.run_tables(opened.key)
+    pd.testing.assert_frame_equal(tables["passages"], parts)
+    pd.testing.assert_frame_equal(read_table(store.run_path(opened.key), "passages"), parts, check_dtype=False)
+    assert store.run_model(opened.key).k == 4
+    store.close()
