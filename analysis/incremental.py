@@ -129,16 +129,19 @@ class BaseRun:
 
 
 def read_run(folder: str | Path) -> BaseRun:
-    from .runfolder import MANIFEST, folder_key
+    """A run folder of any layout `runfolder.read_run_folder` reads, with its fitted model; the
+    frames table is left on disk (see BaseRun.frames_path)."""
+    from .runfolder import read_run_folder
 
     folder = Path(folder)
     if not folder.is_dir():
         raise FramescopeError(f"--base {folder}: no such run folder")
-    model = AnalysisModel.load(folder / MODEL_DIR)
-    raw = (folder / MANIFEST).read_bytes()
-    manifest = json.loads(raw.decode("utf-8"))
-    return BaseRun(folder, model, manifest, read_table(folder / "articles.csv"), read_table(folder / "passages.csv"),
-                   read_table(folder / "rejected.csv"), folder_key(manifest, raw, model))
+    opened = read_run_folder(folder, tables=("articles", "passages"))
+    model = opened.model or AnalysisModel.load(folder / MODEL_DIR)  # no model: the loader's one-line error
+    rejected = read_table(folder / "rejected.csv") if (folder / "rejected.csv").is_file() \
+        else pd.DataFrame(columns=list(S.REJECTED_COLUMNS))
+    return BaseRun(folder, model, opened.manifest, opened.tables["articles"], opened.tables["passages"], rejected,
+                   opened.key)
 
 
 def stored_base(store: Any, key: str, *, embedder: Embedder | None = None) -> BaseRun:

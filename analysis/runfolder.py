@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,9 @@ class OpenedRun:
     model: AnalysisModel | None
 
 
-def read_run_folder(path: str | Path) -> OpenedRun:
-    """The run in `path` (any of the three layouts in the module docstring)."""
+def read_run_folder(path: str | Path, *, tables: Sequence[str] | None = None) -> OpenedRun:
+    """The run in `path` (any of the three layouts in the module docstring). `tables` names the
+    tables to read; by default all a stored run keeps, and "drift" when the folder has it."""
     folder = Path(path)
     if not folder.is_dir():
         raise FramescopeError(f"{folder}: no such run folder")
@@ -79,21 +81,21 @@ def read_run_folder(path: str | Path) -> OpenedRun:
     if not isinstance(manifest, dict):
         raise FramescopeError(f"{manifest_path}: not a run manifest (a JSON object expected)")
     model = AnalysisModel.load(folder / MODEL_DIR) if (folder / MODEL_DIR / "model.json").is_file() else None
-    tables: dict[str, pd.DataFrame] = {}
-    for name in ANALYSIS_TABLES:
+    read: dict[str, pd.DataFrame] = {}
+    for name in ANALYSIS_TABLES if tables is None else tables:
         table = _read(folder, name)
         if table is None and name in _DERIVED:
-            table = _DERIVED[name](tables)
+            table = _DERIVED[name](read)
         elif table is None:
             raise FramescopeError(f"{folder}: {name} table missing (neither {name}.csv nor {name}/*.parquet)")
         missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in table.columns]
         if missing:
             raise FramescopeError(f"{_source(folder, name)}: column {missing[0]!r} missing")
-        tables[name] = table
-    drift = _read(folder, DRIFT_TABLE)
+        read[name] = table
+    drift = _read(folder, DRIFT_TABLE) if tables is None else None
     if drift is not None:
-        tables[DRIFT_TABLE] = drift
-    return OpenedRun(folder, folder_key(manifest, raw, model), tables, manifest, model)
+        read[DRIFT_TABLE] = drift
+    return OpenedRun(folder, folder_key(manifest, raw, model), read, manifest, model)
 
 
 def folder_key(manifest: dict[str, Any], manifest_bytes: bytes, model: AnalysisModel | None) -> str:

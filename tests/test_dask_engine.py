@@ -132,9 +132,11 @@ def test_copies_are_found_across_partitions(client, demo_sample, tmp_path):
                                       check_dtype=False, obj=name)
 
 
-def test_a_dask_run_folder_opens_and_imports_into_a_store(client, demo_sample, tmp_path):
+def test_a_dask_run_folder_opens_imports_into_a_store_and_extends(client, demo_sample, demo_articles, tmp_path):
     """What `framescope run --engine dask --out DIR` writes (CSV tables, passages/ and frames/ as
-    Parquet parts, model/) opens like any run folder, under a folder key, and reads back from the store."""
+    Parquet parts, model/) opens like any run folder, under a folder key, reads back from the
+    store, and is a --base for an incremental run."""
+    from analysis.incremental import extend, read_run
     from analysis.model_artifact import MODEL_DIR
     from analysis.pipeline import ANALYSIS_TABLES, write_outputs
     from analysis.runfolder import FOLDER_KEY_PREFIX, read_run_folder
@@ -158,3 +160,9 @@ def test_a_dask_run_folder_opens_and_imports_into_a_store(client, demo_sample, t
     pd.testing.assert_frame_equal(read_table(store.run_path(opened.key), "passages"), parts, check_dtype=False)
     assert store.run_model(opened.key).k == 4
     store.close()
+    new = demo_articles.sort_values("article_id").iloc[2::5].head(4)
+    ext = extend(read_run(out), new, embedder=HashEmbedder())
+    assert ext.manifest["base_run_key"] == opened.key
+    ext.write(tmp_path / "next")
+    frames = pd.read_csv(tmp_path / "next" / "frames.csv", encoding="utf-8-sig")
+    assert len(frames) == len(ext.tables["passages"]) * len(opened.model.frame_scorer.frame_ids)
