@@ -319,9 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="hand-coded passages (validate --labels format): add shares corrected for the measured "
                           "errors [the labels coded in the store, if any]")
     scale = run.add_argument_group("growing and scaling out (see README: Incremental runs, Beyond one machine)")
-    scale.add_argument("--base", metavar="RUN_DIR",
-                       help="add INPUT to the analysis in RUN_DIR (an earlier --out): only new passages are embedded "
-                            "and assigned to its clusters")
+    scale.add_argument("--base", metavar="RUN",
+                       help="add INPUT to the analysis RUN (an earlier --out folder, or a run key in the store): only "
+                            "new passages are embedded and assigned to its clusters")
     scale.add_argument("--recluster", action="store_true",
                        help="with --base: cluster old + new passages again, keeping the ids of clusters that persist")
     scale.add_argument("--drift-warn", type=float, default=0.15, metavar="SHARE",

@@ -641,10 +641,15 @@ def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
     if not args.inputs:
         raise FramescopeError("--base needs the new INPUT file(s) to add")
     t0 = time.perf_counter()
-    base = read_run(args.base)
+    store_path = None if args.no_store else Path(args.store or default_store_path())
+    # --base: a run folder, or the key of a finished run in an existing store (e.g. a dashboard's run)
+    by_key = store_path is not None and store_path.is_file() and not Path(args.base).is_dir()
+    base = None if by_key else read_run(args.base)  # a folder, or its one-line error before any work
     result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
-    store = None if args.no_store else Store(args.store or default_store_path())
+    store = None if store_path is None else Store(store_path)
     try:
+        if base is None:
+            base = stored_base(store, args.base) if store.run_path(args.base) is not None else read_run(args.base)
         ext = extend(base, result.articles, cache=store, rejected=result.rejected, sources=sources_of(result),
                      recluster=args.recluster, k=config.k, drift_warn=args.drift_warn)
     finally:

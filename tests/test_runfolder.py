@@ -226,3 +226,18 @@ def test_a_failed_extension_is_marked_failed(stored, embedder):
     with pytest.raises(FramescopeError, match="not a finished run"):
         run_extension(store, "0" * 64, "f" * 64, new, embedder=embedder, owner="test")
     assert store.run_status("f" * 64).status == "failed"
+
+
+def test_the_cli_extends_a_stored_run_by_its_key(stored, tmp_path):
+    from analysis.cli import main
+
+    store, out, new = stored
+    src = tmp_path / "new.csv"
+    new[[S.ARTICLE_ID, S.TITLE, S.TEXT, S.OUTLET, S.DATE]].to_csv(src, index=False)
+    assert main(["run", str(src), "--base", out.key, "--store", str(store.path), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    opened = read_run_folder(tmp_path / "o")
+    assert opened.manifest["base_run_key"] == out.key and opened.model.run_key == opened.key != out.key
+    n_old = len(out.tables["passages"])
+    np.testing.assert_array_equal(opened.tables["passages"][S.CLUSTER_ID].to_numpy()[:n_old],
+                                  out.tables["passages"][S.CLUSTER_ID].to_numpy())
