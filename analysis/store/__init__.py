@@ -4,8 +4,9 @@ SQLite holds data sets, their articles, the embedding cache and the run index (s
 owner, manifest), so the dashboard, a second browser session and a `framescope` CLI run
 can share one file at once (WAL: readers never block the one writer). A finished run's
 tables are Parquet files in `<db stem>_runs/<run key>/` (see DECISIONS.md "Storage of
-runs"): written to a temporary folder and renamed into place, so a run folder is whole or
-absent, and read out of core (DuckDB, `analysis.runread`) instead of loaded whole.
+runs"), with its fitted model in `model/`: written to a temporary folder and renamed into
+place, so a run folder is whole or absent, and read out of core (DuckDB, `analysis.runread`)
+instead of loaded whole.
 
 `database.Database` is the file itself (connections per thread, the write transaction,
 schema version and migrations, settings); the repositories over it each own their tables:
