@@ -97,9 +97,28 @@ def read_table(path: Path) -> pd.DataFrame:
     return df
 
 
+def read_parquet_parts(folder: Path) -> pd.DataFrame | None:
+    """A table written as Parquet parts (`folder/part-NNNNN.parquet`, the Dask engine's), in part
+    order, on the parts' unified schema (a part may hold only nulls in a column); None without parts."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    parts = sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    if not parts:
+        return None
+    try:
+        schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+        return ds.dataset(parts, schema=schema, format="parquet").to_table().to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise FramescopeError(f"{folder}: cannot read the Parquet parts ({exc})") from None
+
+
 def read_frames(path: Path) -> pd.DataFrame:
     """A base run's frames table: frames.csv, a stored run's frames.parquet or a Dask run's frames/ parts."""
-    return read_table(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return read_table(path)
+    return read_parquet_parts(path) if path.is_dir() else pd.read_parquet(path)
 
 
 @dataclass(frozen=True)

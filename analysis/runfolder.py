@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import schema as S
 from .errors import FramescopeError
-from .incremental import DRIFT_TABLE, read_table
+from .incremental import DRIFT_TABLE, read_parquet_parts, read_table
 from .model_artifact import MODEL_DIR, AnalysisModel
 from .pipeline import ANALYSIS_TABLES, excluded_table
 from .relevance import RELEVANT
@@ -108,17 +108,23 @@ def folder_key(manifest: dict[str, Any], manifest_bytes: bytes, model: AnalysisM
 
 
 def articles_of(opened: OpenedRun) -> pd.DataFrame:
-    """The run's input articles in `schema.ARTICLE_COLUMNS` (what `Store.add_dataset` saves),
-    columns the folder lacks filled as ingest leaves them empty."""
-    articles = opened.tables["articles"]
-    empty = {S.DUPLICATES: 0, S.DUPLICATE_OUTLETS: ""}
-    out = pd.DataFrame({c: articles[c] if c in articles else empty.get(c) for c in S.ARTICLE_COLUMNS},
-                       index=articles.index)
+    """The run's input articles in `schema.ARTICLE_COLUMNS` (what `Store.add_dataset` saves):
+    text columns as text or None (a CSV reads "12" back as 12.0), missing ones empty."""
+    articles = opened.tables["articles"].reset_index(drop=True)
+    out = pd.DataFrame({c: articles[c] if c in articles else None for c in S.ARTICLE_COLUMNS}, index=articles.index)
+    for c in S.ARTICLE_COLUMNS:
+        if c not in (S.DATE, S.DUPLICATES):
+            out[c] = [None if _missing(v) else _as_text(v) for v in out[c]]
     out[S.DUPLICATES] = pd.to_numeric(out[S.DUPLICATES], errors="coerce").fillna(0).astype("int64")
-    for c in (S.SOURCE_ROW, S.WORD_COUNT):  # read back from CSV as numbers; the store keeps them as written
-        out[c] = out[c].map(lambda v: None if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer()
-                            else str(v))
-    return out.reset_index(drop=True)
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+def _as_text(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
@@ -129,16 +135,7 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
             return read_table(csv)
         except (ValueError, UnicodeDecodeError) as exc:
             raise FramescopeError(f"{csv}: cannot read ({exc})") from None
-    parts = sorted((folder / name).glob("*.parquet")) if (folder / name).is_dir() else []
-    if not parts:
-        return None
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    try:
-        return ds.dataset([str(p) for p in parts], format="parquet").to_table().to_pandas()
-    except (OSError, pa.ArrowException) as exc:
-        raise FramescopeError(f"{folder / name}: cannot read the Parquet parts ({exc})") from None
+    return read_parquet_parts(folder / name)
 
 
 def _source(folder: Path, name: str) -> Path:

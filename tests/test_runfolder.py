@@ -241,3 +241,17 @@ def test_the_cli_extends_a_stored_run_by_its_key(stored, tmp_path):
     n_old = len(out.tables["passages"])
     np.testing.assert_array_equal(opened.tables["passages"][S.CLUSTER_ID].to_numpy()[:n_old],
                                   out.tables["passages"][S.CLUSTER_ID].to_numpy())
+
+
+def test_parquet_parts_read_in_part_order_on_a_unified_schema(tmp_path):
+    """A Dask part whose column holds only nulls (Parquet type null) reads with the others' strings."""
+    from analysis.incremental import read_parquet_parts
+
+    parts = tmp_path / "frames"
+    parts.mkdir()
+    pd.DataFrame({S.PASSAGE_ID: ["b:0"], S.EVIDENCE: [None]}).to_parquet(parts / "part-00000.parquet")
+    pd.DataFrame({S.PASSAGE_ID: ["a:0", "a:1"], S.EVIDENCE: ["x", None]}).to_parquet(parts / "part-00001.parquet")
+    got = read_parquet_parts(parts)
+    assert got[S.PASSAGE_ID].tolist() == ["b:0", "a:0", "a:1"]
+    assert got[S.EVIDENCE].iloc[1] == "x" and got[S.EVIDENCE].iloc[[0, 2]].isna().all()
+    assert read_parquet_parts(tmp_path / "none") is None
