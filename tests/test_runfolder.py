@@ -47,6 +47,21 @@ def test_a_stored_run_keeps_its_model(cli_run):
     assert store.run_model("no-such-run") is None
 
 
+def test_a_run_reused_from_the_store_writes_the_stored_model(cli_run, demo_sample, tmp_path):
+    """Nothing is rebuilt: the rebuild would load the configured encoder, whose vectors this store
+    (filled by the hash encoder) does not hold, and fail."""
+    from analysis.incremental import save_run_model
+    from analysis.model_artifact import AnalysisModel
+
+    _, out, store, emb = cli_run
+    again = run(demo_sample, PipelineConfig(k=4), store=store, owner="test", embedder=emb)
+    assert again.analysis is None and again.key == out.key
+    save_run_model(again, PipelineConfig(k=4), tmp_path, store_path=store.path)
+    written = AnalysisModel.load(tmp_path / MODEL_DIR)
+    np.testing.assert_array_equal(written.centroids, store.run_model(out.key).centroids)
+    assert written.run_key == out.key
+
+
 def test_a_cli_folder_opens_with_stored_dtypes_and_imports_into_a_store(cli_run, tmp_path):
     folder, out, _, _ = cli_run
     opened = read_run_folder(folder)
