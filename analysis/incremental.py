@@ -352,7 +352,7 @@ def extend(
     *,
     embedder: Embedder | None = None,
     cache: Cache | None = None,
-    progress: Any = None,
+    progress: StageProgress | None = None,
     rejected: pd.DataFrame | None = None,
     sources: Sequence[Mapping[str, Any]] = (),
     recluster: bool = False,
@@ -367,8 +367,11 @@ def extend(
     timings: dict[str, float] = {}
 
     def lap(name: str, since: float) -> float:
+        """Time a finished stage, and report it as pipeline.analyse does: (stage, 1, 1)."""
         now = time.perf_counter()
         timings[name] = round(now - since, 4)
+        if progress:
+            progress(name, 1, 1)
         return now
 
     model = base.model

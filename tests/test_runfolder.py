@@ -197,7 +197,7 @@ def test_run_extension_stores_old_and_new_and_keeps_old_ids(stored, embedder, mo
     stages = []
     manifest = run_extension(store, out.key, key, new, embedder=embedder, owner="test",
                              progress=lambda s, d, n: stages.append(s))
-    assert "embed" in stages and stages[-1] == "saving"
+    assert {"embed", "frames", "cluster", "aggregates"} <= set(stages) and stages[-1] == "saving"
     assert manifest["run_key"] == key and manifest["base_run_key"] == out.key
     assert manifest["incremental"]["new_articles"] == len(new) and not manifest["incremental"]["recluster"]
     tables, stored_manifest = store.run_tables(key)
