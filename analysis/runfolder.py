@@ -100,7 +100,8 @@ def read_run_folder(path: str | Path, *, tables: Sequence[str] | None = None) ->
 
 def folder_key(manifest: dict[str, Any], manifest_bytes: bytes, model: AnalysisModel | None) -> str:
     """The key an opened folder is stored under (see the module docstring)."""
-    base = (manifest.get("incremental") or {}).get("base_run_key")
+    incremental = manifest.get("incremental")
+    base = incremental.get("base_run_key") if isinstance(incremental, dict) else None
     for candidate in (manifest.get("run_key"), model.run_key if model is not None else None):
         if isinstance(candidate, str) and _RUN_KEY.fullmatch(candidate) and candidate != base:
             return candidate
