@@ -78,6 +78,17 @@ class Runs(Database):
             shutil.rmtree(stale, ignore_errors=True)
         return True
 
+    def note_run(self, run_key: str, params: dict[str, Any], owner: str) -> None:
+        """Record a run as queued unless the index has it, so what it computes (its `params`) can be
+        read before a worker claims it."""
+        now = time.time()
+        with self.write() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO runs (run_key, status, stage, done, total, message, params, created_at,"
+                " updated_at, owner, manifest) VALUES (?, 'queued', 'queued', 0, 0, '', ?, ?, ?, ?, NULL)",
+                (run_key, json.dumps(params, default=str), now, now, owner),
+            )
+
     def update_run(self, run_key: str, *, stage: str, done: int = 0, total: int = 0, message: str = "",
                    owner: str | None = None) -> bool:
         """Record progress; with `owner`, only while that owner still holds the run (False if not)."""
@@ -194,6 +205,29 @@ class Runs(Database):
             (run_key,),
         ).fetchone()
         return RunStatus(*row) if row else None
+
+    def run_params(self, run_key: str) -> dict[str, Any] | None:
+        """What a run was asked to compute (the `params` given to claim_run), or None when there is no run."""
+        row = self.connection().execute("SELECT params FROM runs WHERE run_key=?", (run_key,)).fetchone()
+        if not row:
+            return None
+        try:
+            return json.loads(row[0]) if row[0] else {}
+        except ValueError:
+            return {}
+
+    def annotate_run(self, run_key: str, params: dict[str, Any]) -> None:
+        """Add to what the run index records of a run (e.g. that a folder holding it was opened)."""
+        with self.write() as con:
+            row = con.execute("SELECT params FROM runs WHERE run_key=?", (run_key,)).fetchone()
+            if row is None:
+                return
+            try:
+                known = json.loads(row[0]) if row[0] else {}
+            except ValueError:
+                known = {}
+            con.execute("UPDATE runs SET params=? WHERE run_key=?",
+                        (json.dumps({**known, **params}, default=str), run_key))
 
     def run_owner(self, run_key: str) -> str | None:
         """Who claimed a run (the `owner` given to claim_run), or None when there is no run."""
