@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -15,10 +14,11 @@ import pandas as pd
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.ingest import SUPPORTED_FORMATS, row_word
-from analysis.runread import RowFilter
+from analysis.model_artifact import LOW_FIT
 from analysis.passages import article_passages, text_hash
 from analysis.projection import map_sample
 from analysis.reprints import REPRINT
+from analysis.runread import RowFilter
 
 from . import keys as K
 
@@ -115,6 +115,8 @@ def filtered_clusters(clusters: pd.DataFrame, passages: pd.DataFrame) -> pd.Data
     out[K.N_ARTICLES] = ids.map(g[S.ARTICLE_ID].nunique()).fillna(0).astype("int64")
     out[K.N_OUTLETS] = ids.map(g[S.OUTLET].nunique()).fillna(0).astype("int64")
     out[K.SHARE] = (out[K.N_PASSAGES] / max(len(passages), 1)).round(6)
+    if K.N_LOW_FIT in out and LOW_FIT in passages:  # passages below their cluster's fit threshold, filtered too
+        out[K.N_LOW_FIT] = ids.map(g[LOW_FIT].sum()).fillna(0).astype("int64")
     for col, how in (("first_date", "min"), ("last_date", "max")):
         if col in out:
             out[col] = ids.map(g[S.DATE].agg(how)) if len(passages) else pd.NaT  # no passage kept: no dates

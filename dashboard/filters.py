@@ -55,6 +55,7 @@ class Filters:
     frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
     languages: tuple[str, ...] = ()  # passage languages detected by the run (ISO 639-1); empty: all
     model: str = DEFAULT_MODEL  # the embedding model (part of the run key: caches never mix)
+    run: str | None = None  # a pinned run (state.PinnedRun): the pages show it, its settings are its own
 
     def selection(self) -> Selection:
         return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span,
@@ -62,6 +63,9 @@ class Filters:
 
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
+        pinned = state.pinned_run(self.run) if self.run else None
+        if pinned is not None:
+            return pinned.spec.config
         path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
         return PipelineConfig(model=self.model, codebook=str(path), k=self.k, frame_model=self.frame_model,
                               relevance=self.relevance)
@@ -124,6 +128,11 @@ def use_codebook(stem: str) -> None:
     st.session_state[K.PENDING_CODEBOOK] = stem
 
 
+def pin_run(key: str | None) -> None:
+    """Show this stored run from the next run on (None: back to the analysis of the sidebar's settings)."""
+    st.session_state[K.PENDING_RUN] = key
+
+
 def use_model(name: str) -> None:
     """Make this embedding model the active one from the next run on."""
     st.session_state[K.PENDING_MODEL] = name
@@ -158,12 +167,17 @@ def sidebar() -> Filters:
     _apply_pending()
     ids = [d.dataset_id for d in infos]
     names = {d.dataset_id: d.name for d in infos}
-    ss[K.DATASETS] = [i for i in ss.get(K.DATASETS, []) if i in ids] or _saved_active(ids)
     notices: list[str] = []
+    pinned = _pinned(notices)
+    if pinned is not None:
+        ss[K.DATASETS] = [i for i in pinned.spec.dataset_ids if i in ids]
+    ss[K.DATASETS] = [i for i in ss.get(K.DATASETS, []) if i in ids] or _saved_active(ids)
     with st.sidebar:
         st.subheader("Filters", anchor=False)
         st.multiselect("Data sets", ids, format_func=lambda i: names.get(i, str(i)), key=K.DATASETS,
-                       help="The articles analysed; change them on the Data page.")
+                       disabled=pinned is not None,
+                       help="The articles analysed; change them on the Data page."
+                       + (" A pinned run's data sets are its own." if pinned is not None else ""))
         active = tuple(ss[K.DATASETS])
         _remember_active(active)
         c = state.corpus(active)
@@ -180,35 +194,10 @@ def sidebar() -> Filters:
         notices += _fit_choices(K.OUTLETS, c.outlets, "outlet")
         st.multiselect("Outlets", list(c.outlets), key=K.OUTLETS, placeholder="All outlets")
         language_box = st.container()  # filled once the run of the settings below is known
-        cbs = state.codebooks()
-        if ss.get(K.CODEBOOK) not in cbs:
-            ss[K.CODEBOOK] = DEFAULT_CODEBOOK.stem if DEFAULT_CODEBOOK.stem in cbs else next(iter(cbs), "")
-        st.selectbox("Codebook", list(cbs), key=K.CODEBOOK, help="The frames scored; edit them on the Data page.")
-        models = installed_models()
-        if ss.get(K.MODEL) not in models:
-            ss[K.MODEL] = DEFAULT_MODEL
-        st.selectbox("Embedding model", models, key=K.MODEL, help=_model_help(model_choices()))
-        if ss.get(K.K) not in K_CHOICES:
-            ss[K.K] = "auto"
-        st.selectbox("Clusters (k)", list(K_CHOICES), key=K.K, format_func=str,
-                     help="auto chooses k by silhouette; a number forces it.")
-        if ss.get(K.PERIOD) not in PERIODS:
-            ss[K.PERIOD] = "auto"
-        st.selectbox("Time bucket", list(PERIODS), key=K.PERIOD,
-                     help="auto: the finest of week, month or quarter whose typical period holds enough passages.")
-        st.toggle("Relevance gate", key=K.RELEVANCE,
-                  help="Set aside articles that do not name both China and Russia, or none of whose passages is "
-                       "near the codebook's topic; they are listed with the reason on the Overview page.")
-        k = ss[K.K]
-        # a few-shot model holds for the codebook and the embedding model it was fitted with
-        model_codebook, model_encoder, model = ss.get(K.FRAME_MODEL) or (None, None, None)
-        if model and (model_codebook != ss[K.CODEBOOK] or model_encoder != ss[K.MODEL] or not Path(model).exists()):
-            model = None
-        f = Filters(
-            datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
-            codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
-            frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)), model=ss[K.MODEL],
-        )
+        if pinned is not None:
+            f = _pinned_settings(pinned, active, d_from, d_to, full)
+        else:
+            f = _settings(active, d_from, d_to, full)
         counts = _run_languages(f, c)
         notices += _fit_choices(K.LANGUAGES, counts, "language", language_label)
         with language_box:
@@ -227,6 +216,147 @@ def sidebar() -> Filters:
             st.warning(plain(msg), icon=":material/filter_alt:")
     _write_query(f)
     return f
+
+
+def _settings(active: tuple[int, ...], d_from: date | None, d_to: date | None, full: bool) -> Filters:
+    """The analysis settings' widgets (codebook, model, k, time bucket, relevance gate) and the filters they make."""
+    ss = st.session_state
+    cbs = state.codebooks()
+    if ss.get(K.CODEBOOK) not in cbs:
+        ss[K.CODEBOOK] = DEFAULT_CODEBOOK.stem if DEFAULT_CODEBOOK.stem in cbs else next(iter(cbs), "")
+    st.selectbox("Codebook", list(cbs), key=K.CODEBOOK, help="The frames scored; edit them on the Data page.")
+    models = installed_models()
+    if ss.get(K.MODEL) not in models:
+        ss[K.MODEL] = DEFAULT_MODEL
+    st.selectbox("Embedding model", models, key=K.MODEL, help=_model_help(model_choices()))
+    if ss.get(K.K) not in K_CHOICES:
+        ss[K.K] = "auto"
+    st.selectbox("Clusters (k)", list(K_CHOICES), key=K.K, format_func=str,
+                 help="auto chooses k by silhouette; a number forces it.")
+    _period_box()
+    st.toggle("Relevance gate", key=K.RELEVANCE,
+              help="Set aside articles that do not name both China and Russia, or none of whose passages is "
+                   "near the codebook's topic; they are listed with the reason on the Overview page.")
+    k = ss[K.K]
+    # a few-shot model holds for the codebook and the embedding model it was fitted with
+    model_codebook, model_encoder, model = ss.get(K.FRAME_MODEL) or (None, None, None)
+    if model and (model_codebook != ss[K.CODEBOOK] or model_encoder != ss[K.MODEL] or not Path(model).exists()):
+        model = None
+    return Filters(
+        datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
+        codebook=ss[K.CODEBOOK], k=None if k == "auto" else int(k), period=ss[K.PERIOD], full_span=full,
+        frame_model=model, relevance=bool(ss.get(K.RELEVANCE, False)), model=ss[K.MODEL],
+    )
+
+
+def _period_box() -> None:
+    """The time bucket: a view setting, so a pinned run has it too."""
+    ss = st.session_state
+    if ss.get(K.PERIOD) not in PERIODS:
+        ss[K.PERIOD] = "auto"
+    st.selectbox("Time bucket", list(PERIODS), key=K.PERIOD,
+                 help="auto: the finest of week, month or quarter whose typical period holds enough passages.")
+
+
+def _pinned(notices: list[str]) -> state.PinnedRun | None:
+    """The pinned run of this session (a link's `run=`, an opened folder, a grown analysis), or
+    None; a key this store does not hold is dropped with a notice."""
+    ss = st.session_state
+    key = ss.get(K.RUN)
+    if not key:
+        return None
+    pinned = state.pinned_run(key)
+    if pinned is None:
+        ss.pop(K.RUN, None)
+        notices.append(f"The run {str(key)[:12]} is not in this store, so the analysis of the sidebar's settings "
+                       "is shown instead.")
+    return pinned
+
+
+def _pinned_settings(pinned: state.PinnedRun, active: tuple[int, ...], d_from: date | None, d_to: date | None,
+                     full: bool) -> Filters:
+    """A pinned run's fixed settings in words, what it is, and the way back; the filters it makes."""
+    ss = st.session_state
+    cfg = pinned.spec.config
+    with st.container(border=True):
+        st.markdown(f"**{_pinned_title(pinned)}** · run {pinned.key[:12]}")
+        st.caption(plain(_pinned_text(pinned)))
+        st.caption(f"Its settings: codebook {plain(Path(cfg.codebook).stem)} · model {plain(cfg.model)} · "
+                   f"k = {'auto' if cfg.k is None else cfg.k}" + (" · relevance gate on" if cfg.relevance else ""))
+        if pinned.kind == runs.EXTENSION:
+            _drift_notice(pinned)
+        st.button("Analyse these data sets afresh", key="fs_unpin", on_click=pin_run, args=(None,),
+                  icon=":material/restart_alt:",
+                  help="Leave this run: the data sets are analysed from scratch with the settings below.")
+    _period_box()
+    return Filters(
+        datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
+        codebook=Path(cfg.codebook).stem, k=cfg.k, period=ss[K.PERIOD], full_span=full,
+        frame_model=cfg.frame_model, relevance=cfg.relevance, model=cfg.model, run=pinned.key,
+    )
+
+
+def _settings_of(pinned: state.PinnedRun | None) -> None:
+    """Leaving a pinned run: its data sets and settings become the sidebar's (the widgets were not
+    shown while it was pinned), so "afresh" means the same analysis computed from scratch."""
+    if pinned is None:
+        return
+    ss, cfg = st.session_state, pinned.spec.config
+    ss[K.DATASETS] = list(pinned.spec.dataset_ids)
+    if Path(cfg.codebook).stem in state.codebooks():
+        ss[K.CODEBOOK] = Path(cfg.codebook).stem
+    if cfg.model in installed_models():
+        ss[K.MODEL] = cfg.model
+    ss[K.K] = "auto" if cfg.k is None else cfg.k
+    ss[K.RELEVANCE] = cfg.relevance
+
+
+def _pinned_title(pinned: state.PinnedRun) -> str:
+    if pinned.kind == runs.FOLDER:
+        return "Opened run folder"
+    return "Re-clustered analysis" if pinned.spec.recluster else "Grown analysis"
+
+
+def _pinned_text(pinned: state.PinnedRun) -> str:
+    if pinned.kind == runs.FOLDER:
+        return f"From {pinned.params.get('opened_from', '?')}; shown as it was computed."
+    names = {d.dataset_id: d.name for d in state.store().datasets()}
+    added = ", ".join(names.get(i, f"data set {i}") for i in pinned.spec.added)
+    how = ("clustered again with the earlier passages; clusters that persist keep their ids" if pinned.spec.recluster
+           else "assigned to the clusters of run " + pinned.spec.base_key[:12] + " without re-clustering; "
+                "the earlier passages keep their cluster ids")
+    return f"{added} added: {how}."
+
+
+def _drift_notice(pinned: state.PinnedRun) -> None:
+    """How well the added passages fit the base clusters, and a re-cluster when they fit poorly."""
+    res = state.results(pinned.key) if runs.progress_of(state.store(), pinned.key).status == "done" else None
+    inc = (res.manifest.get("incremental") or {}) if res is not None else {}
+    if not inc or pinned.spec.recluster:
+        return
+    share, level = float(inc.get("low_fit_share_new", 0.0)), float(inc.get("drift_warn_level", 0.15))
+    text = (f"{share:.0%} of the {int(inc.get('new_passages', 0)):,} added passages fit their cluster poorly "
+            f"(below the base run's 5th percentile of similarity; about 5 % is usual).")
+    if share <= level:
+        st.caption(text)
+        return
+    st.warning(text + f" That is above {level:.0%}: the new articles may hold stories the clusters do not cover.",
+               icon=":material/warning:")
+    st.button("Re-cluster, keeping cluster ids", key="fs_recluster", on_click=_recluster, args=(pinned,),
+              icon=":material/hub:", help="Cluster earlier and added passages again; clusters that persist "
+                                          "(matched by centroid) keep their ids, the others are reported.")
+
+
+def _recluster(pinned: state.PinnedRun) -> None:
+    """Start the re-clustering of a grown analysis and pin it (a callback: before the widgets exist)."""
+    spec = pinned.spec
+    base = dataclasses.replace(spec, key=spec.base_key, dataset_ids=tuple(i for i in spec.dataset_ids
+                                                                          if i not in spec.added),
+                               base_key="", added=(), recluster=False)
+    store = state.store()
+    new = runs.extension_spec(store, base, spec.added, recluster=True)
+    runs.ensure_run(store, new, session=state.session_id())
+    st.session_state[K.RUN] = new.key
 
 
 def _saved_active(ids: list[int]) -> list[int]:
@@ -303,7 +433,7 @@ def _run_languages(f: Filters, c: state.Corpus) -> dict[str, int] | None:
     if not len(c.articles):
         return None
     try:
-        key = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)).key
+        key = f.run or runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)).key
     except (FramescopeError, OSError):
         return None
     res = state.results(key) if runs.progress_of(state.store(), key).status == "done" else None
@@ -325,8 +455,15 @@ def _language_option(code: str, counts: dict[str, int] | None) -> str:
 def _apply_pending() -> None:
     """Changes asked for by a page, applied before the sidebar widgets exist in this run."""
     ss = st.session_state
-    if K.PENDING_DATASETS in ss:
+    if K.PENDING_DATASETS in ss:  # data sets chosen: their own analysis, not a pinned run
         ss[K.DATASETS] = ss.pop(K.PENDING_DATASETS)
+        ss.pop(K.RUN, None)
+    if K.PENDING_RUN in ss:
+        key = ss.pop(K.PENDING_RUN)
+        if key:
+            ss[K.RUN] = key
+        elif ss.get(K.RUN):
+            _settings_of(state.pinned_run(ss.pop(K.RUN)))
     if K.PENDING_CODEBOOK in ss:
         ss[K.CODEBOOK] = ss.pop(K.PENDING_CODEBOOK)
     if K.PENDING_MODEL in ss:
@@ -369,6 +506,8 @@ def _read_query(infos: list[DatasetInfo]) -> None:
         ss[K.LANGUAGES] = list(dict.fromkeys(langs))
     if qp.get("model") in installed_models():
         ss[K.MODEL] = qp.get("model")
+    if qp.get("run"):
+        ss[K.RUN] = qp.get("run")
     ss[K.INIT] = True
 
 
@@ -389,14 +528,13 @@ def _int_or(value: str, default: Any) -> Any:
 
 
 def _write_query(f: Filters) -> None:
-    want: dict[str, list[str]] = {
-        "ds": [str(i) for i in f.datasets],
-        "codebook": [f.codebook],
-        "k": ["auto" if f.k is None else str(f.k)],
-        "period": [f.period],
-        "model": [f.model],
-    }
-    if f.relevance:
+    want: dict[str, list[str]] = {"ds": [str(i) for i in f.datasets]}
+    if f.run:  # the run fixes the analysis settings
+        want["run"] = [f.run]
+    else:
+        want.update(codebook=[f.codebook], k=["auto" if f.k is None else str(f.k)], model=[f.model])
+    want["period"] = [f.period]
+    if f.relevance and not f.run:
         want["relevance"] = ["on"]
     if f.outlets:
         want["outlet"] = list(f.outlets)

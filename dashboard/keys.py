@@ -18,11 +18,13 @@ PERIOD = "fs_period"
 LANGUAGES = "fs_languages"  # passage languages (ISO 639-1 codes; `lang=` in the link)
 MODEL = "fs_model"  # the embedding model (`model=` in the link)
 RELEVANCE = "fs_relevance"  # the relevance gate (sidebar toggle, `relevance=on` in the link)
+RUN = "fs_run"  # a pinned run's key (`run=` in the link): an opened folder or a grown analysis
 FILTERS = "fs_filters"  # the Filters object of this run
 FILTER_NOTICE = "fs_filter_notice"  # (message, filter signature) shown until the filters change
 PENDING_DATASETS = "fs_pending_datasets"
 PENDING_CODEBOOK = "fs_pending_codebook"
 PENDING_MODEL = "fs_pending_model"
+PENDING_RUN = "fs_pending_run"  # a run key to pin, or None to unpin
 
 # --- Session State: page widgets that other code sets ------------------------------------------
 CLUSTER = "fs_cluster_pick"
@@ -58,4 +60,5 @@ N_ARTICLES = "n_articles"
 N_OUTLETS = "n_outlets"
 SHARE = "share"
 N_PASSAGES_ALL = "n_passages_unfiltered"
+N_LOW_FIT = "n_low_fit"  # passages below their cluster's similarity threshold (analysis.model_artifact)
 REPRESENTATIVE_PREFIX = "representative_"

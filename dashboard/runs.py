@@ -28,7 +28,8 @@ import pandas as pd
 
 from analysis.codebook import load_codebook
 from analysis.config import PipelineConfig
-from analysis.pipeline import run_key  # the same keys as `framescope run`
+from analysis import schema as S
+from analysis.pipeline import articles_digest, run_key  # the same keys as `framescope run`
 from analysis.embeddings import load_embedder, model_identity
 from analysis.errors import FramescopeError
 from analysis.store import RunStatus, Store, owner_alive, run_owner_id
@@ -36,6 +37,9 @@ from analysis.store import RunStatus, Store, owner_alive, run_owner_id
 from .jobs import process_queue
 
 log = logging.getLogger(__name__)
+
+# `kind` in the params of a pinned run (dashboard.state.PinnedRun): an opened folder, an extension
+FOLDER, EXTENSION = "folder", "extension"
 
 OWNER = run_owner_id("dashboard")
 
@@ -51,7 +55,9 @@ _STAGE_SPAN = {
     "cluster": (0.88, 0.93),
     "label": (0.93, 0.94),
     "frames": (0.94, 0.96),
+    "old_vectors": (0.96, 0.96),  # an extension re-clustering reads the earlier passages' vectors
     "syndication": (0.96, 0.97),
+    "aggregates": (0.97, 0.98),
     "map": (0.97, 0.98),
     "saving": (0.98, 1.0),
     "done": (1.0, 1.0),
@@ -67,7 +73,9 @@ STAGE_TEXT = {
     "cluster": "Clustering passages",
     "label": "Naming clusters",
     "frames": "Scoring frames",
+    "old_vectors": "Reading the earlier passages' vectors",
     "syndication": "Finding syndicated copies",
+    "aggregates": "Counting shares",
     "map": "Drawing the passage map",
     "saving": "Saving the results",
     "done": "Done",
@@ -83,11 +91,18 @@ class RunSpec:
     config: PipelineConfig
     codebook_digest: str
     n_articles: int = 0
+    base_key: str = ""  # an extension: the run whose centroids the `added` data sets' articles join
+    added: tuple[int, ...] = ()
+    recluster: bool = False  # an extension that re-clusters old + new, keeping the ids of persisting clusters
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def params(self) -> dict[str, Any]:
-        return {"datasets": list(self.dataset_ids), "config": self.config.as_dict(),
-                "codebook_digest": self.codebook_digest, "n_articles": self.n_articles}
+        params = {"datasets": list(self.dataset_ids), "config": self.config.as_dict(),
+                  "codebook_digest": self.codebook_digest, "n_articles": self.n_articles}
+        if self.base_key:  # a pinned run (dashboard.state.PinnedRun) the link can name
+            params.update(kind=EXTENSION, base_run_key=self.base_key, added=list(self.added),
+                          recluster=self.recluster)
+        return params
 
 
 @functools.lru_cache(maxsize=32)
@@ -120,6 +135,73 @@ def start_for(
         return None, Progress("none", "", 0.0, "No articles")
     spec = make_spec(dataset_ids, articles_sha, config, n_articles)
     return spec, ensure_run(store, spec, retry=retry, session=session)
+
+
+def extension_spec(store: Store, base: RunSpec, added: Sequence[int], *, recluster: bool = False) -> RunSpec:
+    """The run of `base` (finished) plus the articles of the data sets `added`: only their passages
+    are embedded and assigned to the base run's centroids, old passages keep their cluster ids
+    (`analysis.incremental`); with `recluster`, old and new are clustered again and clusters that
+    persist keep their ids."""
+    from analysis.incremental import extension_key
+
+    new = store.articles(list(added))
+    key = extension_key(base.key, articles_digest(new), recluster)
+    return RunSpec(key, tuple(sorted({*base.dataset_ids, *added})), base.config, base.codebook_digest,
+                   base.n_articles + len(new), base_key=base.key, added=tuple(sorted(added)), recluster=recluster)
+
+
+def pinned_spec(key: str, params: dict[str, Any], config: PipelineConfig) -> RunSpec:
+    """The spec of a stored run shown as it is (an opened folder, an extension): never recomputed
+    from scratch, only an extension still in this process's queue runs on."""
+    return RunSpec(key, tuple(int(i) for i in params.get("datasets", ())), config,
+                   str(params.get("codebook_digest", "")), int(params.get("n_articles", 0)),
+                   base_key=str(params.get("base_run_key") or ""),
+                   added=tuple(int(i) for i in params.get("added", ())), recluster=bool(params.get("recluster")))
+
+
+# --- run folders opened from the server's disk ------------------------------------------------
+
+RUN_FOLDERS_ENV = "FRAMESCOPE_RUN_FOLDERS"
+
+
+def run_folder_roots() -> list[Path]:
+    """The folders under which a run folder may be opened: $FRAMESCOPE_RUN_FOLDERS (separated by
+    the OS path separator), else the server's working directory. A writer of a shared server
+    can then read no other part of its disk."""
+    named = [p for p in os.environ.get(RUN_FOLDERS_ENV, "").split(os.pathsep) if p.strip()]
+    return [Path(p).expanduser().resolve() for p in named] or [Path.cwd().resolve()]
+
+
+def open_run_folder(store: Store, path: str) -> tuple[str, tuple[int, ...]]:
+    """Import a `framescope run --out` folder (in-process, incremental or Dask engine) into the
+    store: its articles as a data set, its tables and fitted model as a finished run. Returns
+    (run key, data set ids). Opening the same folder again reuses what the first import saved."""
+    import hashlib
+
+    from analysis.runfolder import articles_of, read_run_folder
+
+    folder = Path(path.strip()).expanduser().resolve() if path.strip() else None
+    roots = run_folder_roots()
+    if folder is None:
+        raise FramescopeError("give the path of a run folder (the --out folder of framescope run)")
+    if not any(folder == r or r in folder.parents for r in roots):
+        raise FramescopeError(f"{folder} is outside the folders this server opens runs from "
+                              f"({', '.join(map(str, roots))}); the server's {RUN_FOLDERS_ENV} names them")
+    opened = read_run_folder(folder)
+    known = store.run_params(opened.key)
+    if known and known.get("kind") == FOLDER and store.run_path(opened.key) is not None:
+        return opened.key, tuple(int(i) for i in known.get("datasets", ()))
+    manifest_sha = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    articles = articles_of(opened)
+    rejected = pd.DataFrame(columns=list(S.REJECTED_COLUMNS))
+    info = store.add_dataset(f"Run folder {folder.name}", articles, rejected, [(folder.name, manifest_sha)],
+                             report={"opened_from": str(folder), "accepted": len(articles)})
+    params = {"kind": FOLDER, "opened_from": str(folder), "datasets": [info.dataset_id],
+              "config": opened.manifest.get("config") or {}, "n_articles": len(articles)}
+    if not store.import_run(opened.key, opened.tables, {**opened.manifest, "run_key": opened.key}, opened.model,
+                            params=params):
+        store.annotate_run(opened.key, params)  # the store holds this run already (the CLI ran on it)
+    return opened.key, (info.dataset_id,)
 
 
 def progress_of(store: Store, key: str) -> Progress:
@@ -308,6 +390,8 @@ def ensure_run(store: Store, spec: RunSpec, *, retry: bool = False, session: str
         if status.status in ("queued", "running") and owner != OWNER and owner_alive(
                 owner, time.time() - status.updated_at):
             return describe(status)  # another process computes it; the page polls the store
+    if spec.base_key:  # a pinned run: the sidebar and its link read its params before a worker claims it
+        store.note_run(spec.key, spec.params(), OWNER)
     queue.submit(spec.key, session, lambda cancel: _work(store.path, spec, cancel))
     return progress_of(store, spec.key)
 
@@ -345,20 +429,27 @@ def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None
             return  # done meanwhile, or a live process (CLI, other server) computes it
         report("loading data", 0, 1)
         report.start_heartbeat()
-        articles = store.articles(spec.dataset_ids)
+        read = spec.added or spec.dataset_ids  # an extension reads only the data sets it adds
+        articles = store.articles(read)
         if articles.empty:
             raise FramescopeError("the active data sets hold no articles")
-        rejected = [store.rejected(i) for i in spec.dataset_ids]
+        rejected = [store.rejected(i) for i in read]
         sources = []
-        for i in spec.dataset_ids:
+        for i in read:
             info = store.dataset(i)
             if info is not None:
                 sources.append({"dataset_id": info.dataset_id, "dataset": info.name, "files": list(info.files),
                                 "articles": info.n_articles})
         report("load_model", 0, 1)
-        run(articles, spec.config, store=store, owner=OWNER, key=spec.key, claimed=True,
-            embedder=embedder_for(spec.config), progress=report,
-            rejected=pd.concat(rejected, ignore_index=True) if rejected else None, sources=sources)
+        if spec.base_key:
+            from analysis.incremental import run_extension
+
+            run_extension(store, spec.base_key, spec.key, articles, embedder=embedder_for(spec.config), owner=OWNER,
+                          recluster=spec.recluster, sources=sources, progress=report, claimed=True)
+        else:
+            run(articles, spec.config, store=store, owner=OWNER, key=spec.key, claimed=True,
+                embedder=embedder_for(spec.config), progress=report,
+                rejected=pd.concat(rejected, ignore_index=True) if rejected else None, sources=sources)
         log.info("run %s done in %.1fs", spec.key[:12], time.time() - report.t0)
     except FramescopeError as exc:
         report.stop()

@@ -36,7 +36,7 @@ from analysis.store import DatasetInfo, Store
 from . import keys as K
 from . import maps, runs
 from .cache import ByteLRU, frame_bytes
-from .explore import filter_rows, filtered_clusters, frame_ids_of, ingest_report, view_period
+from .explore import filter_rows, filtered_clusters, ingest_report, view_period
 
 if TYPE_CHECKING:
     from .filters import Filters
@@ -212,6 +212,43 @@ def _results(db: str, key: str) -> Results | None:
 
 def results(key: str) -> Results | None:
     return _results(str(default_store_path()), key)
+
+
+# --- pinned runs: a run folder opened, or the analysis grown without re-clustering -----------
+
+@dataclass(frozen=True)
+class PinnedRun:
+    """A stored run the pages show in place of the analysis of the sidebar's settings: a run
+    folder opened on the Data page, or the current analysis with data sets added to it without
+    re-clustering. Its settings are the run's own: the sidebar shows them and cannot change them."""
+
+    kind: str  # runs.FOLDER | runs.EXTENSION
+    spec: runs.RunSpec  # key, data sets, configuration; an extension's base run and added data sets
+    params: Mapping[str, Any]  # as recorded in the run index (an opened folder's path)
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+
+def run_config(values: Mapping[str, Any]) -> PipelineConfig:
+    """A run's recorded configuration; a codebook file that is not on this server is looked up by
+    its name among the dashboard's codebooks (a run folder made elsewhere names its own path)."""
+    try:
+        config = PipelineConfig.from_dict(values)
+    except (TypeError, ValueError):
+        config = PipelineConfig(model=str(values.get("model") or PipelineConfig().model))
+    if not Path(config.codebook).exists():
+        config = config.replace(codebook=str(codebooks().get(Path(config.codebook).stem, config.codebook)))
+    return config
+
+
+def pinned_run(key: str) -> PinnedRun | None:
+    """The pinned run of this key from the store's run index, or None when the store has no such run."""
+    params = store().run_params(key)
+    if not params or params.get("kind") not in (runs.FOLDER, runs.EXTENSION):
+        return None
+    return PinnedRun(params["kind"], runs.pinned_spec(key, params, run_config(params.get("config") or {})), params)
 
 
 @dataclass(frozen=True)

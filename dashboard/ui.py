@@ -44,10 +44,25 @@ def guarded(fn: Callable[[], Any]) -> None:
         st.error(f"{GENERIC_ERROR} ({type(exc).__name__})", icon=":material/error:")
 
 
-def run_for(f: Filters, *, retry: bool = False) -> tuple[runs.RunSpec | None, runs.Progress]:
-    """Queue (if needed) the run for these filters for this session; its spec and progress."""
+def run_for(f: Filters, *, retry: bool = False, start: bool = True) -> tuple[runs.RunSpec | None, runs.Progress]:
+    """Queue (if needed, and unless not `start`) the run for these filters for this session; its
+    spec and progress.
+
+    A pinned run is shown as stored: an opened folder is never recomputed; an extension whose
+    worker died is queued again (its base run is in the store)."""
+    store = state.store()
+    if f.run:
+        pinned = state.pinned_run(f.run)
+        if pinned is None:
+            return None, runs.Progress("none", "", 0.0, "Not in this store")
+        if pinned.kind == runs.EXTENSION and start:
+            return pinned.spec, runs.ensure_run(store, pinned.spec, retry=retry, session=state.session_id())
+        return pinned.spec, runs.progress_of(store, f.run)
     c = state.corpus(f.datasets)
-    return runs.start_for(state.store(), f.datasets, c.digest, len(c.articles), f.config(), retry=retry,
+    if not start:
+        spec = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)) if len(c.articles) else None
+        return spec, runs.progress_of(store, spec.key) if spec else runs.Progress("none", "", 0.0, "No articles")
+    return runs.start_for(store, f.datasets, c.digest, len(c.articles), f.config(), retry=retry,
                           session=state.session_id())
 
 
@@ -89,9 +104,7 @@ def progress_panel(key: str, what: str = "this page") -> None:
         c1.caption(f"run {key[:12]}")
         if (prog.status in ("queued", "running") and access.can_write()
                 and c2.button("Cancel", key=f"cancel_{key[:12]}")):
-            f = filters()
-            c = state.corpus(f.datasets)
-            spec = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)) if len(c.articles) else None
+            spec, _ = run_for(filters())
             if spec is None or spec.key != key or not runs.cancel(state.store(), spec):
                 st.warning("This run is computed by another process (a CLI or another server); "
                            "it cannot be cancelled from here.")

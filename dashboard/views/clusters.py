@@ -45,10 +45,14 @@ if got is not None:
 
     st.subheader("Cluster table", anchor=False)
     st.caption(f"Sizes, outlets and dates count the {len(passages):,} passages under the filter; "
-               f"“n passages unfiltered” is the cluster's size in the whole run ({res.n_passages:,} passages).")
+               f"“n passages unfiltered” is the cluster's size in the whole run ({res.n_passages:,} passages)."
+               + (" “low fit” counts passages less similar to their cluster than 95 % of the run's passages in it "
+                  "were when it was fitted: many of them, after articles were added, mean the cluster no longer "
+                  "covers them well." if keys.N_LOW_FIT in clusters else ""))
     rep_cols = [c for c in clusters.columns if c.startswith(keys.REPRESENTATIVE_PREFIX)]
     ui.table(clusters.drop(columns=rep_cols),
-             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered")})
+             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered"),
+                            keys.N_LOW_FIT: st.column_config.NumberColumn("low fit")})
     with st.expander("Representative passages of every cluster"):
         reps = clusters.melt(id_vars=[S.CLUSTER_ID, keys.LABEL], value_vars=rep_cols, var_name="rank",
                              value_name="text").dropna(subset=["text"])

@@ -12,7 +12,7 @@ import streamlit as st
 from analysis import housekeeping
 from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
-from dashboard import access, filters, keys, state, ui
+from dashboard import access, filters, keys, runs, state, ui
 from dashboard.explore import (
     MAPPABLE_FIELDS,
     UPLOAD_TYPES,
@@ -122,6 +122,61 @@ elif uploads:
                         + (" and made it active; its analysis runs in the background." if make_active else "."))
             st.rerun()
 
+# --- growing the analysis, opening run folders ------------------------------------------------
+
+
+def add_to_current_analysis(f: filters.Filters, ids: list[int], names: dict[int, str]) -> None:
+    """Data sets joined to the current analysis without re-clustering it: only their passages are
+    embedded and assigned to its clusters; earlier passages keep their cluster ids."""
+    others = [i for i in ids if i not in f.datasets]
+    st.markdown("**Add to the current analysis**")
+    st.caption("Only the added articles are split, embedded and scored; their passages join the current clusters, "
+               "and every earlier passage keeps its cluster id. How well they fit is reported in the sidebar, with a "
+               "re-cluster (keeping the ids of clusters that persist) when many fit poorly.")
+    if not others:
+        st.caption("Every data set is in the current analysis already.")
+        return
+    spec, prog = ui.run_for(f, start=False)
+    add = st.multiselect("Data sets to add", others, format_func=lambda i: names[i], key="fs_add_pick")
+    ready = spec is not None and prog.status == "done"
+    if not ready:
+        st.caption("The current analysis must be finished first.")
+    if st.button("Add to the current analysis", key="fs_add_go", disabled=not (add and ready),
+                 icon=":material/playlist_add:"):
+        grown = runs.extension_spec(store, spec, add)
+        runs.ensure_run(store, grown, session=state.session_id())
+        filters.pin_run(grown.key)
+        state.flash(f"Adding {', '.join(ui.plain(names[i]) for i in add)} to the current analysis in the background; "
+                    "the pages show the grown analysis when it is done.")
+        st.rerun()
+
+
+def open_run_folder() -> None:
+    """A `framescope run --out` folder (in-process, incremental or Dask engine) shown in the dashboard."""
+    st.subheader("Open a run folder", anchor=False)
+    roots = ", ".join(str(r) for r in runs.run_folder_roots())
+    st.caption(f"The --out folder of `framescope run` (in-process or `--engine dask`, or an incremental `--base` run) "
+               f"on this server, under {ui.plain(roots)}. Its articles become a data set and its tables are shown as "
+               "computed, with the run's own settings; nothing is recomputed.")
+    path = st.text_input("Folder on the server", key="fs_open_path", placeholder="runs/2026-week-48")
+    if st.button("Open", key="fs_open_go", disabled=not path.strip(), icon=":material/folder_open:"):
+        try:
+            with st.spinner("Reading the run folder…"):
+                key, datasets = runs.open_run_folder(store, path)
+        except FramescopeError as exc:
+            st.error(f"Not opened: {ui.plain(exc)}", icon=":material/error:")
+            return
+        state.clear_caches()
+        filters.activate_datasets(list(datasets))
+        filters.pin_run(key)
+        state.flash(f"Opened the run folder {ui.plain(path.strip())}: run {key[:12]}.")
+        st.rerun()
+
+
+if writable:
+    st.divider()
+    open_run_folder()
+
 # --- data sets -------------------------------------------------------------------------------
 st.divider()
 st.subheader("Data sets", anchor=False)
@@ -150,6 +205,8 @@ else:
             filters.activate_datasets(chosen)
             state.flash("Active data sets changed; the analysis runs in the background if it is new.")
             st.rerun()
+        if writable:
+            add_to_current_analysis(f, ids, names)
     if writable:
         tab_rename, tab_delete = write_tabs
         with tab_rename:

@@ -202,6 +202,7 @@ def learn(res: state.Results, f: filters.Filters) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             path = model.save(folder / f"{f.codebook}-{fp}.json")
             st.session_state[keys.FRAME_MODEL] = (f.codebook, f.model, str(path))
+            filters.pin_run(None)  # a pinned run's scores are fixed: the data sets are analysed with the model
             state.flash(f"The run now scores frames with the few-shot model fitted on {len(labels.texts)} passages.")
             st.rerun()
 
