@@ -287,7 +287,8 @@ def _pinned_settings(pinned: state.PinnedRun, active: tuple[int, ...], d_from: d
             _drift_notice(pinned)
         st.button("Analyse these data sets afresh", key="fs_unpin", on_click=pin_run, args=(None,),
                   icon=":material/restart_alt:",
-                  help="Leave this run: the data sets are analysed from scratch with the settings below.")
+                  help="Leave this run: its data sets are analysed from scratch with its settings, "
+                       "which the sidebar then offers to change.")
     _period_box()
     return Filters(
         datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
