@@ -125,6 +125,21 @@ def scaled_csv(n: int, *, seed: int = 0, prefix: str = "s") -> Path:
     return path
 
 
+def scaled_csvs(n: int, *, per_file: int, seed: int = 0, prefix: str = "s") -> list[Path]:
+    """A scaled corpus written (once) as files of at most `per_file` articles: how a large pull
+    arrives, the Dask engine's partitions, and each file under the upload size limit."""
+    folder = CACHE / "corpora" / f"{prefix}_{n}_seed{seed}_by{per_file}"
+    paths = [folder / f"part-{i:05d}.csv" for i in range(-(-n // per_file))]
+    if not all(p.exists() for p in paths):
+        folder.mkdir(parents=True, exist_ok=True)
+        df, _ = scaled_articles(n, seed=seed, prefix=prefix)
+        for i, path in enumerate(paths):
+            tmp = path.with_suffix(".tmp")
+            df.iloc[i * per_file:(i + 1) * per_file].to_csv(tmp, index=False)
+            tmp.replace(path)
+    return paths
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:

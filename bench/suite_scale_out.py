@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .common import CACHE, GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, check, embed_cached, log, run_worker
-from .corpora import bbc_sample, scaled_csv
+from .corpora import bbc_sample, scaled_csv, scaled_csvs
 
 # incremental base, new, dask-real articles, dask-fast passages; dask-real needs enough passages that
 # each worker's fixed start (model load, encoding the codebook: ~11 s on an AVX2 core) does not
@@ -261,7 +261,7 @@ def dask_fast(res: SuiteResult, mode: str) -> None:
         n_articles = max(10, int(target / 3.4))  # ~3.4 passages per scaled article
         log(f"  scale-out: Dask, fast encoder, ~{target:,} passages ({n_articles:,} articles), 2 workers × 1 thread")
         t = time.perf_counter()
-        arts = ingest([scaled_csv(n_articles, seed=7, prefix="m")]).articles
+        arts = ingest(scaled_csvs(n_articles, per_file=10_000, seed=7, prefix="m")).articles
         prep = time.perf_counter() - t
         r = _dask_run(arts, PipelineConfig(model="fast", k=20), 2, CACHE / f"scale-out-fast-{target}",
                       partition_rows=10_000, sample=50_000)
