@@ -162,6 +162,28 @@ def test_adding_a_data_set_grows_the_analysis_and_keeps_cluster_ids(env):
     assert any("Grown analysis" in m.value for m in at.sidebar.markdown)
     assert any("added passages fit their cluster poorly" in c.value for c in at.sidebar.caption) or \
         any("added passages fit their cluster poorly" in w.value for w in at.sidebar.warning)
+    # drift above the warning level (set so here: the 4 added articles fit) offers a re-cluster
+    # that keeps the ids of clusters that persist
+    import json
+
+    from dashboard import state
+
+    manifest = store.run_manifest(key[0])
+    manifest["incremental"]["drift_warn_level"] = -1.0
+    with store.write() as con:
+        con.execute("UPDATE runs SET manifest=? WHERE run_key=?", (json.dumps(manifest), key[0]))
+    state._results.clear()
+    at.run()
+    assert any("re-cluster" in w.value.lower() or "above" in w.value for w in at.sidebar.warning)
+    next(b for b in at.button if b.label == "Re-cluster, keeping cluster ids").click().run()
+    clean(at)
+    again = qp(at, "run")
+    assert len(again) == 1 and again[0] not in (key[0], env["key"])
+    assert runs.wait(store, again[0], timeout=600).status == "done"
+    inc = store.run_manifest(again[0])["incremental"]
+    assert inc["recluster"] and inc["base_run_key"] == env["key"] and inc["match"]["kept"]
+    at.run()
+    assert any("Re-clustered analysis" in m.value for m in at.sidebar.markdown)
     at.session_state[K.PENDING_DATASETS] = [1]
     at.run()
     store.delete_dataset(info.dataset_id)
