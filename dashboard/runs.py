@@ -26,12 +26,12 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import PipelineConfig
-from analysis import schema as S
-from analysis.pipeline import articles_digest, run_key  # the same keys as `framescope run`
 from analysis.embeddings import load_embedder, model_identity
 from analysis.errors import FramescopeError
+from analysis.pipeline import articles_digest, run_key  # the same keys as `framescope run`
 from analysis.store import RunStatus, Store, owner_alive, run_owner_id
 
 from .jobs import process_queue
