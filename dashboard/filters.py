@@ -55,7 +55,13 @@ class Filters:
     frame_model: str | None = None  # a fitted model (Validate page) scoring the frames instead of zero-shot
     languages: tuple[str, ...] = ()  # passage languages detected by the run (ISO 639-1); empty: all
     model: str = DEFAULT_MODEL  # the embedding model (part of the run key: caches never mix)
-    run: str | None = None  # a pinned run (state.PinnedRun): the pages show it, its settings are its own
+    # a pinned run (an opened folder, a grown analysis): the pages show it, its settings are its own
+    pinned: state.PinnedRun | None = dataclasses.field(default=None, compare=False, hash=False)
+
+    @property
+    def run(self) -> str | None:
+        """The pinned run's key (`run=` in the link), None for the analysis of the sidebar's settings."""
+        return self.pinned.key if self.pinned is not None else None
 
     def selection(self) -> Selection:
         return Selection(self.date_from, self.date_to, self.outlets, include_undated=self.full_span,
@@ -63,9 +69,8 @@ class Filters:
 
     def config(self) -> PipelineConfig:
         """The run's configuration (period and thin-cell size only shape the views, not the run)."""
-        pinned = state.pinned_run(self.run) if self.run else None
-        if pinned is not None:
-            return pinned.spec.config
+        if self.pinned is not None:
+            return self.pinned.spec.config
         path = state.codebooks().get(self.codebook, DEFAULT_CODEBOOK)
         return PipelineConfig(model=self.model, codebook=str(path), k=self.k, frame_model=self.frame_model,
                               relevance=self.relevance)
@@ -293,7 +298,7 @@ def _pinned_settings(pinned: state.PinnedRun, active: tuple[int, ...], d_from: d
     return Filters(
         datasets=active, date_from=d_from, date_to=d_to, outlets=tuple(ss[K.OUTLETS]),
         codebook=Path(cfg.codebook).stem, k=cfg.k, period=ss[K.PERIOD], full_span=full,
-        frame_model=cfg.frame_model, relevance=cfg.relevance, model=cfg.model, run=pinned.key,
+        frame_model=cfg.frame_model, relevance=cfg.relevance, model=cfg.model, pinned=pinned,
     )
 
 
@@ -350,14 +355,9 @@ def _drift_notice(pinned: state.PinnedRun) -> None:
 
 def _recluster(pinned: state.PinnedRun) -> None:
     """Start the re-clustering of a grown analysis and pin it (a callback: before the widgets exist)."""
-    spec = pinned.spec
-    base = dataclasses.replace(spec, key=spec.base_key, dataset_ids=tuple(i for i in spec.dataset_ids
-                                                                          if i not in spec.added),
-                               base_key="", added=(), recluster=False)
-    store = state.store()
-    new = runs.extension_spec(store, base, spec.added, recluster=True)
-    runs.ensure_run(store, new, session=state.session_id())
-    st.session_state[K.RUN] = new.key
+    spec = runs.start_extension(state.store(), pinned.spec.base(), pinned.spec.added, recluster=True,
+                                session=state.session_id())
+    pin_run(spec.key)
 
 
 def _saved_active(ids: list[int]) -> list[int]:

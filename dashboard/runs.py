@@ -13,6 +13,7 @@ recomputation and an interrupted one leaves nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -104,6 +105,11 @@ class RunSpec:
                           recluster=self.recluster)
         return params
 
+    def base(self) -> RunSpec:
+        """An extension's base run (its own data sets, the same settings)."""
+        return dataclasses.replace(self, key=self.base_key, base_key="", added=(), recluster=False,
+                                   dataset_ids=tuple(i for i in self.dataset_ids if i not in self.added))
+
 
 @functools.lru_cache(maxsize=32)
 def _codebook_digest(path: str, mtime_ns: int, size: int) -> str:
@@ -148,6 +154,14 @@ def extension_spec(store: Store, base: RunSpec, added: Sequence[int], *, reclust
     key = extension_key(base.key, articles_digest(new), recluster)
     return RunSpec(key, tuple(sorted({*base.dataset_ids, *added})), base.config, base.codebook_digest,
                    base.n_articles + len(new), base_key=base.key, added=tuple(sorted(added)), recluster=recluster)
+
+
+def start_extension(store: Store, base: RunSpec, added: Sequence[int], *, recluster: bool = False,
+                    session: str = "") -> RunSpec:
+    """Queue the extension of the finished run `base` with the data sets `added` for this session."""
+    spec = extension_spec(store, base, added, recluster=recluster)
+    ensure_run(store, spec, session=session)
+    return spec
 
 
 def pinned_spec(key: str, params: dict[str, Any], config: PipelineConfig) -> RunSpec:
@@ -433,7 +447,6 @@ def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None
         articles = store.articles(read)
         if articles.empty:
             raise FramescopeError("the active data sets hold no articles")
-        rejected = [store.rejected(i) for i in read]
         sources = []
         for i in read:
             info = store.dataset(i)
@@ -447,6 +460,7 @@ def _work(store_path: Path, spec: RunSpec, cancel: threading.Event | None = None
             run_extension(store, spec.base_key, spec.key, articles, embedder=embedder_for(spec.config), owner=OWNER,
                           recluster=spec.recluster, sources=sources, progress=report, claimed=True)
         else:
+            rejected = [store.rejected(i) for i in read]
             run(articles, spec.config, store=store, owner=OWNER, key=spec.key, claimed=True,
                 embedder=embedder_for(spec.config), progress=report,
                 rejected=pd.concat(rejected, ignore_index=True) if rejected else None, sources=sources)

@@ -51,13 +51,10 @@ def run_for(f: Filters, *, retry: bool = False, start: bool = True) -> tuple[run
     A pinned run is shown as stored: an opened folder is never recomputed; an extension whose
     worker died is queued again (its base run is in the store)."""
     store = state.store()
-    if f.run:
-        pinned = state.pinned_run(f.run)
-        if pinned is None:
-            return None, runs.Progress("none", "", 0.0, "Not in this store")
-        if pinned.kind == runs.EXTENSION and start:
-            return pinned.spec, runs.ensure_run(store, pinned.spec, retry=retry, session=state.session_id())
-        return pinned.spec, runs.progress_of(store, f.run)
+    if f.pinned is not None:
+        if f.pinned.kind == runs.EXTENSION and start:
+            return f.pinned.spec, runs.ensure_run(store, f.pinned.spec, retry=retry, session=state.session_id())
+        return f.pinned.spec, runs.progress_of(store, f.pinned.key)
     c = state.corpus(f.datasets)
     if not start:
         spec = runs.make_spec(f.datasets, c.digest, f.config(), len(c.articles)) if len(c.articles) else None

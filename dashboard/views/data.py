@@ -143,8 +143,7 @@ def add_to_current_analysis(f: filters.Filters, ids: list[int], names: dict[int,
         st.caption("The current analysis must be finished first.")
     if st.button("Add to the current analysis", key="fs_add_go", disabled=not (add and ready),
                  icon=":material/playlist_add:"):
-        grown = runs.extension_spec(store, spec, add)
-        runs.ensure_run(store, grown, session=state.session_id())
+        grown = runs.start_extension(store, spec, add, session=state.session_id())
         filters.pin_run(grown.key)
         state.flash(f"Adding {', '.join(ui.plain(names[i]) for i in add)} to the current analysis in the background; "
                     "the pages show the grown analysis when it is done.")
