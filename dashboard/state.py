@@ -30,7 +30,7 @@ from analysis import schema as S
 from analysis.codebook import load_codebook
 from analysis.config import CODEBOOK_DIR, DEMO_CORPUS, PipelineConfig, default_store_path
 from analysis.pipeline import articles_digest
-from analysis.reprints import carriers
+from analysis.reprints import CARRIED_BY, carriers
 from analysis.store import DatasetInfo, Store
 
 from . import keys as K
@@ -165,6 +165,7 @@ class Results:
     frame_labels: dict[str, str]
     cluster_labels: dict[int, str]
     clusters: pd.DataFrame
+    reprinted: bool = False  # some passage ran in other outlets too (reprints.CARRIED_BY): views expand it
 
     def table(self, name: str) -> pd.DataFrame:
         """One whole run table (shared between sessions: treat as read-only)."""
@@ -207,7 +208,10 @@ def _results(db: str, key: str) -> Results | None:
     clusters = runread.read_table(folder, "clusters")
     cl = {int(c): str(lab) for c, lab in zip(clusters[S.CLUSTER_ID], clusters["label"], strict=True)}
     maps.ensure_map(s.path, folder, str(manifest.get("model_id", "")))  # once per run, in the background
-    return Results(key, folder, manifest, frame_ids, labels, cl, clusters)
+    # read once per run, not per filtered view: whether any passage is a reprint to count per outlet
+    reprinted = CARRIED_BY in runread.columns_of(folder, "passages") and bool(runread.read_table(
+        folder, "passages", columns=[CARRIED_BY], where=f"{CARRIED_BY} <> ''", limit=1).shape[0])
+    return Results(key, folder, manifest, frame_ids, labels, cl, clusters, reprinted)
 
 
 def results(key: str) -> Results | None:
@@ -276,16 +280,14 @@ def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]])
 
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
-    from analysis.reprints import CARRIED_BY, counted_passages
+    from analysis.reprints import counted_passages
 
     passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
     # outlet or period while its origin does not (only runs with reprints read the whole table)
-    reprinted = CARRIED_BY in runread.columns_of(res.folder, "passages") and runread.read_table(
-        res.folder, "passages", columns=[CARRIED_BY])[CARRIED_BY].astype(bool).any()
     counting = PipelineConfig().count_syndicated
-    counted = filter_rows(counted_passages(res.passages, counting), rf) if reprinted else passages
+    counted = filter_rows(counted_passages(res.passages, counting), rf) if res.reprinted else passages
     resolved = view_period(period, counted[S.DATE]) if len(counted) else "month"
     cfg = PipelineConfig(period=resolved, count_syndicated=counting)
     tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
