@@ -55,8 +55,8 @@ from .model_artifact import (
 )
 from .passages import split_key, split_passages
 from .pipeline import (
-    CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, StageProgress, _article_table, _cluster, _wait_for_other,
-    annotate_passages, articles_digest, code_digest, excluded_table, make_scorer, summary_tables,
+    CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, StageProgress, _article_table, _cluster, annotate_passages,
+    articles_digest, code_digest, compute_once, excluded_table, make_scorer, summary_tables,
 )
 from .projection import project_2d
 from .relevance import REASON, RELEVANT, relevance
@@ -605,26 +605,18 @@ def run_extension(
     """Compute the extension `key` of the stored run `base_key` once, as `pipeline.run` does a
     content key: a finished one is not recomputed (its manifest is returned), one another caller
     computes is waited for, otherwise it is claimed (unless `claimed`), extended (`extend`) and
-    stored with its tables and model; on an error the run is marked failed."""
-    while True:
-        manifest = store.run_manifest(key)
-        if manifest is not None:
-            return manifest
-        params = {"base_run_key": base_key, "recluster": recluster, "new_articles": len(new_articles)}
-        if claimed or store.claim_run(key, params, owner, stale_s=stale_s):
-            break
-        _wait_for_other(store, key, stale_s, poll_s)
-    try:
+    stored with its tables and model (`pipeline.compute_once`); on an error the run is marked failed."""
+
+    def compute() -> tuple[dict[str, pd.DataFrame], dict[str, Any], AnalysisModel]:
         base = stored_base(store, base_key, embedder=embedder)
         ext = extend(base, new_articles, embedder=embedder, cache=store, progress=progress, sources=sources,
                      recluster=recluster, key=key)
-        if progress:
-            progress("saving", 0, 1)
-        store.finish_run(key, ext.stored_tables(), ext.manifest, owner, model=ext.model)
-    except BaseException as exc:
-        store.fail_run(key, str(exc) or type(exc).__name__, owner)
-        raise
-    return ext.manifest
+        return ext.stored_tables(), ext.manifest, ext.model
+
+    params = {"base_run_key": base_key, "recluster": recluster, "new_articles": len(new_articles)}
+    stored = compute_once(store, key, params, owner, compute, claimed=claimed, stale_s=stale_s, poll_s=poll_s,
+                          progress=progress)
+    return stored[1] if stored is not None else store.run_manifest(key)
 
 
 def print_drift(drift: pd.DataFrame, level: float, stream=sys.stderr) -> bool:

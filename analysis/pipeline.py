@@ -614,27 +614,19 @@ def run(
     t0 = time.perf_counter()
     config = config.validated()
     key = key or key_of(articles, config, embedder)
-    analysis = None
-    while True:
-        stored = store.run_tables(key) if store is not None else None
-        if stored is not None:
-            break
-        if store is None or claimed or store.claim_run(key, {"config": config.as_dict()}, owner, stale_s=stale_s):
-            try:
-                analysis = analyse(articles, config, embedder=embedder, cache=store, progress=progress)
-                stored = analysis_tables(analysis), {**_stored_manifest(analysis.manifest), "run_key": key}
-                if store is not None:
-                    if progress:
-                        progress("saving", 0, 1)
-                    store.finish_run(key, *stored, owner, model=replace(analysis.model, run_key=key))
-            except BaseException as exc:
-                if store is not None:
-                    store.fail_run(key, str(exc) or type(exc).__name__, owner)
-                raise
-            break
-        log.info("run %s is being computed by another caller; waiting for it", key[:12])
-        _wait_for_other(store, key, stale_s, poll_s)
-    tables, manifest = stored
+    computed: list[Analysis] = []
+
+    def compute() -> tuple[dict[str, pd.DataFrame], dict[str, Any], AnalysisModel]:
+        computed.append(analyse(articles, config, embedder=embedder, cache=store, progress=progress))
+        a = computed[0]
+        return analysis_tables(a), {**_stored_manifest(a.manifest), "run_key": key}, replace(a.model, run_key=key)
+
+    stored = compute_once(store, key, {"config": config.as_dict()}, owner, compute, claimed=claimed,
+                          stale_s=stale_s, poll_s=poll_s, progress=progress)
+    analysis = computed[0] if computed else None
+    if stored is None:
+        stored = store.run_tables(key)
+    tables, manifest = stored[:2]
     frame_ids = list(manifest.get("frames") or ())
     manifest = _with_input(manifest, articles, config, rejected, sources)
     manifest["reused_run"] = analysis is None
@@ -653,6 +645,42 @@ def _stored_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a manifest a stored run keeps: none of the input's entries (`_with_input`)."""
     counts = {k: v for k, v in manifest["counts"].items() if k not in _INPUT_COUNTS}
     return {**{k: v for k, v in manifest.items() if k != "inputs"}, "counts": counts}
+
+
+def compute_once(
+    store: Store | None,
+    key: str,
+    params: Mapping[str, Any],
+    owner: str,
+    compute: Callable[[], tuple[dict[str, pd.DataFrame], dict[str, Any], AnalysisModel]],
+    *,
+    claimed: bool = False,
+    stale_s: float = 600.0,
+    poll_s: float = 0.5,
+    progress: StageProgress | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any], AnalysisModel] | None:
+    """Run `compute` for `key` once across callers sharing `store`: None when the run is finished
+    in the store (read it there); else this caller claims the key (unless `claimed`: it holds it
+    already; one another caller computes is waited for first), computes (tables, manifest, model),
+    stores them and returns them. On an error the run is marked failed. Without a store: computes."""
+    while True:
+        if store is not None and store.run_manifest(key) is not None and store.run_path(key) is not None:
+            return None
+        if store is None or claimed or store.claim_run(key, dict(params), owner, stale_s=stale_s):
+            try:
+                result = compute()
+                if store is not None:
+                    if progress:
+                        progress("saving", 0, 1)
+                    tables, manifest, model = result
+                    store.finish_run(key, tables, manifest, owner, model=model)
+            except BaseException as exc:
+                if store is not None:
+                    store.fail_run(key, str(exc) or type(exc).__name__, owner)
+                raise
+            return result
+        log.info("run %s is being computed by another caller; waiting for it", key[:12])
+        _wait_for_other(store, key, stale_s, poll_s)
 
 
 def _wait_for_other(store: Store, key: str, stale_s: float, poll_s: float) -> None:
