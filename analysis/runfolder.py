@@ -115,13 +115,9 @@ def articles_of(opened: OpenedRun) -> pd.DataFrame:
     out = pd.DataFrame({c: articles[c] if c in articles else None for c in S.ARTICLE_COLUMNS}, index=articles.index)
     for c in S.ARTICLE_COLUMNS:
         if c not in (S.DATE, S.DUPLICATES):
-            out[c] = [None if _missing(v) else _as_text(v) for v in out[c]]
+            out[c] = [None if pd.isna(v) else _as_text(v) for v in out[c]]
     out[S.DUPLICATES] = pd.to_numeric(out[S.DUPLICATES], errors="coerce").fillna(0).astype("int64")
     return out
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
 
 def _as_text(value: Any) -> str:
