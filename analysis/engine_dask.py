@@ -29,7 +29,6 @@ partition, not in SQLite) → frame scores. The client then
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import shutil
@@ -50,22 +49,43 @@ from .codebook import load_codebook
 from .config import PipelineConfig
 from .embeddings import Embedder, embed_texts, load_embedder
 from .errors import FramescopeError
+from .framing import FrameScores
 from .labeling import (
-    add_cluster_outlet_stats, cluster_outlet_stats, cluster_table, ctfidf_from_counts, label_from_terms, term_counts,
+    add_cluster_outlet_stats,
+    cluster_outlet_stats,
+    cluster_table,
+    ctfidf_from_counts,
+    label_from_terms,
+    term_counts,
     top_terms,
 )
 from .model_artifact import MODEL_DIR, build_model, fit_thresholds, frame_scorer_spec, low_fit_flags
 from .passages import split_key, split_passages
 from .pipeline import (
-    _article_table, _no_scores, add_summary_sums, annotate_passages, canonical_order, excluded_table,
-    make_scorer, summary_from_sums, summary_sums,
+    _article_table,
+    _no_scores,
+    add_summary_sums,
+    annotate_passages,
+    canonical_order,
+    excluded_table,
+    make_scorer,
+    summary_from_sums,
+    summary_sums,
 )
-from .reprints import counted_passages
 from .projection import map_axes, project_2d
 from .relevance import REASON, RELEVANT, relevance
+from .reprints import counted_passages
 from .static_encoder import FAST_MODEL
 from .syndication import (
-    GROUP, SyndicationParams, band_keys, copy_groups, no_copies, pairs_sharing_a_key, syndication_table, trigram_sets, verify,
+    GROUP,
+    SyndicationParams,
+    band_keys,
+    copy_groups,
+    no_copies,
+    pairs_sharing_a_key,
+    syndication_table,
+    trigram_sets,
+    verify,
 )
 
 PLUGIN = "framescope-stages"
@@ -143,27 +163,43 @@ def _partition_key(articles: pd.DataFrame) -> str:
     return h.hexdigest()[:20]
 
 
-@dataclass
-class Part:
-    """What a worker keeps of one partition between the two passes."""
+@dataclass(frozen=True)
+class PartRef:
+    """A partition between passes: what a worker left of it on disk, in the run's work folder
+    (`OUT/_work/part-NNNNN/`, on the file system the workers share with the client). Workers hold
+    no partition in memory between passes, so a worker's memory is that of one partition at a
+    time, whatever the number of partitions it processes."""
 
     index: int
-    articles: pd.DataFrame
-    passages: pd.DataFrame
-    scores: Any  # FrameScores
+    folder: str
     cache_key: str
-    positions: np.ndarray | None = None  # set by assign_partition
-    sims: np.ndarray | None = None
-    trigrams: Any = None  # passage × hashed-trigram CSR matrix
-    keys: np.ndarray | None = None  # LSH band keys per passage
-    local_pairs: pd.DataFrame | None = None  # verified copies inside the partition (row positions)
-    coords: np.ndarray | None = None
-    terms: np.ndarray | None = None
-    counts: Any = None
+    n_passages: int
+
+    def path(self, name: str) -> Path:
+        return Path(self.folder) / name
+
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(self.path(f"{name}.parquet"), columns=list(columns) if columns else None)
+
+    def put(self, name: str, table: pd.DataFrame) -> None:
+        table.to_parquet(self.path(f"{name}.parquet"), index=False)
+
+    def arrays(self, name: str) -> dict[str, np.ndarray]:
+        with np.load(self.path(f"{name}.npz"), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def scores(self, frame_ids: Sequence[str]) -> FrameScores:
+        a = self.arrays("scores")
+        evidence = self.table("evidence").to_numpy(dtype=object).reshape(a["scores"].shape)
+        return FrameScores(tuple(frame_ids), a["scores"], a["present"], evidence, a["thresholds"])
 
 
-def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str) -> Part:
-    """Pass 1 on a worker: relevance, passages, embeddings (cached), frame scores."""
+def _work_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / "_work"
+
+
+def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str, work_dir: str) -> PartRef:
+    """Pass 1 on a worker: relevance, passages, embeddings (cached), frame scores, left on disk."""
     w = _stages()
     c = w.config
     articles = articles.reset_index(drop=True).copy()
@@ -179,33 +215,43 @@ def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str) -> Part:
     vectors = embed_texts(passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), w.embedder,
                           ParquetVectorCache(Path(cache_dir), key)).vectors
     scores = w.scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(w.codebook)
-    return Part(index, articles, passages, scores, key)
+    ref = PartRef(index, str(Path(work_dir) / f"part-{index:05d}"), key, len(passages))
+    ref.path("").mkdir(parents=True, exist_ok=True)
+    ref.put("articles", articles)
+    ref.put("passages", passages)
+    np.savez(ref.path("scores.npz"), scores=scores.scores, present=scores.present, thresholds=scores.thresholds)
+    ref.put("evidence", pd.DataFrame(scores.evidence.astype(str), columns=list(scores.frame_ids)))
+    return ref
 
 
-def _vectors(part: Part, cache_dir: str) -> np.ndarray:
+def _vectors(ref: PartRef, cache_dir: str, passages: pd.DataFrame | None = None) -> np.ndarray:
     w = _stages()
-    return embed_texts(part.passages[S.TEXT].tolist(), part.passages[S.TEXT_HASH].tolist(), w.embedder,
-                       ParquetVectorCache(Path(cache_dir), part.cache_key)).vectors
+    p = passages if passages is not None else ref.table("passages", [S.TEXT, S.TEXT_HASH])
+    return embed_texts(p[S.TEXT].tolist(), p[S.TEXT_HASH].tolist(), w.embedder,
+                       ParquetVectorCache(Path(cache_dir), ref.cache_key)).vectors
 
 
-def sample_partition(part: Part, cache_dir: str, share: float, seed: int) -> np.ndarray:
+def sample_partition(ref: PartRef, cache_dir: str, share: float, seed: int) -> np.ndarray:
     """A seeded share of the partition's vectors, for fitting k-means on the client."""
-    x = _vectors(part, cache_dir)
-    rng = np.random.default_rng([seed, part.index])
+    x = _vectors(ref, cache_dir)
+    rng = np.random.default_rng([seed, ref.index])
     take = rng.random(len(x)) < share
     return x[take]
 
 
-def assign_partition(part: Part, cache_dir: str, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
-                     labels_per_cluster: int, seed: int) -> Part:
-    """Pass 2 on a worker: nearest centroid, map, term counts, copies inside the partition."""
-    w = _stages()
-    c = w.config
-    x = _vectors(part, cache_dir)
+def assign_partition(ref: PartRef, cache_dir: str, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
+                     labels_per_cluster: int, seed: int) -> dict[str, Any]:
+    """Pass 2 on a worker: nearest centroid, map, term counts, copies inside the partition.
+
+    Leaves the assignments, map coordinates, LSH band keys and inside copies on disk and returns
+    what the client needs: assignments, cosines, term counts and the distinct band keys."""
+    c = _stages().config
+    passages = ref.table("passages", [S.TEXT, S.TEXT_HASH, S.OUTLET])
+    x = _vectors(ref, cache_dir, passages)
     positions, sims = assign(x, centroids)
     k = len(centroids)
-    rng = np.random.default_rng([seed, part.index, 1])
-    texts = part.passages[S.TEXT].to_numpy()
+    rng = np.random.default_rng([seed, ref.index, 1])
+    texts = passages[S.TEXT].to_numpy()
     docs = []
     for cl in range(k):
         idx = np.flatnonzero(positions == cl)
@@ -216,77 +262,64 @@ def assign_partition(part: Part, cache_dir: str, centroids: np.ndarray, axes: tu
     params = _synd_params(c)
     trigrams = trigram_sets(texts.astype(str).tolist())
     keys = band_keys(trigrams, params)
-    local = verify(trigrams, x, part.passages[S.OUTLET].to_numpy(), pairs_sharing_a_key(keys), params)
-    return dataclasses.replace(part, positions=positions, sims=sims, trigrams=trigrams, keys=keys, local_pairs=local,
-                               coords=project_2d(x, axes), terms=terms, counts=counts)
+    local = verify(trigrams, x, passages[S.OUTLET].to_numpy(), pairs_sharing_a_key(keys), params)
+    np.savez(ref.path("assigned.npz"), positions=positions, sims=sims, coords=project_2d(x, axes), keys=keys)
+    ref.put("local_pairs", local)
+    distinct = np.unique(keys)
+    return {"terms": terms, "counts": counts, "positions": positions, "similarity": sims,
+            "band_keys": distinct[distinct != 0]}
 
 
 def _synd_params(c: PipelineConfig) -> SyndicationParams:
     return SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard)
 
 
-def partition_band_keys(part: Part) -> np.ndarray:
-    """The distinct LSH band keys of a partition (what the client needs to spot shared ones)."""
-    keys = np.unique(part.keys)
-    return keys[keys != 0]
-
-
-def copy_candidates(part: Part, cache_dir: str, shared: np.ndarray) -> dict[str, Any]:
+def copy_candidates(ref: PartRef, cache_dir: str, shared: np.ndarray) -> dict[str, Any]:
     """The partition's side of cross-partition syndication: its inside copies, and the passages
     holding a band key that another partition holds too, with what verifying them needs."""
-    rows = np.flatnonzero(np.isin(part.keys, shared).any(axis=1)) if len(shared) else np.zeros(0, np.int64)
-    local = part.local_pairs
+    keys = ref.arrays("assigned")["keys"]
+    rows = np.flatnonzero(np.isin(keys, shared).any(axis=1)) if len(shared) else np.zeros(0, np.int64)
+    local = ref.table("local_pairs")
     members = np.union1d(rows, np.concatenate([local["i"], local["j"]]).astype(np.int64))
-    p = part.passages
+    p = ref.table("passages", [S.TEXT, S.TEXT_HASH, S.OUTLET, S.DATE, S.PASSAGE_ID])
+    texts = p[S.TEXT].to_numpy()[rows].astype(str).tolist()
     return {
-        "local": local, "rows": rows, "keys": part.keys[rows], "trigrams": part.trigrams[rows],
-        "vectors": _vectors(part, cache_dir)[rows] if len(rows) else np.zeros((0, 0), np.float32),
+        "local": local, "rows": rows, "keys": keys[rows], "trigrams": trigram_sets(texts),
+        "vectors": _vectors(ref, cache_dir, p)[rows] if len(rows) else np.zeros((0, 0), np.float32),
         "outlets": p[S.OUTLET].to_numpy()[rows], "members": members,
         "dates": p[S.DATE].to_numpy()[members], "passage_ids": p[S.PASSAGE_ID].astype(str).to_numpy()[members],
         "n": len(p),
     }
 
 
-def assignment_summary(part: Part) -> dict[str, Any]:
-    """The small part of pass 2 the client needs: assignments, cosines, term counts."""
-    return {"terms": part.terms, "counts": part.counts, "positions": part.positions, "similarity": part.sims}
-
-
-@dataclass(frozen=True)
-class Finished:
-    """What a worker keeps of a partition for the summaries: its rows without their text."""
-
-    articles: pd.DataFrame
-    passages: pd.DataFrame
-    counted: pd.DataFrame  # the rows the aggregates count (reprints.counted_passages)
-    positions: np.ndarray
-
-
-def finish_partition(part: Part, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str],
-                     synd: pd.DataFrame, count_syndicated: str) -> Finished:
-    """Pass 3 on a worker: low fit, the passages and frames Parquet parts, the article rows."""
-    low = low_fit_flags(part.positions, part.sims, thresholds)
-    passages = annotate_passages(part.passages, part.articles, part.positions, label_of, part.sims, low,
-                                 part.scores, synd, part.coords)
+def finish_partition(ref: PartRef, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str],
+                     synd: pd.DataFrame, count_syndicated: str) -> dict[str, Any]:
+    """Pass 3 on a worker: low fit, the passages and frames Parquet parts, and the client's share:
+    the article rows (without their text, which the client has), cluster sizes by outlet, and the
+    date spans of the passages and of the rows the aggregates count (left on disk for the sums)."""
+    w = _stages()
+    articles, passages = ref.table("articles"), ref.table("passages")
+    a = ref.arrays("assigned")
+    scores = ref.scores(w.codebook.ids)
+    low = low_fit_flags(a["positions"], a["sims"], thresholds)
+    annotated = annotate_passages(passages, articles, a["positions"], label_of, a["sims"], low, scores, synd,
+                                  a["coords"])
     out = Path(out_dir)
-    for name, table in (("passages", passages), ("frames", part.scores.long_table(part.passages[S.PASSAGE_ID]))):
+    for name, table in (("passages", annotated), ("frames", scores.long_table(passages[S.PASSAGE_ID]))):
         (out / name).mkdir(parents=True, exist_ok=True)
-        table.to_parquet(out / name / f"part-{part.index:05d}.parquet", index=False)
-    clustering = Clustering(part.positions, np.zeros((0, 0)), part.sims, len(thresholds), "dask")
-    articles = _article_table(part.articles, passages, clustering, part.scores, label_of)
-    slim = passages.drop(columns=[S.TEXT, S.TITLE], errors="ignore")
-    return Finished(articles, slim, counted_passages(slim, count_syndicated), part.positions)
+        table.to_parquet(out / name / f"part-{ref.index:05d}.parquet", index=False)
+    clustering = Clustering(a["positions"], np.zeros((0, 0)), a["sims"], len(thresholds), "dask")
+    rows = _article_table(articles, annotated, clustering, scores, label_of)
+    slim = annotated.drop(columns=[S.TEXT, S.TITLE], errors="ignore")
+    counted = counted_passages(slim, count_syndicated)
+    ref.put("counted", counted)
+    return {"articles": rows.drop(columns=[S.TEXT]), "columns": list(rows.columns),
+            "outlet_stats": cluster_outlet_stats(slim, a["positions"]),
+            "span": A.date_span(slim[S.DATE]), "counted_span": A.date_span(counted[S.DATE])}
 
 
-def partition_outputs(fin: Finished) -> dict[str, Any]:
-    """The client's share of a finished partition: its article rows, its cluster sizes by
-    outlet, and the date spans of its passages and of its counted rows."""
-    return {"articles": fin.articles, "outlet_stats": cluster_outlet_stats(fin.passages, fin.positions),
-            "span": A.date_span(fin.passages[S.DATE]), "counted_span": A.date_span(fin.counted[S.DATE])}
-
-
-def partition_summary_sums(fin: Finished, frame_ids: list[str], cluster_ids: list[int], period: str) -> dict[str, Any]:
-    return summary_sums(fin.counted, frame_ids, cluster_ids, period)
+def partition_summary_sums(ref: PartRef, frame_ids: list[str], cluster_ids: list[int], period: str) -> dict[str, Any]:
+    return summary_sums(ref.table("counted"), frame_ids, cluster_ids, period)
 
 
 # --- the client --------------------------------------------------------------------------
@@ -332,11 +365,14 @@ def run_dask(
     for stale in ("passages", "frames"):  # parts of an earlier run in the same folder
         shutil.rmtree(out_dir / stale, ignore_errors=True)
     client.register_plugin(StageWorker(config, embedder_factory), name=PLUGIN)
+    work = _work_dir(out_dir)
+    shutil.rmtree(work, ignore_errors=True)
     blocks = article_blocks(canonical_order(articles), partition_rows)  # the order analyse uses
     scattered = client.scatter(blocks)  # the article blocks go to the workers once, not inside the task graph
-    parts = [client.submit(embed_partition, i, b, str(cache_dir), pure=False) for i, b in enumerate(scattered)]
-    sizes = client.gather([client.submit(lambda p: len(p.passages), p) for p in parts])
-    n = int(sum(sizes))
+    parts: list[PartRef] = client.gather([client.submit(embed_partition, i, b, str(cache_dir), str(work), pure=False)
+                                          for i, b in enumerate(scattered)])
+    del scattered  # released on the workers: from here each pass reads its partition from disk
+    n = int(sum(p.n_passages for p in parts))
     timings["embed_and_frames"] = round(time.perf_counter() - t0, 3)
     log(f"  passages, embeddings and frame scores of {n} passages in {len(blocks)} partitions: "
         f"{timings['embed_and_frames']:.1f}s")
@@ -354,25 +390,25 @@ def run_dask(
     t = time.perf_counter()
     k = len(centroids)
     per_cluster = max(1, 1500 // max(len(blocks), 1))
-    parts = [client.submit(assign_partition, p, str(cache_dir), centroids, axes, per_cluster, config.seed,
-                           pure=False) for p in parts]
-    assigned = client.gather([client.submit(assignment_summary, p) for p in parts])
+    assigned = client.gather([client.submit(assign_partition, p, str(cache_dir), centroids, axes, per_cluster,
+                                            config.seed, pure=False) for p in parts])
     positions = np.concatenate([a["positions"] for a in assigned]) if assigned else np.zeros(0, int)
     sims = np.concatenate([a["similarity"] for a in assigned]) if assigned else np.zeros(0, np.float32)
     thresholds = fit_thresholds(positions, sims, k)
     terms, weights = _summed_term_weights(assigned, k)
+    band_keys_of = [a["band_keys"] for a in assigned]
+    del assigned
     timings["assign"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
     label_of = {c: label_from_terms(t) for c, t in enumerate(
         top_terms(terms, weights, config.n_label_terms) if len(terms) else [[] for _ in range(k)])}
     t = time.perf_counter()
-    synd = _copies_across_partitions(client, parts, str(cache_dir), _synd_params(config))
+    synd = _copies_across_partitions(client, parts, band_keys_of, str(cache_dir), _synd_params(config))
     timings["syndication"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    finished = [client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s, config.count_syndicated,
-                              pure=False) for p, s in zip(parts, synd, strict=True)]
-    outputs = client.gather([client.submit(partition_outputs, f) for f in finished])
-    art = pd.concat([o["articles"] for o in outputs], ignore_index=True)
+    outputs = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s,
+                                           config.count_syndicated, pure=False) for p, s in zip(parts, synd, strict=True)])
+    art = _with_text(pd.concat([o["articles"] for o in outputs], ignore_index=True), articles,
+                     outputs[0]["columns"] if outputs else [])
     low = low_fit_flags(positions, sims, thresholds)
     clusters = cluster_table(None, positions, sims, n_terms=config.n_label_terms, n_representatives=0,
                              seed=config.seed, low_fit=low, term_weights=(terms, weights),
@@ -383,8 +419,9 @@ def run_dask(
     # aggregates are partition sums: the period from the summed date span, then the cells summed
     counted_dates = A.span_dates(A.add_date_spans([o["counted_span"] for o in outputs]))
     period = A.resolve_period(config.period, counted_dates)
-    sums = add_summary_sums(client.gather([client.submit(partition_summary_sums, f, frame_ids, list(range(k)), period)
-                                           for f in finished]))
+    sums = add_summary_sums(client.gather([client.submit(partition_summary_sums, p, frame_ids, list(range(k)), period)
+                                           for p in parts]))
+    shutil.rmtree(work, ignore_errors=True)
     tables = {
         "articles": art, "clusters": clusters,
         **summary_from_sums(sums, frame_ids, label_of, period, config.min_cell_n),
@@ -418,11 +455,10 @@ def run_dask(
     return DaskRun(tables, manifest, model)
 
 
-def _copies_across_partitions(client: Any, parts: list[Any], cache_dir: str,
+def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.ndarray], cache_dir: str,
                               params: SyndicationParams) -> list[pd.DataFrame]:
     """Copy groups over the whole corpus, one syndication frame per partition (see step 3 of
     the module docstring): only passages holding a band key of two partitions travel."""
-    keys = client.gather([client.submit(partition_band_keys, p) for p in parts])
     seen, times = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.uint64), return_counts=True)
     shared = client.scatter(seen[times > 1], broadcast=True)
     cands = client.gather([client.submit(copy_candidates, p, cache_dir, shared, pure=False) for p in parts])
@@ -458,6 +494,14 @@ def _copies_across_partitions(client: Any, parts: list[Any], cache_dir: str,
             frame[col] = values
         out.append(frame)
     return out
+
+
+def _with_text(rows: pd.DataFrame, articles: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The article rows the workers sent (without text), with the text the client ingested."""
+    if rows.empty:
+        return rows
+    text = articles.drop_duplicates(S.ARTICLE_ID).set_index(S.ARTICLE_ID)[S.TEXT]
+    return rows.assign(**{S.TEXT: rows[S.ARTICLE_ID].map(text)})[columns]
 
 
 def _summed_term_weights(assigned: list[dict[str, Any]], k: int) -> tuple[np.ndarray, np.ndarray]:

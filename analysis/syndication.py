@@ -42,12 +42,19 @@ class SyndicationParams:
     rows: int = 3
 
 
+_BUCKETS = 2**24
+
+
 def trigram_sets(texts: list[str]):
     """Binary passage × hashed-trigram matrix (2^24 buckets: collisions between two passages
     of ~100 trigrams each have odds of about 1 in 1,700, and building no vocabulary is 6× faster)."""
+    if not texts:  # the vectorizer cannot take none
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((0, _BUCKETS), dtype=np.float32)
     vec = HashingVectorizer(
         ngram_range=(3, 3), binary=True, lowercase=True, token_pattern=r"(?u)\b\w+\b",
-        n_features=2**24, norm=None, alternate_sign=False, dtype=np.float32,
+        n_features=_BUCKETS, norm=None, alternate_sign=False, dtype=np.float32,
     )
     return vec.transform(texts).tocsr()
 

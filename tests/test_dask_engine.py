@@ -43,6 +43,7 @@ def test_same_centroids_give_identical_assignments(client, local, demo_sample, t
     a, _ = local
     run = _dask(client, demo_sample, tmp_path, centroids=a.model.centroids)
     assert run.manifest["partitions"] == 3 and len(list((tmp_path / "out" / "passages").glob("*.parquet"))) == 3
+    assert not (tmp_path / "out" / "_work").exists()  # the partitions' state between passes is cleared
     got = _passages(tmp_path / "out")
     want = a.passages.sort_values("passage_id").reset_index(drop=True)
     assert got["passage_id"].tolist() == want["passage_id"].tolist()
