@@ -69,6 +69,19 @@ def distil(target: Path, source: str | None = None, pca_dims: int = PCA_DIMS) ->
     return target
 
 
+def ensure_distilled(target: Path, source: str) -> Path:
+    """`target`, distilled once: processes starting together (the Dask engine's workers on
+    first use) wait on a file lock beside it, and the later ones find it done."""
+    from filelock import FileLock
+
+    if not (target / _META).is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target.parent / f".{target.name}.lock")):
+            if not (target / _META).is_file():
+                distil(target, source)
+    return target
+
+
 @dataclass
 class StaticEmbedder:
     """The distilled model behind the Embedder interface (analysis.embeddings.Embedder)."""
@@ -106,7 +119,6 @@ def load_static(folder: str | None = None) -> StaticEmbedder:
     if folder is None:
         source = resolve_model_path(DEFAULT_MODEL)
         target = models_dir() / f"minilm-static-{weights_digest(source)[:12]}-pca{PCA_DIMS}"
-        if not (target / _META).is_file():
-            distil(target, source)
+        ensure_distilled(target, source)
         folder = str(target)
     return StaticEmbedder(Path(folder))
