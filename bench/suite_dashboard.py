@@ -59,10 +59,20 @@ DONE_JS = """(n) => {
     '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks');
   return charts.length >= n;
 }"""
-RUNNING_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-script-state') !== 'notRunning';
+ARM_JS = """() => {
+  // counts the reruns that start from now on, however short: a MutationObserver sees the
+  // script-state attribute change even when the rerun ends before any poll would look
+  window.__fsReruns = 0;
+  if (window.__fsObserver) window.__fsObserver.disconnect();
+  window.__fsObserver = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.getAttribute('data-test-script-state') !== 'notRunning') window.__fsReruns += 1;
+    }
+  });
+  window.__fsObserver.observe(document.body, {attributes: true, subtree: true,
+                                              attributeFilter: ['data-test-script-state']});
 }"""
+RERAN_JS = "() => (window.__fsReruns || 0) > 0"
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 CHARTS = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks'
 
@@ -141,16 +151,24 @@ async def _errors(page) -> list[str]:
     return [(await loc.nth(i).inner_text())[:200] for i in range(n)]
 
 
+async def _arm(page) -> None:
+    """Start counting reruns: call before the action whose rerun `_done` waits for."""
+    await page.evaluate(ARM_JS)
+
+
 async def _done(page, n_charts: int, timeout_ms: int, saw_run_ms: int = 3000) -> None:
-    """Wait for the rerun an action triggered to start (best effort), then for it to finish."""
+    """Wait until the rerun the action triggered has started (seen by the observer `_arm`
+    installed, so a fast rerun is never missed; an action that reruns nothing waits
+    `saw_run_ms`), then until it has finished and the charts are drawn."""
     try:
-        await page.wait_for_function(RUNNING_JS, timeout=saw_run_ms, polling="raf")
-    except Exception:  # too fast to observe: the DONE check below still has to hold
+        await page.wait_for_function(RERAN_JS, timeout=saw_run_ms, polling=20)
+    except Exception:  # no rerun at all: the DONE check below still has to hold
         pass
-    await page.wait_for_function(DONE_JS, arg=n_charts, timeout=timeout_ms, polling=50)
+    await page.wait_for_function(DONE_JS, arg=n_charts, timeout=timeout_ms, polling=20)
 
 
 async def switch_page(page, title: str, timeout_ms: int) -> float:
+    await _arm(page)
     t0 = time.perf_counter()
     await page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).first.click()
     await page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout_ms)
@@ -162,6 +180,7 @@ async def add_outlet(page, outlet: str, timeout_ms: int) -> float:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets").first
     await box.locator("input").first.click()
     await box.locator("input").first.fill(outlet)
+    await _arm(page)
     t0 = time.perf_counter()
     await box.locator("input").first.press("Enter")
     await _done(page, 1, timeout_ms)
