@@ -22,7 +22,7 @@ import typing
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_CODEBOOK, DEMO_CORPUS, PipelineConfig, default_store_path, field_help
+from .config import COMMAND_LINE_LIMITS, DEFAULT_CODEBOOK, DEMO_CORPUS, PipelineConfig, default_store_path, field_help
 from .errors import FramescopeError
 
 EXIT_USAGE = 2
@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_scaled(args, config)
     inputs = args.inputs or [str(DEMO_CORPUS)]
     t0 = time.perf_counter()
-    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst, limits=COMMAND_LINE_LIMITS)
     ingest_seconds = round(time.perf_counter() - t0, 4)
     if not args.quiet:
         print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
@@ -188,7 +188,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Read the inputs as `run` would and report every rejected row, without analysing."""
     from .ingest import ingest
 
-    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst, limits=COMMAND_LINE_LIMITS)
     print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
           f"{len(result.articles)} articles, {len(result.rejected)} rejected, "
           f"{result.n_duplicates} duplicate copies collapsed")

@@ -51,6 +51,11 @@ class IngestLimits:
     max_session_bytes: int = _opt(1 * 2**30, "Most bytes one dashboard session may upload in all.")
 
 
+# Files named on the command line are the user's own: their total is not capped (each file's caps
+# stay), since the Dask engine exists for corpora far larger than one dashboard upload.
+COMMAND_LINE_LIMITS = IngestLimits(max_upload_bytes=2**62)
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Parameters of one run. Defaults are what the dashboard and `framescope run` use."""

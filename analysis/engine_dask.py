@@ -46,7 +46,7 @@ from . import aggregates as A
 from . import schema as S
 from .clustering import Clustering, assign, cluster_embeddings
 from .codebook import load_codebook
-from .config import PipelineConfig
+from .config import COMMAND_LINE_LIMITS, PipelineConfig
 from .embeddings import Embedder, embed_texts, load_embedder
 from .errors import FramescopeError
 from .framing import FrameScores
@@ -63,12 +63,12 @@ from .model_artifact import MODEL_DIR, build_model, fit_thresholds, frame_scorer
 from .passages import split_key, split_passages
 from .pipeline import (
     _article_table,
-    _no_scores,
     add_summary_sums,
     annotate_passages,
     canonical_order,
     excluded_table,
     make_scorer,
+    score_passages,
     summary_from_sums,
     summary_sums,
 )
@@ -214,7 +214,7 @@ def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str, work_dir
     key = _partition_key(articles)
     vectors = embed_texts(passages[S.TEXT].tolist(), passages[S.TEXT_HASH].tolist(), w.embedder,
                           ParquetVectorCache(Path(cache_dir), key)).vectors
-    scores = w.scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(w.codebook)
+    scores = score_passages(w.scorer, w.codebook, vectors, passages[S.TEXT].tolist())
     ref = PartRef(index, str(Path(work_dir) / f"part-{index:05d}"), key, len(passages))
     ref.path("").mkdir(parents=True, exist_ok=True)
     ref.put("articles", articles)
@@ -555,7 +555,7 @@ def cmd_run_dask(args: Any, config: PipelineConfig) -> int:
 
     inputs = _expand(args.inputs)
     t0 = time.perf_counter()
-    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    result = ingest(inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst, limits=COMMAND_LINE_LIMITS)
     if not args.quiet:
         print(f"framescope: read {result.n_rows_read} rows from {len(result.files)} file(s): "
               f"{len(result.articles)} articles, {len(result.rejected)} rejected", file=sys.stderr)

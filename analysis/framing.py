@@ -105,6 +105,14 @@ class FrameScores:
     evidence: np.ndarray  # (n, F) object: the prototype text that matched best
     thresholds: np.ndarray  # (F,)
 
+    @classmethod
+    def concat(cls, parts: Sequence[FrameScores]) -> FrameScores:
+        """The scores of consecutive batches of passages as one (same frames and thresholds)."""
+        first = parts[0]
+        return cls(first.frame_ids, np.concatenate([p.scores for p in parts]),
+                   np.concatenate([p.present for p in parts]), np.concatenate([p.evidence for p in parts]),
+                   first.thresholds)
+
     def dominant(self) -> np.ndarray:
         """Per passage, the id of its strongest present frame, or schema.NO_FRAME."""
         masked = np.where(self.present, self.scores, -1.0)

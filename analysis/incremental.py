@@ -45,7 +45,7 @@ from . import aggregates as A
 from . import schema as S
 from .clustering import Clustering, assign
 from .codebook import load_codebook
-from .config import PipelineConfig
+from .config import COMMAND_LINE_LIMITS, PipelineConfig
 from .embeddings import Embedder, embed_texts, load_embedder
 from .errors import FramescopeError
 from .export import neutralise
@@ -56,7 +56,7 @@ from .model_artifact import (
 from .passages import split_key, split_passages
 from .pipeline import (
     CLUSTER_LABEL, MAIN_CLUSTER_ID, Cache, RunOutput, StageProgress, _article_table, _cluster, annotate_passages,
-    articles_digest, code_digest, compute_once, excluded_table, make_scorer, summary_tables,
+    articles_digest, code_digest, compute_once, excluded_table, make_scorer, score_passages, summary_tables,
 )
 from .projection import project_2d
 from .relevance import REASON, RELEVANT, relevance
@@ -405,9 +405,7 @@ def extend(
     t = lap("embed", t)
 
     scorer = make_scorer(config, embedder, codebook, cache)
-    from .pipeline import _no_scores
-
-    scores = scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(codebook)
+    scores = score_passages(scorer, codebook, vectors, passages[S.TEXT].tolist())
     t = lap("frames", t)
 
     old = base.passages
@@ -659,7 +657,7 @@ def cmd_run_scaled(args: Any, config: PipelineConfig) -> int:
     # --base: a run folder, or the key of a finished run in an existing store (e.g. a dashboard's run)
     by_key = store_path is not None and store_path.is_file() and not Path(args.base).is_dir()
     base = None if by_key else read_run(args.base)  # a folder, or its one-line error before any work
-    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst)
+    result = ingest(args.inputs, mapping=_mapping(args.map), dayfirst=args.dayfirst, limits=COMMAND_LINE_LIMITS)
     store = None if store_path is None else Store(store_path)
     try:
         if base is None:

@@ -215,7 +215,7 @@ def analyse(
 
     with timer.stage("frames"):
         scorer = make_scorer(config, embedder, codebook, cache)
-        scores = scorer.score(vectors, passages[S.TEXT].tolist()) if len(vectors) else _no_scores(codebook)
+        scores = score_passages(scorer, codebook, vectors, passages[S.TEXT].tolist())
 
     with timer.stage("syndication"):
         synd = syndication(
@@ -289,10 +289,20 @@ def _topic_gate(
     return articles, passages[keep].reset_index(drop=True), vectors[keep]
 
 
-def _no_scores(codebook: Codebook) -> FrameScores:
-    f = len(codebook.frames)
-    return FrameScores(tuple(codebook.ids), np.zeros((0, f), np.float32), np.zeros((0, f), bool),
-                       np.empty((0, f), object), np.full(f, 0.5))
+SCORE_BATCH = 4096  # passages scored at once: sentence scoring holds every sentence's vector and similarities
+
+
+def score_passages(scorer: Any, codebook: Codebook, vectors: np.ndarray, texts: Sequence[str],
+                   batch: int = SCORE_BATCH) -> FrameScores:
+    """Frame scores of passages, a batch at a time so memory stays that of one batch (a
+    passage's score depends on it alone, so batching changes only float rounding); none for no passages."""
+    if not len(vectors):
+        f = len(codebook.frames)
+        return FrameScores(tuple(codebook.ids), np.zeros((0, f), np.float32), np.zeros((0, f), bool),
+                           np.empty((0, f), object), np.full(f, 0.5))
+    texts = list(texts)
+    return FrameScores.concat([scorer.score(vectors[i:i + batch], texts[i:i + batch])
+                               for i in range(0, len(vectors), batch)])
 
 
 def _article_table(

@@ -257,7 +257,7 @@ def dask_real(res: SuiteResult, mode: str) -> None:
 
 
 def dask_fast(res: SuiteResult, mode: str) -> None:
-    from analysis.config import PipelineConfig
+    from analysis.config import COMMAND_LINE_LIMITS, PipelineConfig
     from analysis.ingest import ingest
 
     sizes = tuple(int(x) for x in os.environ.get("FRAMESCOPE_SCALE_OUT_FAST_SIZES", "").split(",") if x) \
@@ -267,7 +267,7 @@ def dask_fast(res: SuiteResult, mode: str) -> None:
         n_articles = max(10, int(target / 3.4))  # ~3.4 passages per scaled article
         log(f"  scale-out: Dask, fast encoder, ~{target:,} passages ({n_articles:,} articles), 2 workers × 1 thread")
         t = time.perf_counter()
-        arts = ingest(scaled_csvs(n_articles, per_file=10_000, seed=7, prefix="m")).articles
+        arts = ingest(scaled_csvs(n_articles, per_file=10_000, seed=7, prefix="m"), limits=COMMAND_LINE_LIMITS).articles
         prep = time.perf_counter() - t
         r = _dask_run(arts, PipelineConfig(model="fast", k=20), 2, CACHE / f"scale-out-fast-{target}",
                       partition_rows=10_000, sample=50_000)

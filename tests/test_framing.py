@@ -205,3 +205,21 @@ def test_generic_frames_sample_finds_angle_frames(embedder):
     f1 = frame_metrics(labels, s.scores, s.thresholds).set_index("frame_id")["f1"]
     assert f1.mean() >= 0.75, f1
     assert f1["human_interest"] >= 0.75 and f1["morality"] >= 0.75, f1
+
+
+def test_scoring_in_batches_gives_the_scores_of_one_pass(scorer, embedder, seed_text):
+    """The engines score a batch of passages at a time (memory): a passage's score is its own."""
+    from analysis.pipeline import score_passages
+
+    texts = [p for p in seed_text.split("\n\n") if p.strip()] + [
+        "Pipeline gas exports to China climbed. Chinese microchips fed Russia's arms factories.",
+        "The leaders met in Moscow and praised a friendship without limits.",
+    ]
+    x = embedder.encode(texts)
+    whole = scorer.score(x, texts)
+    batched = score_passages(scorer, scorer.codebook, x, texts, batch=3)
+    np.testing.assert_allclose(batched.scores, whole.scores, atol=1e-5)  # matrix products round by shape
+    np.testing.assert_array_equal(batched.present, whole.present)
+    assert batched.evidence.tolist() == whole.evidence.tolist() and batched.frame_ids == whole.frame_ids
+    none = score_passages(scorer, scorer.codebook, x[:0], [])
+    assert none.scores.shape == (0, len(scorer.codebook.frames))
