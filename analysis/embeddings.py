@@ -337,7 +337,8 @@ def embed_texts(
 
     Missing texts are encoded longest-first in chunks (less padding per batch), each
     chunk saved to the cache as soon as it is done, so an interrupted run loses at
-    most one chunk of work. Progress counts passages (a text that occurs twice counts
+    most one chunk of work. A chunk is at least the encoder's own batch (the static
+    encoder's 1,024: 128 of its passages are a few milliseconds, less than saving them). Progress counts passages (a text that occurs twice counts
     twice; cached ones are done from the start), reported after every chunk of a few
     seconds' work.
     """
@@ -354,6 +355,7 @@ def embed_texts(
     done = n - sum(copies.values())
     if progress:
         progress(done, n)
+    chunk = max(chunk, int(getattr(embedder, "batch_size", 0) or 0))
     for i in range(0, len(order), chunk):
         part = order[i : i + chunk]
         vecs = embedder.encode([todo[h] for h in part])

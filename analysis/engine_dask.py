@@ -93,33 +93,47 @@ _VECTOR = "vector"
 
 
 class ParquetVectorCache:
-    """The embedding cache of one partition: `<folder>/<model id>/<partition key>.parquet`.
+    """The embedding cache of one partition: `<folder>/<model id>/<partition key>/*.parquet`.
 
-    A file per partition suits a shared or network file system (no locking, one writer
-    per file); a re-run of the same partition reads its vectors back instead of encoding.
+    A folder per partition suits a shared or network file system (no locking, one writer per
+    folder); each chunk the encoder finishes is a file of its own, so saving costs the chunk,
+    not a rewrite of everything saved before (that was quadratic: 34k passages took minutes).
+    A re-run of the same partition reads its vectors back instead of encoding.
     """
 
     def __init__(self, folder: Path, key: str) -> None:
         self.folder, self.key = Path(folder), key
 
-    def _path(self, model_id: str) -> Path:
-        return self.folder / hashlib.sha256(model_id.encode()).hexdigest()[:16] / f"{self.key}.parquet"
+    def _dir(self, model_id: str) -> Path:
+        return self.folder / hashlib.sha256(model_id.encode()).hexdigest()[:16] / self.key
 
     def get_vectors(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        path = self._path(model_id)
-        if not path.is_file():
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = sorted(self._dir(model_id).glob("*.parquet"))
+        if not files:
             return {}
-        df = pd.read_parquet(path)
-        return dict(zip(df[S.TEXT_HASH], (np.asarray(v, np.float32) for v in df[_VECTOR]), strict=True))
+        table = pa.concat_tables([pq.read_table(f) for f in files])
+        column = table[_VECTOR].combine_chunks()
+        flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        vectors = flat.reshape(len(table), column.type.list_size)
+        return dict(zip(table[S.TEXT_HASH].to_pylist(), vectors, strict=True))
 
     def put_vectors(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        path = self._path(model_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = pd.DataFrame({S.TEXT_HASH: list(hashes), _VECTOR: list(np.asarray(vectors, np.float32))})
-        if path.is_file():
-            new = pd.concat([pd.read_parquet(path), new], ignore_index=True).drop_duplicates(S.TEXT_HASH)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not len(x):
+            return
+        folder = self._dir(model_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.table({S.TEXT_HASH: pa.array(list(hashes), pa.string()),
+                          _VECTOR: pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])})
+        path = folder / f"{time.time_ns()}-{hashes[0][:12]}.parquet"
         tmp = path.with_suffix(".tmp")
-        new.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
         tmp.replace(path)
 
 
