@@ -167,3 +167,23 @@ def test_a_dask_run_folder_opens_imports_into_a_store_and_extends(client, demo_s
     ext.write(tmp_path / "next")
     frames = pd.read_csv(tmp_path / "next" / "frames.csv", encoding="utf-8-sig")
     assert len(frames) == len(ext.tables["passages"]) * len(opened.model.frame_scorer.frame_ids)
+
+
+def test_the_vector_cache_writes_each_chunk_once_and_reads_them_all(tmp_path):
+    """Saving a chunk must not rewrite what was saved before (that was quadratic in a partition)."""
+    from analysis.engine_dask import ParquetVectorCache
+
+    cache = ParquetVectorCache(tmp_path, "part")
+    rng = np.random.default_rng(0)
+    a, b = rng.random((3, 4), dtype=np.float32), rng.random((2, 4), dtype=np.float32)
+    cache.put_vectors("m", ["h1", "h2", "h3"], a)
+    first = sorted(tmp_path.rglob("*.parquet"))
+    stamp = first[0].stat().st_mtime_ns
+    cache.put_vectors("m", ["h4", "h5"], b)
+    files = sorted(tmp_path.rglob("*.parquet"))
+    assert len(files) == 2 and first[0].stat().st_mtime_ns == stamp
+    got = cache.get_vectors("m", ["h1", "h5"])
+    assert set(got) == {"h1", "h2", "h3", "h4", "h5"}
+    np.testing.assert_array_equal(got["h2"], a[1])
+    np.testing.assert_array_equal(got["h5"], b[1])
+    assert cache.get_vectors("other model", ["h1"]) == {}
