@@ -16,6 +16,9 @@ from analysis import aggregates as A
 from analysis import schema as S
 
 alt.data_transformers.disable_max_rows()  # the pages cap their data (e.g. map points) themselves
+# Altair validates every object against the schema as it is built (~0.35 s a page here); the
+# builders' specs are validated whole in the tests (`to_dict()`), so the pages skip it.
+alt.utils.schemapi.disable_debug_mode()
 
 FRAME_PALETTE = [
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",

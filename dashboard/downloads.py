@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -72,12 +73,22 @@ def chart_payload(chart: alt.TopLevelMixin, fmt: str) -> bytes:
     raise ValueError(f"unknown chart format {fmt!r}")
 
 
-def table_buttons(name: str, df: pd.DataFrame, manifest: Mapping[str, Any] | None, key: str) -> None:
+@dataclass(frozen=True)
+class Deferred:
+    """A table read only when its download is clicked (e.g. every frames row of a filtered view,
+    passages × frames rows), with its row count known beforehand for the caption."""
+
+    n_rows: int
+    make: Callable[[], pd.DataFrame]
+
+
+def table_buttons(name: str, df: pd.DataFrame | Deferred, manifest: Mapping[str, Any] | None, key: str) -> None:
     """Two buttons: the table as CSV and as XLSX with the manifest."""
+    n = df.n_rows if isinstance(df, Deferred) else len(df)
     cols = st.columns([3, 1, 1], vertical_alignment="center")
-    cols[0].caption(f"{name.replace('_', ' ')} · {len(df):,} rows")
+    cols[0].caption(f"{name.replace('_', ' ')} · {n:,} rows")
     for col, fmt in zip(cols[1:], ("csv", "xlsx"), strict=True):
-        too_big = fmt == "xlsx" and len(df) >= XLSX_MAX_ROWS
+        too_big = fmt == "xlsx" and n >= XLSX_MAX_ROWS
         col.download_button(
             fmt.upper(), data=_lazy_table(name, df, fmt, manifest), file_name=export_filename(name, fmt),
             mime=MIME[fmt], key=f"dl_{key}_{name}_{fmt}", on_click="ignore", icon=":material/download:",
@@ -97,7 +108,7 @@ def chart_buttons(name: str, chart: alt.TopLevelMixin, key: str) -> None:
 
 def downloads(
     key: str,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame | Deferred],
     charts: Mapping[str, alt.TopLevelMixin] | None = None,
     manifest: Mapping[str, Any] | None = None,
     *,
@@ -111,10 +122,10 @@ def downloads(
             chart_buttons(name, chart, key)
 
 
-def _lazy_table(name: str, df: pd.DataFrame, fmt: str, manifest: Mapping[str, Any] | None):
+def _lazy_table(name: str, df: pd.DataFrame | Deferred, fmt: str, manifest: Mapping[str, Any] | None):
     def build() -> bytes:
         try:
-            return table_payload(name, df, fmt, manifest)
+            return table_payload(name, df.make() if isinstance(df, Deferred) else df, fmt, manifest)
         except Exception:  # never a traceback in the browser; the log keeps the details
             log.exception("table export failed")
             return b""

@@ -5,7 +5,7 @@ No Streamlit here, so each is tested as a plain function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +79,7 @@ def with_period(passages: pd.DataFrame, period: str) -> pd.Series:
 
 def passages_in_cell(
     passages: pd.DataFrame,
-    frames_long: pd.DataFrame,
+    frames_of: Callable[[Sequence[str], str], pd.DataFrame],
     frame_id: str,
     *,
     period: str | None = None,
@@ -87,7 +87,9 @@ def passages_in_cell(
     outlet: str | None = None,
     limit: int = 200,
 ) -> pd.DataFrame:
-    """The passages behind one mark: frame present, in this period and/or outlet, with evidence."""
+    """The passages behind one mark: frame present, in this period and/or outlet, strongest
+    first, with the evidence of the `limit` shown (`frames_of(passage ids, frame id)` reads
+    their frames rows, so the frames table is never scanned whole)."""
     col = A.present_column(frame_id)
     if col not in passages:
         return pd.DataFrame()
@@ -96,9 +98,10 @@ def passages_in_cell(
         rows = rows[rows[S.OUTLET] == outlet]
     if period is not None and period_label is not None:
         rows = rows[with_period(rows, period) == period_label]
-    ev = frames_long[frames_long[S.FRAME_ID] == frame_id][[S.PASSAGE_ID, S.SCORE, S.EVIDENCE]]
-    out = rows.merge(ev, on=S.PASSAGE_ID, how="left")
-    out = out.sort_values(S.SCORE, ascending=False).head(limit)
+    rows = rows.assign(**{S.SCORE: rows[A.score_column(frame_id)]})
+    out = rows.sort_values(S.SCORE, ascending=False, kind="stable").head(limit)
+    ev = frames_of(out[S.PASSAGE_ID].drop_duplicates().tolist(), frame_id)
+    out = out.merge(ev[[S.PASSAGE_ID, S.EVIDENCE]].drop_duplicates(S.PASSAGE_ID), on=S.PASSAGE_ID, how="left")
     cols = [S.DATE, S.OUTLET, *([REPRINT] if REPRINT in out else []), S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE,
             CLUSTER_LABEL, S.PASSAGE_ID]
     return out[cols].reset_index(drop=True)

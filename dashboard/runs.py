@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import schema as S
-from analysis.codebook import load_codebook
+from analysis.codebook import Codebook, load_codebook
 from analysis.config import PipelineConfig
 from analysis.embeddings import load_embedder, model_identity
 from analysis.errors import FramescopeError
@@ -112,17 +112,21 @@ class RunSpec:
 
 
 @functools.lru_cache(maxsize=32)
-def _codebook_digest(path: str, mtime_ns: int, size: int) -> str:
-    return load_codebook(path).digest()
+def _codebook_at(path: str, mtime_ns: int, size: int) -> Codebook:
+    return load_codebook(path)
 
 
-def codebook_digest(path: str | Path) -> str:
-    """The codebook's digest, parsed once per file version (parsing took ~0.2–0.6 s, on every rerun)."""
+def codebook_at(path: str | Path) -> Codebook:
+    """The codebook file, parsed once per file version (parsing took ~0.2–0.6 s, on every rerun)."""
     try:
         info = os.stat(path)
     except OSError:
-        return load_codebook(path).digest()  # raises the codebook loader's clear message
-    return _codebook_digest(str(path), info.st_mtime_ns, info.st_size)
+        return load_codebook(path)  # raises the codebook loader's clear message
+    return _codebook_at(str(path), info.st_mtime_ns, info.st_size)
+
+
+def codebook_digest(path: str | Path) -> str:
+    return codebook_at(path).digest()
 
 
 def make_spec(dataset_ids: Sequence[int], articles_sha: str, config: PipelineConfig, n_articles: int) -> RunSpec:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,7 +27,6 @@ import streamlit as st
 
 from analysis import runread
 from analysis import schema as S
-from analysis.codebook import load_codebook
 from analysis.config import CODEBOOK_DIR, DEMO_CORPUS, PipelineConfig, default_store_path
 from analysis.pipeline import articles_digest
 from analysis.reprints import CARRIED_BY, carriers
@@ -192,9 +191,13 @@ class Results:
     def articles(self) -> pd.DataFrame:
         return self.table("articles")
 
-    @property
-    def frames_long(self) -> pd.DataFrame:
-        return self.table("frames")
+    def frames_of(self, passage_ids: Sequence[str], frame_id: str | None = None) -> pd.DataFrame:
+        """The frames rows (score, presence, evidence) of these passages, one frame or all, read
+        out of core: the whole frames table (passages × frames rows) is never loaded."""
+        where, params = f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [[str(p) for p in passage_ids]]
+        if frame_id is not None:
+            where, params = f"{where} AND {S.FRAME_ID} = ?", [*params, frame_id]
+        return runread.read_table(self.folder, "frames", where=where, params=params)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -328,7 +331,7 @@ def scorer(codebook_path: str, codebook_digest: str, model: str, precision: str,
     from analysis.pipeline import make_scorer
 
     cfg = PipelineConfig(model=model, precision=precision, batch_size=batch_size, codebook=codebook_path)
-    return make_scorer(cfg, embedder(model, precision, batch_size), load_codebook(codebook_path))
+    return make_scorer(cfg, embedder(model, precision, batch_size), runs.codebook_at(codebook_path))
 
 
 def _load_vectors(db: str, res: Results, model_id: str) -> np.ndarray | None:

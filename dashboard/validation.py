@@ -17,12 +17,12 @@ import streamlit as st
 from analysis import aggregates as A
 from analysis import schema as S
 from analysis.agreement import majority, quality_table
-from analysis.codebook import Codebook, load_codebook
+from analysis.codebook import Codebook
 from analysis.coding import LabelBook, SampleDesign, draw_sample, thresholds_of
 from analysis.config import default_store_path
 from analysis.prevalence import CI_HIGH_CORRECTED, CI_LOW_CORRECTED, SHARE_CORRECTED, add_corrected, error_rates
 
-from . import state
+from . import runs, state
 from .filters import Filters
 
 MIN_VALIDATION_N = 30  # coded passages in the run before a frame can count as validated
@@ -51,7 +51,7 @@ class RunValidation:
 
 
 def codebook_of(f: Filters) -> Codebook:
-    return load_codebook(f.config().codebook)
+    return runs.codebook_at(f.config().codebook)
 
 
 def book(codebook: Codebook) -> LabelBook:
@@ -61,7 +61,7 @@ def book(codebook: Codebook) -> LabelBook:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _validation(db: str, key: str, codebook_path: str, marks: tuple) -> RunValidation | None:
     res = state.results(key)
-    cb = load_codebook(codebook_path)
+    cb = runs.codebook_at(codebook_path)
     coded = book(cb).coded()
     if res is None or coded.empty:
         return None

@@ -69,7 +69,7 @@ def test_the_drill_down_lists_what_the_outlet_cell_counts(world):
     assert mine[A.N_PASSAGES].iloc[0] > 0  # the reprinter's passages are counted
     assert (view.counted[S.OUTLET] == REPRINTER).sum() == mine[A.N_PASSAGES].iloc[0]
     for _, cell in mine.iterrows():
-        rows = passages_in_cell(view.counted, res.frames_long, cell[S.FRAME_ID], outlet=REPRINTER)
+        rows = passages_in_cell(view.counted, res.frames_of, cell[S.FRAME_ID], outlet=REPRINTER)
         assert len(rows) == cell[A.COUNT]
         assert rows.empty or rows["reprint"].all()
 

@@ -7,8 +7,7 @@ import streamlit as st
 
 from analysis import aggregates as A
 from analysis import schema as S
-from analysis.codebook import load_codebook
-from dashboard import charts, filters, keys, state, ui
+from dashboard import charts, filters, keys, runs, state, ui
 from dashboard.downloads import downloads
 from dashboard.explore import CLUSTER_LABEL, analyse_text, cluster_centroids, frame_mix, nearest_passages, present_frames
 
@@ -114,8 +113,8 @@ else:
             return f"{d} · {r[S.OUTLET]} · {r[S.TITLE]}"
 
         aid = st.selectbox(f"Article ({len(ids):,} shown)", ids, key=keys.ARTICLE_PICK, format_func=label)
-        rows = res.passages[res.passages[S.ARTICLE_ID] == aid].sort_values(S.POSITION)
-        fl = res.frames_long[res.frames_long[S.PASSAGE_ID].isin(rows[S.PASSAGE_ID])]
+        rows = res.passages[res.passages[S.ARTICLE_ID] == aid].sort_values(S.POSITION)  # index: positions of the vectors
+        fl = res.frames_of(rows[S.PASSAGE_ID])
         rows = rows.copy()
         for fid in res.frame_ids:
             ev = fl[fl[S.FRAME_ID] == fid].set_index(S.PASSAGE_ID)[S.EVIDENCE]
@@ -137,7 +136,7 @@ else:
             st.stop()
         cfg = f.config()
         emb = state.embedder(cfg.model, cfg.precision, cfg.batch_size)
-        cb = load_codebook(cfg.codebook)
+        cb = runs.codebook_at(cfg.codebook)
         sc = state.scorer(cfg.codebook, cb.digest(), cfg.model, cfg.precision, cfg.batch_size)
         corpus = state.corpus_vectors(res)
         cents = None

@@ -10,7 +10,7 @@ from analysis.config import PipelineConfig
 from analysis.reprints import REPRINT
 from dashboard import charts, filters, keys, state, ui
 from dashboard import validation as V
-from dashboard.downloads import downloads
+from dashboard.downloads import Deferred, downloads
 from dashboard.events import clean as clean_events
 from dashboard.events import events_path, load_events, save_events
 from dashboard.explore import passages_in_cell
@@ -110,7 +110,7 @@ if got is not None:
             st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
                         f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
                         f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
-    _listing(passages_in_cell(view.counted, res.frames_long, frame_id, period=view.period, period_label=period_label),
+    _listing(passages_in_cell(view.counted, res.frames_of, frame_id, period=view.period, period_label=period_label),
              labels)
 
     st.divider()
@@ -126,7 +126,7 @@ if got is not None:
     c1, c2 = st.columns(2)
     outlet = c1.selectbox("Outlet", outlets, key=keys.HEAT_OUTLET)
     frame2 = c2.selectbox("Frame", fids, key=keys.HEAT_FRAME, format_func=fmt)
-    _listing(passages_in_cell(view.counted, res.frames_long, frame2, outlet=outlet), labels)
+    _listing(passages_in_cell(view.counted, res.frames_of, frame2, outlet=outlet), labels)
 
     st.divider()
     st.subheader(f"Outlet × {view.period}", anchor=False)
@@ -139,7 +139,7 @@ if got is not None:
     downloads(
         "frames",
         {"frames_over_time": fot, "frames_by_outlet": fbo, "frames_by_outlet_period": fop,
-         "frames": res.frames_long[res.frames_long[S.PASSAGE_ID].isin(view.passages[S.PASSAGE_ID])]},
+         "frames": Deferred(len(view.passages) * len(fids), lambda: res.frames_of(view.passages[S.PASSAGE_ID]))},
         {"frames_over_time": time_chart, "frames_by_outlet": heat, "frames_by_outlet_period": multiples},
         state.manifest_for(res, f, period_resolved=view.period),
     )
