@@ -281,6 +281,14 @@ def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]])
     return [c for c in runread.columns_of(res.folder, table) if c not in skips.get(table, ())]
 
 
+def _kept_or_reprinted(res: Results, rf: runread.RowFilter) -> pd.DataFrame:
+    """The passages the filter keeps and those carried by other outlets, in table order."""
+    have = runread.columns_of(res.folder, "passages")
+    cond, params = runread.where_clause(rf, have, runread.table_path(res.folder, "passages"))
+    return runread.read_table(res.folder, "passages", columns=_columns_but(res, "passages", VIEW_SKIPS),
+                              where=f"({cond}) OR {CARRIED_BY} <> ''", params=params)
+
+
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
     from analysis.reprints import counted_passages
@@ -288,9 +296,10 @@ def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
-    # outlet or period while its origin does not (only runs with reprints read the whole table)
+    # outlet or period while its origin does not. Only the kept rows and the reprinted ones
+    # can be counted, so only those are read (never the whole table with its text)
     counting = PipelineConfig().count_syndicated
-    counted = filter_rows(counted_passages(res.passages, counting), rf) if res.reprinted else passages
+    counted = filter_rows(counted_passages(_kept_or_reprinted(res, rf), counting), rf) if res.reprinted else passages
     resolved = view_period(period, counted[S.DATE]) if len(counted) else "month"
     cfg = PipelineConfig(period=resolved, count_syndicated=counting)
     tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
