@@ -234,7 +234,8 @@ def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str, work_dir
     ref.put("articles", articles)
     ref.put("passages", passages)
     np.savez(ref.path("scores.npz"), scores=scores.scores, present=scores.present, thresholds=scores.thresholds)
-    ref.put("evidence", pd.DataFrame(scores.evidence.astype(str), columns=list(scores.frame_ids)))
+    # dictionary-encoded: a few prototype texts repeated (astype(str) made a fixed-width copy: +1.3 GB)
+    ref.put("evidence", pd.DataFrame(scores.evidence, columns=list(scores.frame_ids)).astype("category"))
     return ref
 
 
