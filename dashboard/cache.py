@@ -8,17 +8,52 @@ fits `max_bytes`. An entry larger than the whole budget is returned but not kept
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
 def frame_bytes(*frames: pd.DataFrame) -> int:
     """Memory of DataFrames including their strings (exact and cheap for Arrow-backed strings)."""
     return int(sum(df.memory_usage(index=True, deep=True).sum() for df in frames))
+
+
+def spec_bytes(spec: dict[str, Any]) -> int:
+    """Approximate memory of a chart spec: its inline data rows dominate (~300 bytes each)."""
+    rows = sum(len(v) for v in (spec.get("datasets") or {}).values() if isinstance(v, list))
+    return 20_000 + 300 * rows
+
+
+class Unhashable(Exception):
+    """A value `fingerprint` cannot reduce to a hashable key (the caller does not cache it)."""
+
+
+def fingerprint(value: Any) -> Hashable:
+    """A hashable key of a value's content: a DataFrame or Series by its columns, dtypes and the
+    sha1 of its row hashes (order-sensitive, milliseconds for a chart's few thousand rows),
+    containers element by element, scalars as they are."""
+    if isinstance(value, pd.DataFrame | pd.Series):
+        try:
+            rows = pd.util.hash_pandas_object(value, index=True).to_numpy()
+        except TypeError as exc:  # unhashable cells (lists, dicts)
+            raise Unhashable(str(exc)) from exc
+        shape = tuple(map(str, value.columns)) if isinstance(value, pd.DataFrame) else (str(value.name),)
+        dtypes = tuple(map(str, value.dtypes)) if isinstance(value, pd.DataFrame) else (str(value.dtype),)
+        return ("frame", shape, dtypes, len(value), hashlib.sha1(rows.tobytes()).hexdigest())
+    if isinstance(value, Mapping):
+        return ("map", tuple((fingerprint(k), fingerprint(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("seq", tuple(fingerprint(v) for v in value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise Unhashable(type(value).__name__)
 
 
 class ByteLRU:

@@ -53,15 +53,16 @@ def public_manifest(value: Any) -> Any:
     return value
 
 
-def export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart's Vega-Lite spec with a fixed width (the page's charts stretch to the container)."""
-    spec = chart.to_dict()
+def export_spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
+    """The chart's Vega-Lite spec (a chart, or a spec as the pages draw it) with a fixed width
+    (the page's charts stretch to the container)."""
+    spec = dict(chart) if isinstance(chart, dict) else chart.to_dict()
     if not any(k in spec for k in ("facet", "vconcat", "hconcat", "concat", "repeat")) and "width" not in spec:
         spec["width"] = EXPORT_WIDTH
     return spec
 
 
-def chart_payload(chart: alt.TopLevelMixin, fmt: str) -> bytes:
+def chart_payload(chart: alt.TopLevelMixin | dict[str, Any], fmt: str) -> bytes:
     """PNG (2× scale) or SVG of a chart, rendered by vl-convert without a browser."""
     import vl_convert as vlc
 
@@ -96,7 +97,7 @@ def table_buttons(name: str, df: pd.DataFrame | Deferred, manifest: Mapping[str,
         )
 
 
-def chart_buttons(name: str, chart: alt.TopLevelMixin, key: str) -> None:
+def chart_buttons(name: str, chart: alt.TopLevelMixin | dict[str, Any], key: str) -> None:
     cols = st.columns([3, 1, 1], vertical_alignment="center")
     cols[0].caption(f"chart: {name.replace('_', ' ')}")
     for col, fmt in zip(cols[1:], ("png", "svg"), strict=True):
@@ -109,7 +110,7 @@ def chart_buttons(name: str, chart: alt.TopLevelMixin, key: str) -> None:
 def downloads(
     key: str,
     tables: Mapping[str, pd.DataFrame | Deferred],
-    charts: Mapping[str, alt.TopLevelMixin] | None = None,
+    charts: Mapping[str, alt.TopLevelMixin | dict[str, Any]] | None = None,
     manifest: Mapping[str, Any] | None = None,
     *,
     expanded: bool = False,
@@ -133,7 +134,7 @@ def _lazy_table(name: str, df: pd.DataFrame | Deferred, fmt: str, manifest: Mapp
     return build
 
 
-def _lazy_chart(chart: alt.TopLevelMixin, fmt: str):
+def _lazy_chart(chart: alt.TopLevelMixin | dict[str, Any], fmt: str):
     def build() -> bytes:
         try:
             return chart_payload(chart, fmt)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,7 +34,7 @@ from analysis.store import DatasetInfo, Store
 
 from . import keys as K
 from . import maps, runs
-from .cache import ByteLRU, frame_bytes
+from .cache import ByteLRU, Unhashable, fingerprint, frame_bytes, spec_bytes
 from .explore import filter_rows, filtered_clusters, ingest_report, view_period
 
 if TYPE_CHECKING:
@@ -272,6 +272,7 @@ class View:
     tables: dict[str, pd.DataFrame]
     period: str
     counted: pd.DataFrame
+    key: tuple = ()  # the run folder, row filter and period it was made of (its cache key)
 
 
 VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
@@ -305,14 +306,18 @@ def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
     if tables:
         tables["clusters"] = filtered_clusters(res.clusters, passages)  # sizes under the filters
-    return View(passages, articles, tables, resolved, counted)
+    return View(passages, articles, tables, resolved, counted, _view_key(res, rf, period))
+
+
+def _view_key(res: Results, rf: runread.RowFilter, period: str) -> tuple:
+    return ("view", str(res.folder), rf, period)
 
 
 def view(res: Results, f: Filters) -> View:
     """Read out of core (DuckDB over the run's Parquet) and cached by bytes across sessions."""
     rf = f.selection()
     return _table_cache().get_or_make(
-        ("view", str(res.folder), rf, f.period), lambda: _make_view(res, rf, f.period),
+        _view_key(res, rf, f.period), lambda: _make_view(res, rf, f.period),
         lambda v: frame_bytes(v.passages, v.articles, *([v.counted] if v.counted is not v.passages else []),
                               *v.tables.values()))
 
@@ -357,6 +362,21 @@ def corpus_vectors(res: Results) -> np.ndarray | None:
     return _table_cache().get_or_make(
         ("vectors", str(res.folder), model_id), lambda: _load_vectors(str(default_store_path()), res, model_id),
         lambda v: 0 if v is None else int(v.nbytes))
+
+
+def chart_spec(builder: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`builder(*args, **kwargs).to_dict()`, cached by the content of the inputs (see ui.spec)."""
+    make = lambda: builder(*args, **kwargs).to_dict(validate=False)  # noqa: E731
+    try:
+        key = ("chart", builder.__module__, builder.__qualname__, fingerprint(args), fingerprint(dict(kwargs)))
+    except Unhashable:
+        return make()
+    return _table_cache().get_or_make(key, make, spec_bytes)
+
+
+def view_memo(v: View, name: Hashable, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
+    """Something made from a filtered view alone (e.g. the map's sample and spec), made once per view."""
+    return _table_cache().get_or_make((*v.key, name), make, size_of)
 
 
 def memo(key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:

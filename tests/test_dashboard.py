@@ -214,6 +214,9 @@ def test_a_failing_page_shows_a_short_error_not_a_traceback(env, monkeypatch):
         raise RuntimeError("secret internals /etc/passwd")
 
     monkeypatch.setattr(explore, "map_points", boom)
+    from dashboard import state
+
+    state._table_cache().clear()  # the map of this view may be cached by an earlier test: make it anew
     at = page(app().run(), "clusters")
     assert not at.exception
     assert len(at.error) == 1
@@ -928,3 +931,26 @@ def test_downloads_hold_no_absolute_server_path(env):
     cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row)
     assert str(ROOT) not in cells and str(env["tmp"]) not in cells
     assert "partnership.yaml" in cells  # still named, without the folder
+
+
+def test_chart_specs_are_reused_only_for_inputs_of_the_same_content():
+    """Pages build a chart once per content of its inputs (ui.spec); any change builds it anew."""
+    import altair as alt
+
+    from dashboard import state
+
+    calls = []
+
+    def builder(df, title):
+        calls.append(title)
+        return alt.Chart(df).mark_bar().encode(x="a", y="b").properties(title=title)
+
+    df = pd.DataFrame({"a": ["x", "y"], "b": [1, 2]})
+    first = state.chart_spec(builder, (df, "t"), {})
+    again = state.chart_spec(builder, (df.copy(), "t"), {})
+    assert calls == ["t"] and again == first
+    changed = state.chart_spec(builder, (df.assign(b=[1, 3]), "t"), {})
+    assert len(calls) == 2 and changed != first
+    state.chart_spec(builder, (df, "another title"), {})
+    state.chart_spec(builder, (df.iloc[::-1], "t"), {})  # the same rows in another order: another chart
+    assert len(calls) == 4

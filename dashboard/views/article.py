@@ -49,9 +49,9 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
     mix = frame_mix(rows, fids, labels)
     n_frames = int((mix["passages"] > 0).sum())
     st.markdown(f"**{len(rows)} passage(s)** carrying **{n_frames} frame(s)**.")
-    strip = charts.article_strip(rows, labels, fids, res.cluster_labels)
+    strip = ui.spec(charts.article_strip, rows, labels, fids, res.cluster_labels)
     ui.chart(strip, width="stretch")
-    mix_chart = charts.frame_mix_bar(mix, labels, fids)
+    mix_chart = ui.spec(charts.frame_mix_bar, mix, labels, fids)
     ui.chart(mix_chart, width="stretch")
     st.dataframe(_styled(rows, fids, labels, colours), hide_index=True, width="stretch", row_height=ui.WRAP_ROW_HEIGHT,
                  column_config={"passage": st.column_config.TextColumn("passage", width="large")})

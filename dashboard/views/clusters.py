@@ -7,6 +7,7 @@ import streamlit as st
 
 from analysis import schema as S
 from dashboard import charts, filters, keys, state, ui
+from dashboard.cache import frame_bytes, spec_bytes
 from dashboard.downloads import downloads
 from dashboard.explore import map_points, overall_frame_shares, present_frames
 
@@ -21,9 +22,16 @@ if got is not None:
     labels = res.cluster_labels
 
     umap_xy = state.umap_points(res)
-    on_map = passages if umap_xy is None else passages.drop(columns=["map_x", "map_y"]).merge(umap_xy, on=S.PASSAGE_ID)
-    points, sampled = map_points(on_map)
-    map_chart = charts.cluster_map(points, labels, "PCA" if umap_xy is None else "UMAP")
+    kind = "PCA" if umap_xy is None else "UMAP"
+
+    def sampled_map() -> tuple[dict, int, bool]:
+        on_map = passages if umap_xy is None else passages.drop(columns=["map_x", "map_y"]).merge(umap_xy,
+                                                                                                on=S.PASSAGE_ID)
+        points, sampled = map_points(on_map)
+        return charts.cluster_map(points, labels, kind).to_dict(validate=False), len(points), sampled
+
+    map_chart, n_points, sampled = state.view_memo(view, ("cluster_map", kind), sampled_map,
+                                                   lambda m: spec_bytes(m[0]))
     event = ui.chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
     st.caption(
         ("Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
@@ -33,7 +41,7 @@ if got is not None:
          "Each dot is a passage placed by UMAP: passages close in meaning stay close; distances between far "
          "clusters and cluster sizes on the map mean little. The map holds a fixed sample per cluster.")
         + " Click a dot to open its cluster."
-        + (f" Showing {len(points):,} of {len(passages):,} passages (a sample per cluster)."
+        + (f" Showing {n_points:,} of {len(passages):,} passages (a sample per cluster)."
            if sampled or umap_xy is not None else "")
     )
     picked = ui.selection_values(event, charts.CLUSTER_SELECT)
@@ -74,13 +82,14 @@ if got is not None:
     left, right = st.columns(2)
     outlets = mine.groupby(S.OUTLET).size().rename("passages").reset_index()
     colour = charts.cluster_colours([cid])[cid]
-    outlet_chart = charts.bar_counts(outlets, S.OUTLET, "passages", "Passages by outlet", colour)
+    outlet_chart = ui.spec(charts.bar_counts, outlets, S.OUTLET, "passages", "Passages by outlet", colour)
     ui.chart(outlet_chart, where=left, width="stretch")
-    shares = overall_frame_shares(mine, res.frame_ids) if len(mine) else None
-    frame_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids) if shares is not None else None
+    shares = state.view_memo(view, ("cluster_frames", cid), lambda: overall_frame_shares(mine, res.frame_ids),
+                             frame_bytes) if len(mine) else None
+    frame_chart = ui.spec(charts.frame_share_bars, shares, res.frame_labels, res.frame_ids) if shares is not None else None
     if frame_chart is not None:
         ui.chart(frame_chart, where=right, width="stretch")
-    timeline = charts.cluster_timeline(view.tables["clusters_over_time"], cid, colour, view.period)
+    timeline = ui.spec(charts.cluster_timeline, view.tables["clusters_over_time"], cid, colour, view.period)
     ui.chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")

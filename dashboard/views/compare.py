@@ -77,7 +77,7 @@ if got is not None:
 
     st.subheader("Frames", anchor=False)
     frames = frame_differences(a, b, res.frame_ids, res.frame_labels)
-    frame_chart = charts.difference_chart(frames, "Frame share difference (A − B) with 95% interval", "A", "B")
+    frame_chart = ui.spec(charts.difference_chart, frames, "Frame share difference (A − B) with 95% interval", "A", "B")
     ui.chart(frame_chart, width="stretch")
     st.caption("Bars: share of A's passages carrying the frame minus B's; black lines: Newcombe 95% interval. "
                "`clear` marks intervals that exclude zero.")

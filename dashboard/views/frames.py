@@ -87,7 +87,7 @@ if got is not None:
     rolling = st.select_slider("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
                                format_func=lambda w: "off" if w == 0 else str(w),
                                help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
-    time_chart = charts.frames_over_time(fot, labels, fids, min_n, period=view.period, events=evs, rolling=rolling)
+    time_chart = ui.spec(charts.frames_over_time, fot, labels, fids, min_n, period=view.period, events=evs, rolling=rolling)
     ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
     _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
             "frames_time")
@@ -115,7 +115,7 @@ if got is not None:
 
     st.divider()
     st.subheader("Frames by outlet", anchor=False)
-    heat = charts.frames_outlet_heatmap(fbo, labels, fids, min_n)
+    heat = ui.spec(charts.frames_outlet_heatmap, fbo, labels, fids, min_n)
     ev2 = ui.chart(heat, width="stretch", on_select="rerun", key="frames_heat")
     _follow(ev2, charts.HEATMAP_SELECT, {S.OUTLET: keys.HEAT_OUTLET, S.FRAME_ID: keys.HEAT_FRAME}, "frames_heat")
     outlets = sorted(fbo[S.OUTLET].unique())
@@ -131,7 +131,7 @@ if got is not None:
     st.divider()
     st.subheader(f"Outlet × {view.period}", anchor=False)
     op_frame = st.selectbox("Frame", fids, key="fs_op_frame", format_func=fmt)
-    multiples = charts.outlet_period_multiples(fop, labels, op_frame, min_n, period=view.period)
+    multiples = ui.spec(charts.outlet_period_multiples, fop, labels, op_frame, min_n, period=view.period)
     ui.chart(multiples, width="content")
 
     V.corrected_section(fot, fbo, res.frame_labels, validation)

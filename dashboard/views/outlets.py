@@ -18,7 +18,7 @@ if got is not None:
     if st.session_state.get(keys.SIM_BASIS) not in ("frames", "clusters"):
         st.session_state[keys.SIM_BASIS] = "frames"
     basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=keys.SIM_BASIS) or "frames"
-    heat = charts.similarity_heatmap(view.tables["outlet_similarity"], what=basis)
+    heat = ui.spec(charts.similarity_heatmap, view.tables["outlet_similarity"], what=basis)
     ui.chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
                "so outlets that frame alike sit next to each other. Each outlet shows its number of passages (n).")
@@ -47,7 +47,7 @@ if got is not None:
     st.caption(f"{ui.plain(outlet)}: {n_out:,} passages" + (" (thin: read with care)" if n_out < charts.THIN_OUTLET_N else "")
                + f". Shares are of the outlet's {basis} mentions"
                + (" (a passage can carry several frames)." if basis == "frames" else "."))
-    prof_chart = charts.profile_chart(profile, outlet)
+    prof_chart = ui.spec(charts.profile_chart, profile, outlet)
     ui.chart(prof_chart, width="stretch")
     ui.table(profile[["name", "outlet", "rest_of_corpus", "difference"]].sort_values("difference", ascending=False),
              column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")

@@ -12,6 +12,7 @@ from analysis.pipeline import excluded_table
 from analysis.relevance import RELEVANT
 from dashboard import charts, filters, keys, state, ui
 from dashboard.downloads import downloads
+from dashboard.cache import frame_bytes
 from dashboard.explore import language_table, overall_frame_shares, view_period
 
 st.title("Overview", anchor=False)
@@ -41,8 +42,9 @@ cols[5].metric("Duplicates", f"{corpus.n_duplicates:,}", help="Extra copies of t
 
 # the volume timeline needs no model: it is drawn from the articles right away
 period = view.period if view is not None else view_period(f.period, articles[S.DATE]) if len(articles) else "month"
-volume = A.volume(articles, period=period) if len(articles) else None
-volume_chart = charts.volume_chart(volume, "n_articles", f"Articles per {period}, by outlet", period) \
+volume = (state.view_memo(view, "volume", lambda: A.volume(articles, period=period), frame_bytes) if view is not None
+          else A.volume(articles, period=period)) if len(articles) else None
+volume_chart = ui.spec(charts.volume_chart, volume, "n_articles", f"Articles per {period}, by outlet", period) \
     if volume is not None else None
 if volume_chart is not None:
     ui.chart(volume_chart, width="stretch")
@@ -66,10 +68,11 @@ else:
         st.rerun()
     clusters = view.tables["clusters"]
     left, right = st.columns(2)
-    clusters_chart = charts.cluster_size_bars(clusters, res.cluster_labels)
+    clusters_chart = ui.spec(charts.cluster_size_bars, clusters, res.cluster_labels)
     ui.chart(clusters_chart, where=left, width="stretch")
-    shares = overall_frame_shares(view.counted, res.frame_ids)
-    shares_chart = charts.frame_share_bars(shares, res.frame_labels, res.frame_ids)
+    shares = state.view_memo(view, "frame_shares", lambda: overall_frame_shares(view.counted, res.frame_ids),
+                             frame_bytes)
+    shares_chart = ui.spec(charts.frame_share_bars, shares, res.frame_labels, res.frame_ids)
     ui.chart(shares_chart, where=right, width="stretch")
     st.subheader("Largest clusters", anchor=False)
     st.caption(f"Sizes under the filter ({len(view.passages):,} passages); “n passages unfiltered” is the cluster's "
