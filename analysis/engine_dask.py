@@ -198,6 +198,10 @@ class PartRef:
     def put(self, name: str, table: pd.DataFrame) -> None:
         table.to_parquet(self.path(f"{name}.parquet"), index=False)
 
+    def vectors(self) -> np.ndarray:
+        """The partition's passage vectors, saved by pass 1."""
+        return np.load(self.path("vectors.npy"), allow_pickle=False)
+
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         with np.load(self.path(f"{name}.npz"), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -233,36 +237,30 @@ def embed_partition(index: int, articles: pd.DataFrame, cache_dir: str, work_dir
     ref.path("").mkdir(parents=True, exist_ok=True)
     ref.put("articles", articles)
     ref.put("passages", passages)
+    np.save(ref.path("vectors.npy"), vectors)  # the later passes read these, not the cache again
     np.savez(ref.path("scores.npz"), scores=scores.scores, present=scores.present, thresholds=scores.thresholds)
     # dictionary-encoded: a few prototype texts repeated (astype(str) made a fixed-width copy: +1.3 GB)
     ref.put("evidence", pd.DataFrame(scores.evidence, columns=list(scores.frame_ids)).astype("category"))
     return ref
 
 
-def _vectors(ref: PartRef, cache_dir: str, passages: pd.DataFrame | None = None) -> np.ndarray:
-    w = _stages()
-    p = passages if passages is not None else ref.table("passages", [S.TEXT, S.TEXT_HASH])
-    return embed_texts(p[S.TEXT].tolist(), p[S.TEXT_HASH].tolist(), w.embedder,
-                       ParquetVectorCache(Path(cache_dir), ref.cache_key)).vectors
-
-
-def sample_partition(ref: PartRef, cache_dir: str, share: float, seed: int) -> np.ndarray:
+def sample_partition(ref: PartRef, share: float, seed: int) -> np.ndarray:
     """A seeded share of the partition's vectors, for fitting k-means on the client."""
-    x = _vectors(ref, cache_dir)
+    x = ref.vectors()
     rng = np.random.default_rng([seed, ref.index])
     take = rng.random(len(x)) < share
     return x[take]
 
 
-def assign_partition(ref: PartRef, cache_dir: str, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
+def assign_partition(ref: PartRef, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
                      labels_per_cluster: int, seed: int) -> dict[str, Any]:
     """Pass 2 on a worker: nearest centroid, map, term counts, copies inside the partition.
 
     Leaves the assignments, map coordinates, LSH band keys and inside copies on disk and returns
     what the client needs: assignments, cosines, term counts and the distinct band keys."""
     c = _stages().config
-    passages = ref.table("passages", [S.TEXT, S.TEXT_HASH, S.OUTLET])
-    x = _vectors(ref, cache_dir, passages)
+    passages = ref.table("passages", [S.TEXT, S.OUTLET])
+    x = ref.vectors()
     positions, sims = assign(x, centroids)
     k = len(centroids)
     rng = np.random.default_rng([seed, ref.index, 1])
@@ -289,18 +287,18 @@ def _synd_params(c: PipelineConfig) -> SyndicationParams:
     return SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard)
 
 
-def copy_candidates(ref: PartRef, cache_dir: str, shared: np.ndarray) -> dict[str, Any]:
+def copy_candidates(ref: PartRef, shared: np.ndarray) -> dict[str, Any]:
     """The partition's side of cross-partition syndication: its inside copies, and the passages
     holding a band key that another partition holds too, with what verifying them needs."""
     keys = ref.arrays("assigned")["keys"]
     rows = np.flatnonzero(np.isin(keys, shared).any(axis=1)) if len(shared) else np.zeros(0, np.int64)
     local = ref.table("local_pairs")
     members = np.union1d(rows, np.concatenate([local["i"], local["j"]]).astype(np.int64))
-    p = ref.table("passages", [S.TEXT, S.TEXT_HASH, S.OUTLET, S.DATE, S.PASSAGE_ID])
+    p = ref.table("passages", [S.TEXT, S.OUTLET, S.DATE, S.PASSAGE_ID])
     texts = p[S.TEXT].to_numpy()[rows].astype(str).tolist()
     return {
         "local": local, "rows": rows, "keys": keys[rows], "trigrams": trigram_sets(texts),
-        "vectors": _vectors(ref, cache_dir, p)[rows] if len(rows) else np.zeros((0, 0), np.float32),
+        "vectors": ref.vectors()[rows] if len(rows) else np.zeros((0, 0), np.float32),
         "outlets": p[S.OUTLET].to_numpy()[rows], "members": members,
         "dates": p[S.DATE].to_numpy()[members], "passage_ids": p[S.PASSAGE_ID].astype(str).to_numpy()[members],
         "n": len(p),
@@ -328,7 +326,7 @@ def finish_partition(ref: PartRef, out_dir: str, thresholds: np.ndarray, label_o
     slim = annotated.drop(columns=[S.TEXT, S.TITLE], errors="ignore")
     counted = counted_passages(slim, count_syndicated)
     ref.put("counted", counted)
-    return {"articles": rows.drop(columns=[S.TEXT]), "columns": list(rows.columns),
+    return {"articles": rows.assign(**{S.TEXT: None}),  # the client has the text: not sent back
             "outlet_stats": cluster_outlet_stats(slim, a["positions"]),
             "span": A.date_span(slim[S.DATE]), "counted_span": A.date_span(counted[S.DATE])}
 
@@ -393,7 +391,7 @@ def run_dask(
         f"{timings['embed_and_frames']:.1f}s")
     t = time.perf_counter()
     share = min(1.0, sample / max(n, 1))
-    xs = np.vstack([s for s in client.gather([client.submit(sample_partition, p, str(cache_dir), share, config.seed)
+    xs = np.vstack([s for s in client.gather([client.submit(sample_partition, p, share, config.seed)
                                                for p in parts]) if len(s)] or [np.zeros((0, 1), np.float32)])
     if centroids is None:
         fitted = cluster_embeddings(xs, config.k, k_min=config.k_min, k_max=config.k_max, seed=config.seed)
@@ -405,8 +403,8 @@ def run_dask(
     t = time.perf_counter()
     k = len(centroids)
     per_cluster = max(1, 1500 // max(len(blocks), 1))
-    assigned = client.gather([client.submit(assign_partition, p, str(cache_dir), centroids, axes, per_cluster,
-                                            config.seed, pure=False) for p in parts])
+    assigned = client.gather([client.submit(assign_partition, p, centroids, axes, per_cluster, config.seed,
+                                            pure=False) for p in parts])
     positions = np.concatenate([a["positions"] for a in assigned]) if assigned else np.zeros(0, int)
     sims = np.concatenate([a["similarity"] for a in assigned]) if assigned else np.zeros(0, np.float32)
     thresholds = fit_thresholds(positions, sims, k)
@@ -417,13 +415,12 @@ def run_dask(
     label_of = {c: label_from_terms(t) for c, t in enumerate(
         top_terms(terms, weights, config.n_label_terms) if len(terms) else [[] for _ in range(k)])}
     t = time.perf_counter()
-    synd = _copies_across_partitions(client, parts, band_keys_of, str(cache_dir), _synd_params(config))
+    synd = _copies_across_partitions(client, parts, band_keys_of, _synd_params(config))
     timings["syndication"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     outputs = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s,
                                            config.count_syndicated, pure=False) for p, s in zip(parts, synd, strict=True)])
-    art = _with_text(pd.concat([o["articles"] for o in outputs], ignore_index=True), articles,
-                     outputs[0]["columns"] if outputs else [])
+    art = _with_text(pd.concat([o["articles"] for o in outputs], ignore_index=True), articles)
     low = low_fit_flags(positions, sims, thresholds)
     clusters = cluster_table(None, positions, sims, n_terms=config.n_label_terms, n_representatives=0,
                              seed=config.seed, low_fit=low, term_weights=(terms, weights),
@@ -470,13 +467,13 @@ def run_dask(
     return DaskRun(tables, manifest, model)
 
 
-def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.ndarray], cache_dir: str,
+def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.ndarray],
                               params: SyndicationParams) -> list[pd.DataFrame]:
     """Copy groups over the whole corpus, one syndication frame per partition (see step 3 of
     the module docstring): only passages holding a band key of two partitions travel."""
     seen, times = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.uint64), return_counts=True)
     shared = client.scatter(seen[times > 1], broadcast=True)
-    cands = client.gather([client.submit(copy_candidates, p, cache_dir, shared, pure=False) for p in parts])
+    cands = client.gather([client.submit(copy_candidates, p, shared, pure=False) for p in parts])
     # the nodes: every passage in a copy pair or a cross candidate, numbered partition by partition
     node_of = []  # per partition: row position -> node
     offset = 0
@@ -511,12 +508,10 @@ def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.n
     return out
 
 
-def _with_text(rows: pd.DataFrame, articles: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The article rows the workers sent (without text), with the text the client ingested."""
-    if rows.empty:
-        return rows
+def _with_text(rows: pd.DataFrame, articles: pd.DataFrame) -> pd.DataFrame:
+    """The article rows the workers sent (text left empty), with the text the client ingested."""
     text = articles.drop_duplicates(S.ARTICLE_ID).set_index(S.ARTICLE_ID)[S.TEXT]
-    return rows.assign(**{S.TEXT: rows[S.ARTICLE_ID].map(text)})[columns]
+    return rows.assign(**{S.TEXT: rows[S.ARTICLE_ID].map(text)})
 
 
 def _summed_term_weights(assigned: list[dict[str, Any]], k: int) -> tuple[np.ndarray, np.ndarray]:
