@@ -294,13 +294,18 @@ def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
     from analysis.pipeline import summary_tables
     from analysis.reprints import counted_passages
 
-    passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
     # outlet or period while its origin does not. Only the kept rows and the reprinted ones
-    # can be counted, so only those are read (never the whole table with its text)
+    # can be counted, so only those are read (never the whole table with its text), once
     counting = PipelineConfig().count_syndicated
-    counted = filter_rows(counted_passages(_kept_or_reprinted(res, rf), counting), rf) if res.reprinted else passages
+    if res.reprinted:
+        read = _kept_or_reprinted(res, rf)
+        passages = filter_rows(read, rf).reset_index(drop=True)
+        counted = filter_rows(counted_passages(read, counting), rf)
+    else:
+        passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
+        counted = passages
     resolved = view_period(period, counted[S.DATE]) if len(counted) else "month"
     cfg = PipelineConfig(period=resolved, count_syndicated=counting)
     tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
