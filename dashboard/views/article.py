@@ -64,14 +64,13 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
                                "score": r.get(A.score_column(fid)), "evidence": r.get(f"evidence_{fid}", "")})
         ui.table(pd.DataFrame(ev)) if ev else st.info("No frame passes its threshold in this text.")
     st.subheader("Nearest passages from other outlets", anchor=False)
-    corpus = state.corpus_vectors(res)
+    within = state.view(res, f).passages  # nearest passages under the same filters as the page
+    within_vectors = state.view_vectors(res, within)
     near = pd.DataFrame()
-    if vectors is None or corpus is None:
+    if vectors is None or within_vectors is None:
         st.info("The run's passage vectors are not in the embedding cache, so nearest passages are unavailable.")
     else:
-        within = state.view(res, f).passages  # nearest passages under the same filters as the page
-        pos = res.passages.index.get_indexer(within.index)
-        near = nearest_passages(vectors, corpus[pos], within, exclude_outlet=outlet, exclude_article=article_id)
+        near = nearest_passages(vectors, within_vectors, within, exclude_outlet=outlet, exclude_article=article_id)
         st.caption(f"Searched the {len(within):,} passages under the filter.")
         ui.table(near, height=360, column_config={"query": st.column_config.NumberColumn("passage #")})
     downloads(
@@ -113,7 +112,7 @@ else:
             return f"{d} · {r[S.OUTLET]} · {r[S.TITLE]}"
 
         aid = st.selectbox(f"Article ({len(ids):,} shown)", ids, key=keys.ARTICLE_PICK, format_func=label)
-        rows = res.passages[res.passages[S.ARTICLE_ID] == aid].sort_values(S.POSITION)  # index: positions of the vectors
+        rows = res.passages[res.passages[S.ARTICLE_ID] == aid].sort_values(S.POSITION)
         fl = res.frames_of(rows[S.PASSAGE_ID])
         rows = rows.copy()
         for fid in res.frame_ids:
@@ -122,12 +121,7 @@ else:
         if rows.empty:
             st.info("This article has no passages in the run (it may have been judged off-topic or too short).")
             st.stop()
-        corpus = state.corpus_vectors(res)
-        vec = None
-        if corpus is not None:
-            pos = res.passages.index.get_indexer(rows.index)
-            vec = corpus[pos]
-        _show(rows, vec, res, f, outlet=info[aid][S.OUTLET], article_id=aid, name="article")
+        _show(rows, state.view_vectors(res, rows), res, f, outlet=info[aid][S.OUTLET], article_id=aid, name="article")
     else:
         text = st.text_area("Article text", key=keys.ARTICLE_TEXT, height=260, max_chars=MAX_PASTE_CHARS,
                             placeholder="Paste an article: paragraphs separated by blank lines.")
