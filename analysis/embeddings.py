@@ -338,9 +338,9 @@ def embed_texts(
     Missing texts are encoded longest-first in chunks (less padding per batch), each
     chunk saved to the cache as soon as it is done, so an interrupted run loses at
     most one chunk of work. A chunk is at least the encoder's own batch (the static
-    encoder's 1,024: 128 of its passages are a few milliseconds, less than saving them). Progress counts passages (a text that occurs twice counts
-    twice; cached ones are done from the start), reported after every chunk of a few
-    seconds' work.
+    encoder's 1,024: 128 of its passages are a few milliseconds, less than saving them).
+    Progress counts passages (a text that occurs twice counts twice; cached ones are done
+    from the start), reported after every chunk of a few seconds' work.
     """
     n = len(texts)
     known = cache.get_vectors(embedder.model_id, hashes) if cache is not None else {}
