@@ -12,11 +12,16 @@ partition, not in SQLite) → frame scores. The client then
 2. sends the centroids back: every partition is assigned (clustering.assign), scored for
    low fit, projected on the sample's map axes, counts its label terms per cluster
    (labeling.term_counts), and finds its copies inside the partition with MinHash LSH;
-3. finds copies across partitions: each partition sends the set of its LSH band keys, the
-   client keeps the keys seen in two or more partitions, and only the passages holding
-   one of those keys come back (trigrams, vectors, outlet, date) to be paired and verified
-   exactly as inside a partition; copy groups are then formed over all pairs on the client
-   (syndication.copy_groups), so a paragraph reprinted across partitions is one group;
+3. finds copies across partitions on the workers, by a shuffle of the LSH band keys through
+   the work folder: pass 2 leaves each partition's keys sorted into buckets (key mod the
+   number of partitions); a task per bucket reads that bucket of every partition and pairs
+   each holder of a key held in two or more partitions with the key's representative
+   (syndication.representative_links: linear in the holders, so a story reprinted across
+   hundreds of partitions costs hundreds of checks, not their square); each partition then
+   verifies its candidates against the representatives' rows (trigram Jaccard and cosine,
+   exactly as inside a partition). Only the verified pairs and the members' dates and ids
+   reach the client, which forms copy groups over all pairs (syndication.copy_groups), so a
+   paragraph reprinted across partitions is one group;
 4. writes, per partition, its passages and frames as Parquet files
    `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`, sums the per-partition
    term counts into c-TF-IDF labels (labeling.ctfidf_from_counts), and adds up the
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import shutil
 import sys
 import time
@@ -83,6 +89,7 @@ from .syndication import (
     copy_groups,
     no_copies,
     pairs_sharing_a_key,
+    representative_links,
     syndication_table,
     trigram_sets,
     verify,
@@ -253,11 +260,12 @@ def sample_partition(ref: PartRef, share: float, seed: int) -> np.ndarray:
 
 
 def assign_partition(ref: PartRef, centroids: np.ndarray, axes: tuple[np.ndarray, np.ndarray],
-                     labels_per_cluster: int, seed: int) -> dict[str, Any]:
+                     labels_per_cluster: int, seed: int, buckets: int) -> dict[str, Any]:
     """Pass 2 on a worker: nearest centroid, map, term counts, copies inside the partition.
 
-    Leaves the assignments, map coordinates, LSH band keys and inside copies on disk and returns
-    what the client needs: assignments, cosines, term counts and the distinct band keys."""
+    Leaves the assignments, map coordinates, inside copies and the LSH band keys (sorted into
+    `buckets` for the cross-partition shuffle) on disk and returns what the client needs:
+    assignments, cosines and term counts."""
     c = _stages().config
     passages = ref.table("passages", [S.TEXT, S.OUTLET])
     x = ref.vectors()
@@ -275,34 +283,96 @@ def assign_partition(ref: PartRef, centroids: np.ndarray, axes: tuple[np.ndarray
     params = _synd_params(c)
     trigrams = trigram_sets(texts.astype(str).tolist())
     keys = band_keys(trigrams, params)
-    local = verify(trigrams, x, passages[S.OUTLET].to_numpy(), pairs_sharing_a_key(keys), params)
-    np.savez(ref.path("assigned.npz"), positions=positions, sims=sims, coords=project_2d(x, axes), keys=keys)
+    outlets = passages[S.OUTLET].to_numpy()
+    local = verify(trigrams, x, outlets, pairs_sharing_a_key(keys), params)
+    np.savez(ref.path("assigned.npz"), positions=positions, sims=sims, coords=project_2d(x, axes))
     ref.put("local_pairs", local)
-    distinct = np.unique(keys)
-    return {"terms": terms, "counts": counts, "positions": positions, "similarity": sims,
-            "band_keys": distinct[distinct != 0]}
+    _save_key_buckets(ref, keys, pd.util.hash_array(outlets.astype(str).astype(object)), buckets)
+    return {"terms": terms, "counts": counts, "positions": positions, "similarity": sims}
+
+
+_KEY_FILES = ("bucket_keys", "bucket_rows", "bucket_outlets")
+
+
+def _save_key_buckets(ref: PartRef, keys: np.ndarray, outlet_hash: np.ndarray, buckets: int) -> None:
+    """The partition's side of the key shuffle: every (band key, row, outlet hash), sorted by
+    bucket (key mod `buckets`) with the bucket offsets, so a bucket's task reads one slice."""
+    rows = np.repeat(np.arange(len(keys), dtype=np.int64), keys.shape[1])
+    flat = keys.ravel()
+    keep = flat != 0  # passages without a trigram pair with nothing
+    flat, rows = flat[keep], rows[keep]
+    bucket = (flat % np.uint64(buckets)).astype(np.int64)
+    order = np.argsort(bucket, kind="stable")
+    for name, values in zip(_KEY_FILES, (flat[order], rows[order], outlet_hash[rows[order]]), strict=True):
+        np.save(ref.path(f"{name}.npy"), values)
+    np.save(ref.path("bucket_starts.npy"), np.searchsorted(bucket[order], np.arange(buckets + 1)))
 
 
 def _synd_params(c: PipelineConfig) -> SyndicationParams:
     return SyndicationParams(cosine=c.syndication_cosine, jaccard=c.syndication_jaccard)
 
 
-def copy_candidates(ref: PartRef, shared: np.ndarray) -> dict[str, Any]:
-    """The partition's side of cross-partition syndication: its inside copies, and the passages
-    holding a band key that another partition holds too, with what verifying them needs."""
-    keys = ref.arrays("assigned")["keys"]
-    rows = np.flatnonzero(np.isin(keys, shared).any(axis=1)) if len(shared) else np.zeros(0, np.int64)
+def bucket_links(refs: list[PartRef], bucket: int) -> np.ndarray:
+    """One bucket of the key shuffle: its keys in every partition, and the candidate pairs of
+    holders in different partitions with their key's representative (partition, row, rep
+    partition, rep row)."""
+    cols: dict[str, list[np.ndarray]] = {"keys": [], "part": [], "row": [], "outlet": []}
+    for ref in refs:
+        lo, hi = np.load(ref.path("bucket_starts.npy"))[bucket:bucket + 2]
+        if hi == lo:
+            continue
+        keys, rows, outlets = (np.load(ref.path(f"{n}.npy"), mmap_mode="r")[lo:hi] for n in _KEY_FILES)
+        cols["keys"].append(np.asarray(keys))
+        cols["row"].append(np.asarray(rows))
+        cols["outlet"].append(np.asarray(outlets))
+        cols["part"].append(np.full(hi - lo, ref.index, np.int64))
+    if len(cols["part"]) < 2:
+        return np.zeros((0, 4), np.int64)
+    return representative_links(*(np.concatenate(cols[c]) for c in ("keys", "part", "row", "outlet")))
+
+
+def rows_for_checking(ref: PartRef, rows_for: dict[int, np.ndarray]) -> dict[int, dict[str, Any]]:
+    """The representatives' side of verification: per partition that asked, the texts, vectors
+    and outlets of the rows it asked for (read once, handed out per asker)."""
+    p = ref.table("passages", [S.TEXT, S.OUTLET])
+    x = np.load(ref.path("vectors.npy"), mmap_mode="r")
+    texts, outlets = p[S.TEXT].to_numpy(), p[S.OUTLET].to_numpy()
+    return {asker: {"rows": rows, "texts": texts[rows].astype(str).tolist(), "vectors": np.asarray(x[rows]),
+                    "outlets": outlets[rows]} for asker, rows in rows_for.items()}
+
+
+def verify_links(ref: PartRef, links: np.ndarray, rep_parts: list[int], reps: list[dict[str, Any]]) -> np.ndarray:
+    """Checks the partition's candidate pairs (row, rep partition, rep row) as inside a
+    partition (syndication.verify), given the rows each rep partition sent, and returns those
+    that are copies as (partition, row, rep partition, rep row)."""
+    p = ref.table("passages", [S.TEXT, S.OUTLET])
+    own = np.unique(links[:, 0])
+    texts = p[S.TEXT].to_numpy()[own].astype(str).tolist()
+    vectors = [np.asarray(np.load(ref.path("vectors.npy"), mmap_mode="r")[own])]
+    outlets = [p[S.OUTLET].to_numpy()[own]]
+    offset, rep_pos = len(own), np.zeros(len(links), np.int64)
+    for q, got in zip(rep_parts, reps, strict=True):
+        mine = links[:, 1] == q
+        rep_pos[mine] = offset + np.searchsorted(got["rows"], links[mine, 2])
+        texts += got["texts"]
+        vectors.append(got["vectors"])
+        outlets.append(got["outlets"])
+        offset += len(got["rows"])
+    pairs = np.stack([np.searchsorted(own, links[:, 0]), rep_pos], axis=1)
+    found = verify(trigram_sets(texts), np.vstack(vectors), np.concatenate(outlets), pairs, _synd_params(_stages().config))
+    checked = pairs[:, 0] * offset + pairs[:, 1]
+    ok = links[np.isin(checked, found["i"].to_numpy(np.int64) * offset + found["j"].to_numpy(np.int64))]
+    return np.column_stack([np.full(len(ok), ref.index, np.int64), ok])
+
+
+def copy_members(ref: PartRef, cross_rows: np.ndarray) -> dict[str, Any]:
+    """The partition's copies for grouping: its inside pairs, and the dates and ids of every
+    passage in a copy pair inside it or across partitions."""
     local = ref.table("local_pairs")
-    members = np.union1d(rows, np.concatenate([local["i"], local["j"]]).astype(np.int64))
-    p = ref.table("passages", [S.TEXT, S.OUTLET, S.DATE, S.PASSAGE_ID])
-    texts = p[S.TEXT].to_numpy()[rows].astype(str).tolist()
-    return {
-        "local": local, "rows": rows, "keys": keys[rows], "trigrams": trigram_sets(texts),
-        "vectors": ref.vectors()[rows] if len(rows) else np.zeros((0, 0), np.float32),
-        "outlets": p[S.OUTLET].to_numpy()[rows], "members": members,
-        "dates": p[S.DATE].to_numpy()[members], "passage_ids": p[S.PASSAGE_ID].astype(str).to_numpy()[members],
-        "n": len(p),
-    }
+    members = np.union1d(cross_rows, np.concatenate([local["i"], local["j"]]).astype(np.int64))
+    p = ref.table("passages", [S.DATE, S.PASSAGE_ID])
+    return {"local": local, "members": members, "dates": p[S.DATE].to_numpy()[members],
+            "passage_ids": p[S.PASSAGE_ID].astype(str).to_numpy()[members], "n": len(p)}
 
 
 def finish_partition(ref: PartRef, out_dir: str, thresholds: np.ndarray, label_of: dict[int, str],
@@ -404,18 +474,17 @@ def run_dask(
     k = len(centroids)
     per_cluster = max(1, 1500 // max(len(blocks), 1))
     assigned = client.gather([client.submit(assign_partition, p, centroids, axes, per_cluster, config.seed,
-                                            pure=False) for p in parts])
+                                            len(parts), pure=False) for p in parts])
     positions = np.concatenate([a["positions"] for a in assigned]) if assigned else np.zeros(0, int)
     sims = np.concatenate([a["similarity"] for a in assigned]) if assigned else np.zeros(0, np.float32)
     thresholds = fit_thresholds(positions, sims, k)
     terms, weights = _summed_term_weights(assigned, k)
-    band_keys_of = [a["band_keys"] for a in assigned]
     del assigned
     timings["assign"] = round(time.perf_counter() - t, 3)
     label_of = {c: label_from_terms(t) for c, t in enumerate(
         top_terms(terms, weights, config.n_label_terms) if len(terms) else [[] for _ in range(k)])}
     t = time.perf_counter()
-    synd = _copies_across_partitions(client, parts, band_keys_of, _synd_params(config))
+    synd = _copies_across_partitions(client, parts)
     timings["syndication"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     outputs = client.gather([client.submit(finish_partition, p, str(out_dir), thresholds, label_of, s,
@@ -467,14 +536,26 @@ def run_dask(
     return DaskRun(tables, manifest, model)
 
 
-def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.ndarray],
-                              params: SyndicationParams) -> list[pd.DataFrame]:
+def _copies_across_partitions(client: Any, parts: list[PartRef]) -> list[pd.DataFrame]:
     """Copy groups over the whole corpus, one syndication frame per partition (see step 3 of
-    the module docstring): only passages holding a band key of two partitions travel."""
-    seen, times = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.uint64), return_counts=True)
-    shared = client.scatter(seen[times > 1], broadcast=True)
-    cands = client.gather([client.submit(copy_candidates, p, shared, pure=False) for p in parts])
-    # the nodes: every passage in a copy pair or a cross candidate, numbered partition by partition
+    the module docstring): candidates and their checks stay on the workers; the client joins
+    the verified pairs into groups."""
+    links = client.gather([client.submit(bucket_links, parts, b, pure=False) for b in range(len(parts))])
+    links = pd.DataFrame(np.unique(np.concatenate([np.zeros((0, 4), np.int64), *links]), axis=0),
+                         columns=["part", "row", "rep_part", "rep_row"])
+    given = {q: client.submit(rows_for_checking, parts[q], {a: np.unique(g["rep_row"]) for a, g in asked.groupby("part")},
+                              pure=False) for q, asked in links.groupby("rep_part")}
+    checks = []
+    for a, mine in links.groupby("part"):
+        qs = [int(q) for q in np.unique(mine["rep_part"])]
+        checks.append(client.submit(verify_links, parts[a], mine[["row", "rep_part", "rep_row"]].to_numpy(), qs,
+                                    [client.submit(operator.getitem, given[q], a) for q in qs], pure=False))
+    found = np.concatenate([np.zeros((0, 4), np.int64), *client.gather(checks)])
+    del given, checks
+    cands = client.gather([client.submit(copy_members, p, np.union1d(found[found[:, 0] == p.index, 1],
+                                                                      found[found[:, 2] == p.index, 3]), pure=False)
+                           for p in parts])
+    # the nodes: every passage in a copy pair, numbered partition by partition
     node_of = []  # per partition: row position -> node
     offset = 0
     for c in cands:
@@ -483,17 +564,9 @@ def _copies_across_partitions(client: Any, parts: list[PartRef], keys: list[np.n
     pairs = [pd.DataFrame({"i": node_of[p].reindex(c["local"]["i"].astype(int)).to_numpy(),
                            "j": node_of[p].reindex(c["local"]["j"].astype(int)).to_numpy()})
              for p, c in enumerate(cands) if len(c["local"])]
-    withc = [(p, c) for p, c in enumerate(cands) if len(c["rows"])]
-    if len(withc) > 1:
-        from scipy.sparse import vstack
-
-        part_of = np.concatenate([np.full(len(c["rows"]), p) for p, c in withc])
-        node = np.concatenate([node_of[p].reindex(c["rows"]).to_numpy() for p, c in withc])
-        cand = pairs_sharing_a_key(np.vstack([c["keys"] for _, c in withc]))
-        cand = cand[part_of[cand[:, 0]] != part_of[cand[:, 1]]]  # pairs inside a partition are known
-        found = verify(vstack([c["trigrams"] for _, c in withc]).tocsr(), np.vstack([c["vectors"] for _, c in withc]),
-                       np.concatenate([c["outlets"] for _, c in withc]), cand, params)
-        pairs.append(pd.DataFrame({"i": node[found["i"].astype(int)], "j": node[found["j"].astype(int)]}))
+    for (a, q), g in pd.DataFrame(found, columns=["a", "r", "q", "rr"]).groupby(["a", "q"]):
+        pairs.append(pd.DataFrame({"i": node_of[a].reindex(g["r"]).to_numpy(),
+                                   "j": node_of[q].reindex(g["rr"]).to_numpy()}))
     groups = copy_groups(pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame({"i": [], "j": []}),
                          pd.Series(np.concatenate([c["dates"] for c in cands]) if cands else []),
                          np.concatenate([c["passage_ids"] for c in cands]) if cands else np.array([], str))

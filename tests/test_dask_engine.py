@@ -93,16 +93,19 @@ def test_embeddings_are_cached_per_partition_in_parquet(client, demo_sample, tmp
 
 
 def _with_reprints(articles: pd.DataFrame) -> pd.DataFrame:
-    """The sample plus near-copies of three articles by other outlets, slightly edited, so the
-    copies sort far from their originals (other partitions at 20 articles a partition)."""
+    """The sample plus near-copies of three articles, slightly edited, so the copies sort far
+    from their originals (other partitions at 20 articles a partition): one by another outlet,
+    one by the original's own outlet (a copy of the same outlet is never a pair, yet it joins
+    the group through the other outlet's copy)."""
     extra = []
     outlets = sorted(articles["outlet"].unique())
     for n, (_, a) in enumerate(articles.iloc[[2, 25, 47]].iterrows()):
-        copy = a.copy()
-        copy["article_id"] = f"zz-reprint-{n}"
-        copy["outlet"] = next(o for o in outlets[::-1] if o != a["outlet"])
-        copy["text"] = a["text"].replace(".", ",", 1) + "\n\nReprinted with permission."
-        extra.append(copy)
+        for variant, outlet in (("", next(o for o in outlets[::-1] if o != a["outlet"])), ("-same", a["outlet"])):
+            copy = a.copy()
+            copy["article_id"] = f"zz-reprint-{n}{variant}"
+            copy["outlet"] = outlet
+            copy["text"] = a["text"].replace(".", ",", 1) + f"\n\nReprinted with permission{variant}."
+            extra.append(copy)
     return pd.concat([articles, pd.DataFrame(extra)], ignore_index=True)
 
 
@@ -124,6 +127,8 @@ def test_copies_are_found_across_partitions(client, demo_sample, tmp_path):
     got = pd.concat([pd.read_parquet(f).assign(part=i) for i, f in enumerate(parts)], ignore_index=True)
     part_of = dict(zip(got["passage_id"], got["part"], strict=True))
     assert sum(len({part_of[p] for p in g}) > 1 for g in want) >= 3  # groups that span partitions
+    outlet_of = dict(zip(got["passage_id"], got["outlet"], strict=True))
+    assert any(len({part_of[p] for p in g}) >= 3 and len({outlet_of[p] for p in g}) < len(g) for g in want)
     assert _copy_groups(got) == want
     origins = got[got["syndication_group"] >= 0].groupby("syndication_group")["syndication_origin"].nunique()
     assert (origins == 1).all()

@@ -1,8 +1,9 @@
+import numpy as np
 import pandas as pd
 
 from analysis.config import PipelineConfig
 from analysis.pipeline import summary_tables
-from analysis.syndication import GROUP, IS_COPY, ORIGIN, syndication
+from analysis.syndication import GROUP, IS_COPY, ORIGIN, representative_links, syndication
 
 ORIGINAL = ("Energy ministers from both countries agreed on Tuesday to raise gas deliveries through the "
             "eastern pipeline, extending a supply contract that officials said would run into the next decade.")
@@ -49,3 +50,23 @@ def test_counting_syndicated_passages_once_shrinks_the_denominator(embedder):
     once = summary_tables(p, ["energy"], {0: "gas"}, PipelineConfig(count_syndicated="once"))
     assert per_outlet["frames_by_outlet"]["n_total"].sum() == 2
     assert once["frames_by_outlet"].set_index("outlet")["n_total"].to_dict() == {"Alpha": 1}
+
+
+def test_holders_of_a_key_across_partitions_meet_its_representatives_not_each_other():
+    """Key 7 is held in partitions 0-2 by outlets 1, 1, 2, 3, 1; key 9 in partition 0 only."""
+    keys = np.array([7, 7, 7, 7, 7, 9, 9], np.uint64)
+    part = np.array([0, 1, 1, 2, 2, 0, 0])
+    row = np.array([3, 0, 4, 1, 2, 5, 6])
+    outlet = np.array([1, 1, 2, 3, 1, 1, 2], np.uint64)
+    links = {tuple(x) for x in representative_links(keys, part, row, outlet)}
+    # the first holder (0, 3) and the first of another outlet (1, 4) are the representatives;
+    # (1, 0) meets (1, 4) inside its partition, which finds that pair itself
+    assert links == {(0, 3, 1, 4), (1, 4, 0, 3), (2, 1, 0, 3), (2, 2, 1, 4)}
+
+
+def test_a_story_reprinted_everywhere_gives_one_candidate_per_holder():
+    n = 2_000  # 2,000 outlets in 100 partitions: all pairs would be about 2 million
+    links = representative_links(np.full(n, 42, np.uint64), np.arange(n) % 100, np.arange(n),
+                                 np.arange(n, dtype=np.uint64))
+    assert len(links) == n - n // 100  # every holder outside the representative's partition
+    assert set(map(tuple, links[:, 2:])) <= {(0, 0), (1, 1)}
