@@ -233,7 +233,9 @@ def _dask_run(articles, config, n_workers: int, work: Path, **kw) -> dict:
         client.close()
         cluster.close()
     return {"wall s": round(wall, 2), "passages": run.manifest["counts"]["passages"],
-            "peak RSS per worker MiB": round(max(peaks.values()), 1), "timings": run.manifest["timings_s"]}
+            "peak RSS per worker MiB": round(max(peaks.values()), 1),
+            # the bench process: ingest, the client's sums and copy groups (a peak over its runs so far)
+            "client peak RSS MiB so far": round(_worker_peak_mb(), 1), "timings": run.manifest["timings_s"]}
 
 
 def dask_real(res: SuiteResult, mode: str) -> None:
