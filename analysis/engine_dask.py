@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import operator
 import shutil
 import sys
 import time
@@ -331,14 +330,14 @@ def bucket_links(refs: list[PartRef], bucket: int) -> np.ndarray:
     return representative_links(*(np.concatenate(cols[c]) for c in ("keys", "part", "row", "outlet")))
 
 
-def rows_for_checking(ref: PartRef, rows_for: dict[int, np.ndarray]) -> dict[int, dict[str, Any]]:
-    """The representatives' side of verification: per partition that asked, the texts, vectors
-    and outlets of the rows it asked for (read once, handed out per asker)."""
+def rows_for_checking(ref: PartRef, rows: np.ndarray) -> dict[str, Any]:
+    """The representatives' side of verification: the texts, vectors and outlets of the rows
+    one partition asked for (a task per asker: one partition may represent nearly every key,
+    and all askers' rows at once killed a 3 GiB worker at 1M passages)."""
     p = ref.table("passages", [S.TEXT, S.OUTLET])
     x = np.load(ref.path("vectors.npy"), mmap_mode="r")
-    texts, outlets = p[S.TEXT].to_numpy(), p[S.OUTLET].to_numpy()
-    return {asker: {"rows": rows, "texts": texts[rows].astype(str).tolist(), "vectors": np.asarray(x[rows]),
-                    "outlets": outlets[rows]} for asker, rows in rows_for.items()}
+    return {"rows": rows, "texts": p[S.TEXT].to_numpy()[rows].astype(str).tolist(), "vectors": np.asarray(x[rows]),
+            "outlets": p[S.OUTLET].to_numpy()[rows]}
 
 
 def verify_links(ref: PartRef, links: np.ndarray, rep_parts: list[int], reps: list[dict[str, Any]]) -> np.ndarray:
@@ -543,15 +542,14 @@ def _copies_across_partitions(client: Any, parts: list[PartRef]) -> list[pd.Data
     links = client.gather([client.submit(bucket_links, parts, b, pure=False) for b in range(len(parts))])
     links = pd.DataFrame(np.unique(np.concatenate([np.zeros((0, 4), np.int64), *links]), axis=0),
                          columns=["part", "row", "rep_part", "rep_row"])
-    given = {q: client.submit(rows_for_checking, parts[q], {a: np.unique(g["rep_row"]) for a, g in asked.groupby("part")},
-                              pure=False) for q, asked in links.groupby("rep_part")}
     checks = []
     for a, mine in links.groupby("part"):
-        qs = [int(q) for q in np.unique(mine["rep_part"])]
-        checks.append(client.submit(verify_links, parts[a], mine[["row", "rep_part", "rep_row"]].to_numpy(), qs,
-                                    [client.submit(operator.getitem, given[q], a) for q in qs], pure=False))
+        asked = {int(q): np.unique(g["rep_row"]) for q, g in mine.groupby("rep_part")}
+        checks.append(client.submit(verify_links, parts[a], mine[["row", "rep_part", "rep_row"]].to_numpy(), list(asked),
+                                    [client.submit(rows_for_checking, parts[q], rows, pure=False)
+                                     for q, rows in asked.items()], pure=False))
     found = np.concatenate([np.zeros((0, 4), np.int64), *client.gather(checks)])
-    del given, checks
+    del checks
     cands = client.gather([client.submit(copy_members, p, np.union1d(found[found[:, 0] == p.index, 1],
                                                                       found[found[:, 2] == p.index, 3]), pure=False)
                            for p in parts])
