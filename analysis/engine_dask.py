@@ -344,21 +344,16 @@ def verify_links(ref: PartRef, links: np.ndarray, rep_parts: list[int], reps: li
     """Checks the partition's candidate pairs (row, rep partition, rep row) as inside a
     partition (syndication.verify), given the rows each rep partition sent, and returns those
     that are copies as (partition, row, rep partition, rep row)."""
-    p = ref.table("passages", [S.TEXT, S.OUTLET])
     own = np.unique(links[:, 0])
-    texts = p[S.TEXT].to_numpy()[own].astype(str).tolist()
-    vectors = [np.asarray(np.load(ref.path("vectors.npy"), mmap_mode="r")[own])]
-    outlets = [p[S.OUTLET].to_numpy()[own]]
+    blocks = [rows_for_checking(ref, own), *reps]  # its own rows first, then each rep partition's
     offset, rep_pos = len(own), np.zeros(len(links), np.int64)
     for q, got in zip(rep_parts, reps, strict=True):
         mine = links[:, 1] == q
         rep_pos[mine] = offset + np.searchsorted(got["rows"], links[mine, 2])
-        texts += got["texts"]
-        vectors.append(got["vectors"])
-        outlets.append(got["outlets"])
         offset += len(got["rows"])
     pairs = np.stack([np.searchsorted(own, links[:, 0]), rep_pos], axis=1)
-    found = verify(trigram_sets(texts), np.vstack(vectors), np.concatenate(outlets), pairs, _synd_params(_stages().config))
+    found = verify(trigram_sets([t for b in blocks for t in b["texts"]]), np.vstack([b["vectors"] for b in blocks]),
+                   np.concatenate([b["outlets"] for b in blocks]), pairs, _synd_params(_stages().config))
     checked = pairs[:, 0] * offset + pairs[:, 1]
     ok = links[np.isin(checked, found["i"].to_numpy(np.int64) * offset + found["j"].to_numpy(np.int64))]
     return np.column_stack([np.full(len(ok), ref.index, np.int64), ok])
