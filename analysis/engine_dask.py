@@ -18,8 +18,8 @@ partition, not in SQLite) → frame scores. The client then
    each holder of a key held in two or more partitions with the key's representative
    (syndication.representative_links: linear in the holders, so a story reprinted across
    hundreds of partitions costs hundreds of checks, not their square); each partition then
-   verifies its candidates against the representatives' rows (trigram Jaccard and cosine,
-   exactly as inside a partition). Only the verified pairs and the members' dates and ids
+   verifies its candidates against the representatives' rows, read from their work folders
+   one partition at a time (trigram Jaccard and cosine, exactly as inside a partition). Only the verified pairs and the members' dates and ids
    reach the client, which forms copy groups over all pairs (syndication.copy_groups), so a
    paragraph reprinted across partitions is one group;
 4. writes, per partition, its passages and frames as Parquet files
@@ -331,31 +331,39 @@ def bucket_links(refs: list[PartRef], bucket: int) -> np.ndarray:
 
 
 def rows_for_checking(ref: PartRef, rows: np.ndarray) -> dict[str, Any]:
-    """The representatives' side of verification: the texts, vectors and outlets of the rows
-    one partition asked for (a task per asker: one partition may represent nearly every key,
-    and all askers' rows at once killed a 3 GiB worker at 1M passages)."""
+    """The texts, vectors and outlets of some of a partition's rows, read from its work folder."""
     p = ref.table("passages", [S.TEXT, S.OUTLET])
     x = np.load(ref.path("vectors.npy"), mmap_mode="r")
     return {"rows": rows, "texts": p[S.TEXT].to_numpy()[rows].astype(str).tolist(), "vectors": np.asarray(x[rows]),
             "outlets": p[S.OUTLET].to_numpy()[rows]}
 
 
-def verify_links(ref: PartRef, links: np.ndarray, rep_parts: list[int], reps: list[dict[str, Any]]) -> np.ndarray:
+def verify_links(ref: PartRef, links: np.ndarray, parts: list[PartRef]) -> np.ndarray:
     """Checks the partition's candidate pairs (row, rep partition, rep row) as inside a
-    partition (syndication.verify), given the rows each rep partition sent, and returns those
-    that are copies as (partition, row, rep partition, rep row)."""
-    own = np.unique(links[:, 0])
-    blocks = [rows_for_checking(ref, own), *reps]  # its own rows first, then each rep partition's
-    offset, rep_pos = len(own), np.zeros(len(links), np.int64)
-    for q, got in zip(rep_parts, reps, strict=True):
-        mine = links[:, 1] == q
-        rep_pos[mine] = offset + np.searchsorted(got["rows"], links[mine, 2])
-        offset += len(got["rows"])
-    pairs = np.stack([np.searchsorted(own, links[:, 0]), rep_pos], axis=1)
-    found = verify(trigram_sets([t for b in blocks for t in b["texts"]]), np.vstack([b["vectors"] for b in blocks]),
-                   np.concatenate([b["outlets"] for b in blocks]), pairs, _synd_params(_stages().config))
-    checked = pairs[:, 0] * offset + pairs[:, 1]
-    ok = links[np.isin(checked, found["i"].to_numpy(np.int64) * offset + found["j"].to_numpy(np.int64))]
+    partition (syndication.verify) and returns those that are copies as (partition, row, rep
+    partition, rep row). The representatives' rows are read from their partitions' work
+    folders one partition at a time, so the task holds its own rows and one other partition's
+    (passing them between tasks instead left every asker's rows in worker memory at once and
+    went past 2.4 GiB per worker at 1M passages)."""
+    from scipy.sparse import vstack
+
+    params = _synd_params(_stages().config)
+    own_rows = np.unique(links[:, 0])
+    own = rows_for_checking(ref, own_rows)
+    own_trigrams = trigram_sets(own["texts"])
+    found = [np.zeros((0, 3), np.int64)]
+    for q in np.unique(links[:, 1]):
+        mine = links[links[:, 1] == q]
+        rep = rows_for_checking(parts[int(q)], np.unique(mine[:, 2]))
+        pairs = np.stack([np.searchsorted(own_rows, mine[:, 0]),
+                          len(own_rows) + np.searchsorted(rep["rows"], mine[:, 2])], axis=1)
+        ok = verify(vstack([own_trigrams, trigram_sets(rep["texts"])]).tocsr(),
+                    np.vstack([own["vectors"], rep["vectors"]]), np.concatenate([own["outlets"], rep["outlets"]]),
+                    pairs, params)
+        size = len(own_rows) + len(rep["rows"])
+        checked = pairs[:, 0] * size + pairs[:, 1]
+        found.append(mine[np.isin(checked, ok["i"].to_numpy(np.int64) * size + ok["j"].to_numpy(np.int64))])
+    ok = np.concatenate(found)
     return np.column_stack([np.full(len(ok), ref.index, np.int64), ok])
 
 
@@ -537,12 +545,8 @@ def _copies_across_partitions(client: Any, parts: list[PartRef]) -> list[pd.Data
     links = client.gather([client.submit(bucket_links, parts, b, pure=False) for b in range(len(parts))])
     links = pd.DataFrame(np.unique(np.concatenate([np.zeros((0, 4), np.int64), *links]), axis=0),
                          columns=["part", "row", "rep_part", "rep_row"])
-    checks = []
-    for a, mine in links.groupby("part"):
-        asked = {int(q): np.unique(g["rep_row"]) for q, g in mine.groupby("rep_part")}
-        checks.append(client.submit(verify_links, parts[a], mine[["row", "rep_part", "rep_row"]].to_numpy(), list(asked),
-                                    [client.submit(rows_for_checking, parts[q], rows, pure=False)
-                                     for q, rows in asked.items()], pure=False))
+    checks = [client.submit(verify_links, parts[a], mine[["row", "rep_part", "rep_row"]].to_numpy(), parts, pure=False)
+              for a, mine in links.groupby("part")]
     found = np.concatenate([np.zeros((0, 4), np.int64), *client.gather(checks)])
     del checks
     cands = client.gather([client.submit(copy_members, p, np.union1d(found[found[:, 0] == p.index, 1],
