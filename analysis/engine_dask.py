@@ -19,9 +19,10 @@ partition, not in SQLite) → frame scores. The client then
    (syndication.representative_links: linear in the holders, so a story reprinted across
    hundreds of partitions costs hundreds of checks, not their square); each partition then
    verifies its candidates against the representatives' rows, read from their work folders
-   one partition at a time (trigram Jaccard and cosine, exactly as inside a partition). Only the verified pairs and the members' dates and ids
-   reach the client, which forms copy groups over all pairs (syndication.copy_groups), so a
-   paragraph reprinted across partitions is one group;
+   one partition at a time (trigram Jaccard and cosine, exactly as inside a partition). Only
+   the verified pairs and the members' dates and ids reach the client, which forms copy
+   groups over all pairs (syndication.copy_groups), so a paragraph reprinted across
+   partitions is one group;
 4. writes, per partition, its passages and frames as Parquet files
    `passages/part-NNNNN.parquet`, `frames/part-NNNNN.parquet`, sums the per-partition
    term counts into c-TF-IDF labels (labeling.ctfidf_from_counts), and adds up the
