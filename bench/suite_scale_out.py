@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import shutil
 import tempfile
 import time
@@ -29,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import CACHE, GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, check, embed_cached, log, run_worker
+from .common import (CACHE, GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, check, embed_cached, log, peak_rss_mb,
+                     run_worker)
 from .corpora import bbc_sample, scaled_csv, scaled_csvs
 
 # incremental base, new, dask-real articles, dask-fast passages; dask-real needs enough passages that
@@ -207,10 +207,6 @@ def incremental(res: SuiteResult, mode: str) -> None:
                check(kept, ">=", 0.999), "")
 
 
-def _worker_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _dask_run(articles, config, n_workers: int, work: Path, **kw) -> dict:
     from distributed import Client, LocalCluster
 
@@ -228,14 +224,14 @@ def _dask_run(articles, config, n_workers: int, work: Path, **kw) -> dict:
         t = time.perf_counter()
         run = run_dask(articles, config, client, work / "out", cache_dir=work / "cache", **kw)
         wall = time.perf_counter() - t
-        peaks = client.run(_worker_peak_mb)
+        peaks = client.run(peak_rss_mb)  # VmHWM: ru_maxrss of a spawned worker starts at its parent's RSS
     finally:
         client.close()
         cluster.close()
     return {"wall s": round(wall, 2), "passages": run.manifest["counts"]["passages"],
             "peak RSS per worker MiB": round(max(peaks.values()), 1),
             # the bench process: ingest, the client's sums and copy groups (a peak over its runs so far)
-            "client peak RSS MiB so far": round(_worker_peak_mb(), 1), "timings": run.manifest["timings_s"]}
+            "client peak RSS MiB so far": round(peak_rss_mb(), 1), "timings": run.manifest["timings_s"]}
 
 
 def dask_real(res: SuiteResult, mode: str) -> None:
