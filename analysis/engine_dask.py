@@ -358,14 +358,14 @@ def verify_links(ref: PartRef, links: np.ndarray, parts: list[PartRef]) -> np.nd
         rep = rows_for_checking(parts[int(q)], np.unique(mine[:, 2]))
         pairs = np.stack([np.searchsorted(own_rows, mine[:, 0]),
                           len(own_rows) + np.searchsorted(rep["rows"], mine[:, 2])], axis=1)
-        ok = verify(vstack([own_trigrams, trigram_sets(rep["texts"])]).tocsr(),
-                    np.vstack([own["vectors"], rep["vectors"]]), np.concatenate([own["outlets"], rep["outlets"]]),
-                    pairs, params)
+        copies = verify(vstack([own_trigrams, trigram_sets(rep["texts"])]).tocsr(),
+                        np.vstack([own["vectors"], rep["vectors"]]), np.concatenate([own["outlets"], rep["outlets"]]),
+                        pairs, params)
         size = len(own_rows) + len(rep["rows"])
         checked = pairs[:, 0] * size + pairs[:, 1]
-        found.append(mine[np.isin(checked, ok["i"].to_numpy(np.int64) * size + ok["j"].to_numpy(np.int64))])
-    ok = np.concatenate(found)
-    return np.column_stack([np.full(len(ok), ref.index, np.int64), ok])
+        found.append(mine[np.isin(checked, copies["i"].to_numpy(np.int64) * size + copies["j"].to_numpy(np.int64))])
+    verified = np.concatenate(found)
+    return np.column_stack([np.full(len(verified), ref.index, np.int64), verified])
 
 
 def copy_members(ref: PartRef, cross_rows: np.ndarray) -> dict[str, Any]:
