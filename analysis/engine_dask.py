@@ -356,12 +356,13 @@ def verify_links(ref: PartRef, links: np.ndarray, parts: list[PartRef]) -> np.nd
     for q in np.unique(links[:, 1]):
         mine = links[links[:, 1] == q]
         rep = rows_for_checking(parts[int(q)], np.unique(mine[:, 2]))
-        pairs = np.stack([np.searchsorted(own_rows, mine[:, 0]),
-                          len(own_rows) + np.searchsorted(rep["rows"], mine[:, 2])], axis=1)
-        copies = verify(vstack([own_trigrams, trigram_sets(rep["texts"])]).tocsr(),
-                        np.vstack([own["vectors"], rep["vectors"]]), np.concatenate([own["outlets"], rep["outlets"]]),
-                        pairs, params)
-        size = len(own_rows) + len(rep["rows"])
+        # only the own rows paired with this partition: not a copy of the whole block per partition
+        used, at = np.unique(np.searchsorted(own_rows, mine[:, 0]), return_inverse=True)
+        pairs = np.stack([at, len(used) + np.searchsorted(rep["rows"], mine[:, 2])], axis=1)
+        copies = verify(vstack([own_trigrams[used], trigram_sets(rep["texts"])]).tocsr(),
+                        np.vstack([own["vectors"][used], rep["vectors"]]),
+                        np.concatenate([own["outlets"][used], rep["outlets"]]), pairs, params)
+        size = len(used) + len(rep["rows"])
         checked = pairs[:, 0] * size + pairs[:, 1]
         found.append(mine[np.isin(checked, copies["i"].to_numpy(np.int64) * size + copies["j"].to_numpy(np.int64))])
     verified = np.concatenate(found)
