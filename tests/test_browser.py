@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from analysis.store import Store
+from dashboard.charts import RENDERER_ENV
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +68,10 @@ def require_chromium() -> None:
 def live_server(tmp: Path):
     """A Streamlit server on a free port over the store tmp/fs.db; its log is kept in test-output."""
     port = _free_port()
-    env = {**os.environ, "FRAMESCOPE_DB": str(tmp / "fs.db"), "FRAMESCOPE_CODEBOOKS": str(tmp / "codebooks")}
+    # charts drawn as SVG, so the label checks can read their text (users get a canvas; Vega
+    # places and culls labels before drawing, the same for both)
+    env = {**os.environ, "FRAMESCOPE_DB": str(tmp / "fs.db"), "FRAMESCOPE_CODEBOOKS": str(tmp / "codebooks"),
+           RENDERER_ENV: "svg"}
     log = open(tmp / "server.log", "w+b")  # a file, not a pipe: a full pipe would block the server
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
