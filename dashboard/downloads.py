@@ -76,10 +76,11 @@ def chart_payload(chart: alt.TopLevelMixin | dict[str, Any], fmt: str) -> bytes:
 
 @dataclass(frozen=True)
 class Deferred:
-    """A table read only when its download is clicked (e.g. every frames row of a filtered view,
-    passages × frames rows), with its row count known beforehand for the caption."""
+    """A table read or computed only when its download is clicked (e.g. every frames row of a
+    filtered view, passages × frames rows), with its row count for the caption when it is known
+    beforehand."""
 
-    n_rows: int
+    n_rows: int | None
     make: Callable[[], pd.DataFrame]
 
 
@@ -87,9 +88,9 @@ def table_buttons(name: str, df: pd.DataFrame | Deferred, manifest: Mapping[str,
     """Two buttons: the table as CSV and as XLSX with the manifest."""
     n = df.n_rows if isinstance(df, Deferred) else len(df)
     cols = st.columns([3, 1, 1], vertical_alignment="center")
-    cols[0].caption(f"{name.replace('_', ' ')} · {n:,} rows")
+    cols[0].caption(f"{name.replace('_', ' ')} · " + ("made when downloaded" if n is None else f"{n:,} rows"))
     for col, fmt in zip(cols[1:], ("csv", "xlsx"), strict=True):
-        too_big = fmt == "xlsx" and n >= XLSX_MAX_ROWS
+        too_big = fmt == "xlsx" and n is not None and n >= XLSX_MAX_ROWS
         col.download_button(
             fmt.upper(), data=_lazy_table(name, df, fmt, manifest), file_name=export_filename(name, fmt),
             mime=MIME[fmt], key=f"dl_{key}_{name}_{fmt}", on_click="ignore", icon=":material/download:",
@@ -107,20 +108,22 @@ def chart_buttons(name: str, chart: alt.TopLevelMixin | dict[str, Any], key: str
         )
 
 
+@st.fragment
 def downloads(
     key: str,
     tables: Mapping[str, pd.DataFrame | Deferred],
     charts: Mapping[str, alt.TopLevelMixin | dict[str, Any]] | None = None,
     manifest: Mapping[str, Any] | None = None,
-    *,
-    expanded: bool = False,
 ) -> None:
-    """A "Downloads" expander with every table and chart behind a page."""
-    with st.expander("Downloads: tables (CSV, XLSX) and charts (PNG, SVG)", expanded=expanded, icon=":material/download:"):
-        for name, df in tables.items():
-            table_buttons(name, df, manifest, key)
-        for name, chart in (charts or {}).items():
-            chart_buttons(name, chart, key)
+    """Every table and chart behind a page, behind a switch: the buttons are drawn only when
+    asked for, and switching reruns only this fragment. Two buttons per table and chart, drawn
+    on every visit of a page, cost its browser a third of a second on two cores."""
+    with st.container(border=True):
+        if st.toggle("Downloads: tables (CSV, XLSX) and charts (PNG, SVG)", key=f"dl_{key}_shown"):
+            for name, df in tables.items():
+                table_buttons(name, df, manifest, key)
+            for name, chart in (charts or {}).items():
+                chart_buttons(name, chart, key)
 
 
 def _lazy_table(name: str, df: pd.DataFrame | Deferred, fmt: str, manifest: Mapping[str, Any] | None):

@@ -44,11 +44,13 @@ def _listing(rows, labels) -> None:
                             REPRINT: st.column_config.CheckboxColumn("reprint")})
 
 
+@st.fragment
 def _events_editor(evs, problems: list[str]) -> None:
-    """The event markers as a small editable table, saved next to the store."""
-    with st.expander("Event markers"):
-        for p in problems:
-            st.warning(p)
+    """The event markers as a small editable table, saved next to the store; drawn only when
+    asked for (like the downloads), so a visit of the page does not pay for the editor."""
+    for p in problems:
+        st.warning(p)
+    if st.toggle("Edit the event markers", key="fs_events_shown"):
         st.caption(f"Dates drawn as dotted lines on the time charts; saved to {events_path().name} beside the store.")
         edited = st.data_editor(evs, num_rows="dynamic", key="fs_events_editor", hide_index=True,
                                 column_config={"date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
@@ -58,7 +60,7 @@ def _events_editor(evs, problems: list[str]) -> None:
             save_events(cleaned)
             state.flash(f"Saved {len(cleaned)} event(s)" + (f"; {len(bad)} row(s) without a date or name left out."
                                                             if bad else "."))
-            st.rerun()
+            st.rerun(scope="app")  # the time charts draw the saved markers
 
 
 st.title("Frames", anchor=False)
@@ -72,9 +74,9 @@ if got is not None:
     validation = V.current(res, f)
     labels = V.marked_labels(res.frame_labels, validation)  # every chart says which frames are validated
     min_n = PipelineConfig().min_cell_n
-    fot = V.corrected(view.tables["frames_over_time"], validation)
-    fbo = V.corrected(view.tables["frames_by_outlet"], validation)
-    fop = V.corrected(view.tables["frames_by_outlet_period"], validation)
+    fot = V.corrected(view.table("frames_over_time"), validation)
+    fbo = V.corrected(view.table("frames_by_outlet"), validation)
+    fop = V.corrected(view.table("frames_by_outlet_period"), validation)
     fmt = lambda fid: labels.get(fid, fid)  # noqa: E731
 
     st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
