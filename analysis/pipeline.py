@@ -393,38 +393,47 @@ def _with_input(
             "counts": {**manifest.get("counts", {}), **counts}}
 
 
+SUMMARY_TABLES = ("frames_over_time", "frames_by_outlet", "frames_by_outlet_period", "clusters_over_time",
+                  "clusters_by_outlet", "volume_by_outlet", "outlet_similarity")
+SPAN = "span"  # summary_sums: the date span of the counted rows (aggregates.date_span)
+# the sums each table is made of (every table also needs the span)
+_SUMS_OF = {name: (name,) for name in SUMMARY_TABLES}
+_SUMS_OF["outlet_similarity"] = ("frames_by_outlet", "clusters_by_outlet")
+
+
 def summary_tables(
     passages: pd.DataFrame,
     frame_ids: Sequence[str],
     cluster_labels: Mapping[int, str],
     config: PipelineConfig = PipelineConfig(),
+    names: Sequence[str] = SUMMARY_TABLES,
 ) -> dict[str, pd.DataFrame]:
-    """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity."""
+    """Aggregate tables of (possibly filtered) passages: over time, by outlet, similarity; only
+    `names` of them (a dashboard page computes the ones it shows)."""
     passages = counted_passages(passages, config.count_syndicated)
     period = A.resolve_period(config.period, passages[S.DATE])
-    sums = summary_sums(passages, frame_ids, sorted(cluster_labels), period)
-    return summary_from_sums(sums, frame_ids, cluster_labels, period, config.min_cell_n)
-
-
-SPAN = "span"  # summary_sums: the date span of the counted rows (aggregates.date_span)
+    sums = summary_sums(passages, frame_ids, sorted(cluster_labels), period, names)
+    return summary_from_sums(sums, frame_ids, cluster_labels, period, config.min_cell_n, names)
 
 
 def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: Sequence[int],
-                 period: str) -> dict[str, pd.DataFrame]:
+                 period: str, names: Sequence[str] = SUMMARY_TABLES) -> dict[str, pd.DataFrame]:
     """The additive part of the summaries of counted rows (`counted_passages`) of whole
-    articles: a partitioned engine computes it per partition and adds the parts
-    (`add_summary_sums`); `summary_from_sums` makes the tables."""
-    fi = A.frame_indicators(counted, frame_ids)
-    ci = A.cluster_indicators(counted, cluster_ids)
-    return {
-        "frames_over_time": A.over_time_sums(counted, fi, category=S.FRAME_ID, period=period),
-        "frames_by_outlet": A.group_sums(counted, fi, category=S.FRAME_ID),
-        "frames_by_outlet_period": A.over_time_sums(counted, fi, category=S.FRAME_ID, period=period, by=(S.OUTLET,)),
-        "clusters_over_time": A.over_time_sums(counted, ci, category=S.CLUSTER_ID, period=period),
-        "clusters_by_outlet": A.group_sums(counted, ci, category=S.CLUSTER_ID),
-        "volume_by_outlet": A.volume_counts(counted, period=period),
-        SPAN: A.date_span(counted[S.DATE]),
+    articles, for the tables `names`: a partitioned engine computes it per partition and adds
+    the parts (`add_summary_sums`); `summary_from_sums` makes the tables."""
+    frames = lambda: A.frame_indicators(counted, frame_ids)  # noqa: E731
+    clusters = lambda: A.cluster_indicators(counted, cluster_ids)  # noqa: E731
+    make = {
+        "frames_over_time": lambda: A.over_time_sums(counted, frames(), category=S.FRAME_ID, period=period),
+        "frames_by_outlet": lambda: A.group_sums(counted, frames(), category=S.FRAME_ID),
+        "frames_by_outlet_period": lambda: A.over_time_sums(counted, frames(), category=S.FRAME_ID, period=period,
+                                                            by=(S.OUTLET,)),
+        "clusters_over_time": lambda: A.over_time_sums(counted, clusters(), category=S.CLUSTER_ID, period=period),
+        "clusters_by_outlet": lambda: A.group_sums(counted, clusters(), category=S.CLUSTER_ID),
+        "volume_by_outlet": lambda: A.volume_counts(counted, period=period),
     }
+    needed = dict.fromkeys(s for name in names for s in _SUMS_OF[name])
+    return {**{name: make[name]() for name in needed}, SPAN: A.date_span(counted[S.DATE])}
 
 
 def add_summary_sums(parts: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
@@ -435,29 +444,38 @@ def add_summary_sums(parts: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, p
 
 
 def summary_from_sums(sums: Mapping[str, pd.DataFrame], frame_ids: Sequence[str], cluster_labels: Mapping[int, str],
-                      period: str, min_cell_n: int) -> dict[str, pd.DataFrame]:
-    """The aggregate tables from (added) `summary_sums`."""
+                      period: str, min_cell_n: int, names: Sequence[str] = SUMMARY_TABLES) -> dict[str, pd.DataFrame]:
+    """The aggregate tables `names` from (added) `summary_sums` (of at least those tables)."""
     periods = A.all_periods(A.span_dates(sums[SPAN]), period)
-    outlets = sorted(sums["frames_by_outlet"][S.OUTLET].dropna().unique())
     cluster_ids = sorted(cluster_labels)
     f = dict(category=S.FRAME_ID, categories=list(frame_ids), min_n=min_cell_n)
     c = dict(category=S.CLUSTER_ID, categories=cluster_ids, min_n=min_cell_n)
-    tables = {
-        "frames_over_time": A.over_time_from_sums(sums["frames_over_time"], periods, {}, **f),
-        "frames_by_outlet": A.by_group_from_sums(sums["frames_by_outlet"], outlets, **f),
-        "frames_by_outlet_period": A.over_time_from_sums(sums["frames_by_outlet_period"], periods,
-                                                         {S.OUTLET: outlets}, by=(S.OUTLET,), **f),
-        "clusters_over_time": A.over_time_from_sums(sums["clusters_over_time"], periods, {}, **c),
-        "clusters_by_outlet": A.by_group_from_sums(sums["clusters_by_outlet"], outlets, **c),
-        "volume_by_outlet": A.volume_from_counts(sums["volume_by_outlet"], periods, outlets),
-        "outlet_similarity": similarity_table_from_counts(
+
+    def labelled(table: pd.DataFrame) -> pd.DataFrame:
+        table.insert(table.columns.get_loc(S.CLUSTER_ID) + 1, CLUSTER_LABEL, table[S.CLUSTER_ID].map(cluster_labels))
+        return table
+
+    make = {
+        "frames_over_time": lambda: A.over_time_from_sums(sums["frames_over_time"], periods, {}, **f),
+        "frames_by_outlet": lambda: A.by_group_from_sums(sums["frames_by_outlet"], _outlets_of(sums["frames_by_outlet"]), **f),
+        "frames_by_outlet_period": lambda: A.over_time_from_sums(sums["frames_by_outlet_period"], periods,
+                                                                 {S.OUTLET: _outlets_of(sums["frames_by_outlet_period"])},
+                                                                 by=(S.OUTLET,), **f),
+        "clusters_over_time": lambda: labelled(A.over_time_from_sums(sums["clusters_over_time"], periods, {}, **c)),
+        "clusters_by_outlet": lambda: labelled(A.by_group_from_sums(sums["clusters_by_outlet"],
+                                                                         _outlets_of(sums["clusters_by_outlet"]), **c)),
+        "volume_by_outlet": lambda: A.volume_from_counts(sums["volume_by_outlet"], periods,
+                                                         _outlets_of(sums["volume_by_outlet"])),
+        "outlet_similarity": lambda: similarity_table_from_counts(
             counts_from_sums(sums["frames_by_outlet"], frame_ids, category=S.FRAME_ID),
             counts_from_sums(sums["clusters_by_outlet"], cluster_ids, category=S.CLUSTER_ID)),
     }
-    for name in ("clusters_over_time", "clusters_by_outlet"):
-        tables[name].insert(tables[name].columns.get_loc(S.CLUSTER_ID) + 1, CLUSTER_LABEL,
-                            tables[name][S.CLUSTER_ID].map(cluster_labels))
-    return tables
+    return {name: make[name]() for name in names}
+
+
+def _outlets_of(sums: pd.DataFrame) -> list:
+    """The outlets of sums by outlet: every outlet of the counted rows (all tables list the same)."""
+    return sorted(sums[S.OUTLET].dropna().unique())
 
 
 def excluded_table(articles: pd.DataFrame) -> pd.DataFrame:

@@ -260,8 +260,9 @@ def pinned_run(key: str) -> PinnedRun | None:
 
 @dataclass(frozen=True)
 class View:
-    """A run's passages under the current date/outlet filters, and the tables recomputed on them
-    (articles without their text, passages without their hash: both are in the run's tables).
+    """A run's passages under the current date/outlet filters (articles without their text,
+    passages without their hash: both are in the run's tables); `table(name)` recomputes an
+    aggregate table on them, only when a page asks for it.
 
     `counted` holds the rows the tables count: with reprints counted per outlet, a reprinted
     passage appears once for every outlet that carried it (flagged `reprint`, at that outlet's
@@ -269,12 +270,29 @@ class View:
 
     passages: pd.DataFrame
     articles: pd.DataFrame
-    tables: dict[str, pd.DataFrame]
     period: str
     counted: pd.DataFrame
+    results: Results
     key: tuple = ()  # the run folder, row filter and period it was made of (its cache key)
 
+    def table(self, name: str) -> pd.DataFrame:
+        """One of `pipeline.SUMMARY_TABLES`, or "clusters" (the run's clusters, sized under the
+        filters), made once per view and table: a filter change on the Frames page makes the
+        frames tables only, not the clusters', volume and similarity tables it does not show."""
+        return _table_cache().get_or_make((*self.key, "table", name), lambda: self.make_table(name), frame_bytes)
 
+    def make_table(self, name: str) -> pd.DataFrame:
+        """`table(name)` made afresh, without the cache (e.g. for a download, made outside the page's run)."""
+        from analysis.pipeline import summary_tables
+
+        if name == "clusters":
+            return filtered_clusters(self.results.clusters, self.passages)
+        cfg = PipelineConfig(period=self.period, count_syndicated=COUNTING)  # counted rows count as they are
+        return summary_tables(self.counted, self.results.frame_ids, self.results.cluster_labels, cfg,
+                              names=(name,))[name]
+
+
+COUNTING = PipelineConfig().count_syndicated  # how the views count reprints: as the CLI's tables do
 VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
 
 
@@ -291,27 +309,21 @@ def _kept_or_reprinted(res: Results, rf: runread.RowFilter) -> pd.DataFrame:
 
 
 def _make_view(res: Results, rf: runread.RowFilter, period: str) -> View:
-    from analysis.pipeline import summary_tables
     from analysis.reprints import counted_passages
 
     articles = runread.read_table(res.folder, "articles", rf, columns=_columns_but(res, "articles", VIEW_SKIPS))
     # reprints count where they ran: expand before filtering, since a copy may run in a kept
     # outlet or period while its origin does not. Only the kept rows and the reprinted ones
     # can be counted, so only those are read (never the whole table with its text), once
-    counting = PipelineConfig().count_syndicated
     if res.reprinted:
         read = _kept_or_reprinted(res, rf)
         passages = filter_rows(read, rf).reset_index(drop=True)
-        counted = filter_rows(counted_passages(read, counting), rf)
+        counted = filter_rows(counted_passages(read, COUNTING), rf)
     else:
         passages = runread.read_table(res.folder, "passages", rf, columns=_columns_but(res, "passages", VIEW_SKIPS))
         counted = passages
     resolved = view_period(period, counted[S.DATE]) if len(counted) else "month"
-    cfg = PipelineConfig(period=resolved, count_syndicated=counting)
-    tables = summary_tables(counted, res.frame_ids, res.cluster_labels, cfg) if len(counted) else {}
-    if tables:
-        tables["clusters"] = filtered_clusters(res.clusters, passages)  # sizes under the filters
-    return View(passages, articles, tables, resolved, counted, _view_key(res, rf, period))
+    return View(passages, articles, resolved, counted, res, _view_key(res, rf, period))
 
 
 def _view_key(res: Results, rf: runread.RowFilter, period: str) -> tuple:
@@ -323,8 +335,7 @@ def view(res: Results, f: Filters) -> View:
     rf = f.selection()
     return _table_cache().get_or_make(
         _view_key(res, rf, f.period), lambda: _make_view(res, rf, f.period),
-        lambda v: frame_bytes(v.passages, v.articles, *([v.counted] if v.counted is not v.passages else []),
-                              *v.tables.values()))
+        lambda v: frame_bytes(v.passages, v.articles, *([v.counted] if v.counted is not v.passages else [])))
 
 
 def manifest_for(res: Results, f: Filters, **extra: Any) -> dict[str, Any]:

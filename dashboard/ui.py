@@ -152,7 +152,7 @@ def filtered_results(f: Filters, *, what: str) -> tuple[state.Results, state.Vie
     run_caption(res)
     view = state.view(res, f)
     filter_line(f, res, view)
-    if view.counted.empty or not view.tables:
+    if view.counted.empty:
         st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
         return None
     return res, view

@@ -64,7 +64,7 @@ def test_the_drill_down_lists_what_the_outlet_cell_counts(world):
     from dashboard.explore import passages_in_cell
 
     res, view = _view(world, RowFilter(None, None, (), True))
-    fbo = view.tables["frames_by_outlet"]
+    fbo = view.table("frames_by_outlet")
     mine = fbo[fbo[S.OUTLET] == REPRINTER]
     assert mine[A.N_PASSAGES].iloc[0] > 0  # the reprinter's passages are counted
     assert (view.counted[S.OUTLET] == REPRINTER).sum() == mine[A.N_PASSAGES].iloc[0]
@@ -77,6 +77,6 @@ def test_the_drill_down_lists_what_the_outlet_cell_counts(world):
 def test_filtering_to_a_reprinting_outlet_keeps_its_counts(world):
     _, view = _view(world, RowFilter(None, None, (REPRINTER,), True))
     assert view.passages.empty  # no article of its own
-    assert len(view.counted) > 0 and view.tables  # but the charts count its reprints
-    vol = view.tables["volume_by_outlet"]
+    assert len(view.counted) > 0  # but the charts count its reprints
+    vol = view.table("volume_by_outlet")
     assert vol.loc[vol[S.OUTLET] == REPRINTER, "n_passages"].sum() == len(view.counted)

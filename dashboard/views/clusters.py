@@ -8,7 +8,7 @@ import streamlit as st
 from analysis import schema as S
 from dashboard import charts, filters, keys, state, ui
 from dashboard.cache import frame_bytes, spec_bytes
-from dashboard.downloads import downloads
+from dashboard.downloads import Deferred, downloads
 from dashboard.explore import map_points, overall_frame_shares, present_frames
 
 st.title("Clusters", anchor=False)
@@ -17,7 +17,7 @@ got = ui.filtered_results(f, what="the passage map")
 if got is not None:
     res, view = got
     passages = view.passages
-    clusters = view.tables["clusters"]  # sizes under the filters, the run's size beside
+    clusters = view.table("clusters")  # sizes under the filters, the run's size beside
     ids = clusters[S.CLUSTER_ID].astype(int).tolist()
     labels = res.cluster_labels
 
@@ -89,7 +89,7 @@ if got is not None:
     frame_chart = ui.spec(charts.frame_share_bars, shares, res.frame_labels, res.frame_ids) if shares is not None else None
     if frame_chart is not None:
         ui.chart(frame_chart, where=right, width="stretch")
-    timeline = ui.spec(charts.cluster_timeline, view.tables["clusters_over_time"], cid, colour, view.period)
+    timeline = ui.spec(charts.cluster_timeline, view.table("clusters_over_time"), cid, colour, view.period)
     ui.chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")
@@ -101,8 +101,8 @@ if got is not None:
         "clusters": clusters,
         "passages": passages,
         "cluster_passages": mine,
-        "clusters_over_time": view.tables.get("clusters_over_time", pd.DataFrame()),
-        "clusters_by_outlet": view.tables.get("clusters_by_outlet", pd.DataFrame()),
+        "clusters_over_time": view.table("clusters_over_time"),
+        "clusters_by_outlet": Deferred(None, lambda: view.make_table("clusters_by_outlet")),
     }
     chart_map = {"cluster_map": map_chart, "cluster_outlets": outlet_chart}
     if frame_chart is not None:

@@ -8,7 +8,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.similarity import profile_against_corpus
 from dashboard import charts, filters, keys, state, ui
-from dashboard.downloads import downloads
+from dashboard.downloads import Deferred, downloads
 
 st.title("Outlets", anchor=False)
 f = filters.filters()
@@ -18,7 +18,7 @@ if got is not None:
     if st.session_state.get(keys.SIM_BASIS) not in ("frames", "clusters"):
         st.session_state[keys.SIM_BASIS] = "frames"
     basis = st.segmented_control("Compare outlets by", ["frames", "clusters"], key=keys.SIM_BASIS) or "frames"
-    heat = ui.spec(charts.similarity_heatmap, view.tables["outlet_similarity"], what=basis)
+    heat = ui.spec(charts.similarity_heatmap, view.table("outlet_similarity"), what=basis)
     ui.chart(heat, width="stretch")
     st.caption("Rows and columns are in hierarchical-clustering order (average linkage, optimal leaf order), "
                "so outlets that frame alike sit next to each other. Each outlet shows its number of passages (n).")
@@ -54,8 +54,8 @@ if got is not None:
                             for c in ("outlet", "rest_of_corpus", "difference")})
     downloads(
         "outlets",
-        {"outlet_similarity": view.tables["outlet_similarity"],
-         "volume_by_outlet": view.tables["volume_by_outlet"], f"profile_{basis}": profile},
+        {"outlet_similarity": view.table("outlet_similarity"),
+         "volume_by_outlet": Deferred(None, lambda: view.make_table("volume_by_outlet")), f"profile_{basis}": profile},
         {f"outlet_similarity_{basis}": heat, f"outlet_profile_{basis}": prof_chart},
         state.manifest_for(res, f, outlet=outlet, basis=basis),
     )

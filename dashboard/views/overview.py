@@ -51,7 +51,7 @@ if volume_chart is not None:
 
 if res is None:
     ui.results_or_progress(f, what="the clusters and frames overview")
-elif view is None or view.passages.empty or not view.tables:
+elif view is None or view.passages.empty or view.counted.empty:
     ui.run_caption(res)
     st.info("No passages under the current filters. Use “Reset filters” in the sidebar to see all.")
 else:
@@ -66,7 +66,7 @@ else:
                  "this run stays stored."):
         filters.use_model(MULTILINGUAL_MODEL)
         st.rerun()
-    clusters = view.tables["clusters"]
+    clusters = view.table("clusters")
     left, right = st.columns(2)
     clusters_chart = ui.spec(charts.cluster_size_bars, clusters, res.cluster_labels)
     ui.chart(clusters_chart, where=left, width="stretch")
