@@ -1,4 +1,11 @@
-"""Every chart of the dashboard, as pure functions returning Altair charts (no Streamlit).
+"""Every chart of the dashboard, as pure functions returning Vega-Lite specs (plain dicts, no
+Streamlit).
+
+The specs are written as dicts, not built with Altair: on every filter change the pages build
+their charts anew, and Altair's objects (validation of each channel, deep copies on every
+`.properties`, `layer` and `facet`) took 0.1–0.2 s a chart there, two thirds of the server's
+time for a filter change on the Frames page. The tests validate every spec a page draws
+against the Vega-Lite schema instead.
 
 Colours are stable: a frame or a cluster keeps its colour on every chart. Shares carry their
 denominator and interval in the tooltip; thin cells (fewer passages than the configured
@@ -8,18 +15,19 @@ minimum) are drawn faded with a hollow marker, never hidden.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-import altair as alt
 import pandas as pd
+from altair import SCHEMA_URL
+from altair.utils.core import sanitize_pandas_dataframe
 
 from analysis import aggregates as A
 from analysis import schema as S
+from analysis.prevalence import CI_HIGH_CORRECTED, CI_LOW_CORRECTED, SHARE_CORRECTED
 
-alt.data_transformers.disable_max_rows()  # the pages cap their data (e.g. map points) themselves
-# Altair validates every object against the schema as it is built (~0.35 s a page here); the
-# builders' specs are validated whole in the tests (`to_dict()`), so the pages skip it.
-alt.utils.schemapi.disable_debug_mode()
+Spec = dict[str, Any]
 
 FRAME_PALETTE = [
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d",
@@ -32,15 +40,51 @@ CLUSTER_PALETTE = [  # Vega's tableau20, fixed here so a cluster's colour is the
 FRAME_SELECT = "frame_cell"
 HEATMAP_SELECT = "outlet_cell"
 CLUSTER_SELECT = "cluster_pick"
-LEGEND = alt.Legend(labelLimit=260)
+LEGEND = {"labelLimit": 260}
 ROW_PX = 24  # height per category row: every label fits, so none is dropped
 THIN_OUTLET_N = 30  # outlets with fewer passages get distances and profiles flagged as thin
 RENDERER_ENV = "FRAMESCOPE_CHART_RENDERER"  # "canvas" (default) or "svg"
+DATA = "rows"  # the name of a spec's data set
+
+_TYPES = {"Q": "quantitative", "N": "nominal", "O": "ordinal", "T": "temporal"}
+_AGGREGATE = re.compile(r"(\w+)\((.+)\)")
 
 
-def category_axis(limit: int = 300, **kw) -> alt.Axis:
+# --- spec pieces ---------------------------------------------------------------------------
+
+
+def ch(shorthand: str, **props: Any) -> Spec:
+    """An encoding channel from Altair's shorthand: "share:Q", "sum(n_articles):Q"."""
+    name, _, kind = shorthand.rpartition(":")
+    out: Spec = {}
+    if m := _AGGREGATE.fullmatch(name):
+        out["aggregate"], name = m.groups()
+    return {"field": name, "type": _TYPES[kind], **out, **props}
+
+
+def tip(shorthand: str, title: str | None = None, fmt: str | None = None) -> Spec:
+    return ch(shorthand, **({"title": title} if title else {}), **({"format": fmt} if fmt else {}))
+
+
+def when(test: str, value: Any, otherwise: Any) -> Spec:
+    """A conditional value: `value` where the Vega expression `test` holds."""
+    return {"condition": {"test": test, "value": value}, "value": otherwise}
+
+
+def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as the spec's data rows (dates as ISO text, missing values as null), the way
+    Altair writes them."""
+    return sanitize_pandas_dataframe(df).to_dict(orient="records")
+
+
+def pick(name: str, fields: Sequence[str]) -> Spec:
+    """A click selection of the marked points' `fields` (the page reads it back by `name`)."""
+    return {"name": name, "select": {"type": "point", "fields": list(fields), "on": "click"}}
+
+
+def category_axis(limit: int = 300, **kw: Any) -> Spec:
     """An axis for categories: every label drawn (no overlap culling), long ones cut with …."""
-    return alt.Axis(labelOverlap=False, labelLimit=limit, labelFontSize=11, **kw)
+    return {"labelOverlap": False, "labelLimit": limit, "labelFontSize": 11, **kw}
 
 
 def rows_height(n: int, minimum: int = 120) -> int:
@@ -56,23 +100,26 @@ def renderer() -> str:
     return "svg" if os.environ.get(RENDERER_ENV, "").strip().lower() == "svg" else "canvas"
 
 
-def laid_out(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """Drawn by `renderer()`, stretched to the page's width but never squeezed in height:
-    Streamlit's default autosize "fit" shrank the plot to fit the given height after long axis
-    labels took their room, so band rows got 2 px apart and Vega dropped every other label."""
-    meta = {"embedOptions": {"renderer": renderer()}}
-    if isinstance(chart, alt.FacetChart):
-        return chart.properties(usermeta=meta)  # facets are laid out at their natural size
-    return chart.properties(usermeta=meta, autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+def chart(data: pd.DataFrame | None, **spec: Any) -> Spec:
+    """A top-level spec over `data`, drawn by `renderer()`, stretched to the page's width but
+    never squeezed in height: Streamlit's default autosize "fit" shrank the plot to fit the
+    given height after long axis labels took their room, so band rows got 2 px apart and Vega
+    dropped every other label. Facets are laid out at their natural size."""
+    out: Spec = {"$schema": SCHEMA_URL, **spec, "usermeta": {"embedOptions": {"renderer": renderer()}}}
+    if data is not None:
+        out["data"], out["datasets"] = {"name": DATA}, {DATA: rows(data)}
+    if "facet" not in spec:
+        out["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return out
 
 
 def frame_colours(frame_ids: Sequence[str]) -> dict[str, str]:
     return {f: FRAME_PALETTE[i % len(FRAME_PALETTE)] for i, f in enumerate(frame_ids)}
 
 
-def _frame_scale(labels: Mapping[str, str], frame_ids: Sequence[str]) -> alt.Scale:
+def _frame_scale(labels: Mapping[str, str], frame_ids: Sequence[str]) -> Spec:
     cols = frame_colours(frame_ids)
-    return alt.Scale(domain=[labels.get(f, f) for f in frame_ids], range=[cols[f] for f in frame_ids])
+    return {"domain": [labels.get(f, f) for f in frame_ids], "range": [cols[f] for f in frame_ids]}
 
 
 def cluster_name(cluster_id: int, label: str) -> str:
@@ -84,41 +131,41 @@ def cluster_colours(cluster_ids: Sequence[int]) -> dict[int, str]:
     return {int(c): CLUSTER_PALETTE[int(c) % len(CLUSTER_PALETTE)] for c in cluster_ids}
 
 
-def cluster_scale(cluster_labels: Mapping[int, str], only: Sequence[int] | None = None) -> alt.Scale:
+def cluster_scale(cluster_labels: Mapping[int, str], only: Sequence[int] | None = None) -> Spec:
     """The colour scale of "id · label" names, the one every cluster chart uses (`only`: the
     clusters a chart shows, so its legend lists no others)."""
     ids = sorted(int(c) for c in (cluster_labels if only is None else set(only)))
     cols = cluster_colours(ids)
-    return alt.Scale(domain=[cluster_name(c, cluster_labels[c]) for c in ids], range=[cols[c] for c in ids])
+    return {"domain": [cluster_name(c, cluster_labels[c]) for c in ids], "range": [cols[c] for c in ids]}
 
 
-def time_x(period: str, field: str = A.PERIOD_START) -> alt.X:
+def time_x(period: str, field: str = A.PERIOD_START) -> Spec:
     """The period axis: dates by week, months by month, "2024 Q1" by quarter."""
     if period == "quarter":
-        axis = alt.Axis(labelExpr="timeFormat(datum.value, '%Y') + ' Q' + (floor(month(datum.value) / 3) + 1)",
-                        tickCount={"interval": "month", "step": 3})
+        axis = {"labelExpr": "timeFormat(datum.value, '%Y') + ' Q' + (floor(month(datum.value) / 3) + 1)",
+                "tickCount": {"interval": "month", "step": 3}}
     elif period == "month":
-        axis = alt.Axis(format="%b %Y")
+        axis = {"format": "%b %Y"}
     else:
-        axis = alt.Axis(format="%d %b %Y")
-    return alt.X(f"{field}:T", title=None, axis=axis)
+        axis = {"format": "%d %b %Y"}
+    return ch(f"{field}:T", title=None, axis=axis)
 
 
-def _pct(field: str, title: str) -> alt.Tooltip:
-    return alt.Tooltip(f"{field}:Q", title=title, format=".1%")
+def _pct(field: str, title: str) -> Spec:
+    return tip(f"{field}:Q", title, ".1%")
 
 
-def _share_tooltips() -> list[alt.Tooltip]:
+def _share_tooltips() -> list[Spec]:
     return [
         _pct(A.SHARE, "share"),
-        alt.Tooltip(f"{A.COUNT}:Q", title="passages with frame"),
-        alt.Tooltip(f"{A.N_PASSAGES}:Q", title="n (passages)"),
+        tip(f"{A.COUNT}:Q", "passages with frame"),
+        tip(f"{A.N_PASSAGES}:Q", "n (passages)"),
         _pct(A.CI_LOW, "95% CI low"),
         _pct(A.CI_HIGH, "95% CI high"),
         _pct(A.ARTICLE_SHARE, "article share"),
-        alt.Tooltip(f"{A.ARTICLES_WITH}:Q", title="articles with frame"),
-        alt.Tooltip(f"{A.N_ARTICLES}:Q", title="n (articles)"),
-        alt.Tooltip("cell:N", title="cell"),
+        tip(f"{A.ARTICLES_WITH}:Q", "articles with frame"),
+        tip(f"{A.N_ARTICLES}:Q", "n (articles)"),
+        tip("cell:N", "cell"),
     ]
 
 
@@ -133,116 +180,103 @@ def _with_labels(df: pd.DataFrame, labels: Mapping[str, str], min_n: int) -> pd.
     return out
 
 
+_FADED_IF_THIN = when(f"datum.{A.THIN}", 0.35, 1.0)
+
+
 # --- overview ------------------------------------------------------------------------------
 
 
 def volume_chart(volume: pd.DataFrame, measure: str = "n_articles", title: str = "Articles per period",
-                 period: str = "month") -> alt.Chart:
+                 period: str = "month") -> Spec:
     """Stacked bars of articles (or passages) per period, coloured by outlet."""
-    df = volume[volume[A.PERIOD] != S.UNDATED]
-    return laid_out(
-        alt.Chart(df, title=title)
-        .mark_bar()
-        .encode(
-            x=time_x(period),
-            y=alt.Y(f"sum({measure}):Q", title=measure.replace("n_", "").replace("_", " ")),
-            color=alt.Color(f"{S.OUTLET}:N", title="Outlet", scale=alt.Scale(scheme="tableau10"), legend=LEGEND),
-            tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip(f"{S.OUTLET}:N"),
-                     alt.Tooltip(f"{measure}:Q", title=measure.replace("_", " "))],
-        )
-        .properties(height=280)
+    return chart(
+        volume[volume[A.PERIOD] != S.UNDATED], title=title, height=280, mark={"type": "bar"},
+        encoding={
+            "x": time_x(period),
+            "y": ch(f"sum({measure}):Q", title=measure.replace("n_", "").replace("_", " ")),
+            "color": ch(f"{S.OUTLET}:N", title="Outlet", scale={"scheme": "tableau10"}, legend=LEGEND),
+            "tooltip": [tip(f"{A.PERIOD}:N", "period"), tip(f"{S.OUTLET}:N"), tip(f"{measure}:Q", measure.replace("_", " "))],
+        },
     )
 
 
-def frame_share_bars(shares: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> alt.Chart:
+def frame_share_bars(shares: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> Spec:
     """Share of passages carrying each frame, with its 95 % interval."""
     df = _with_labels(shares, labels, min_n)
     order = df.sort_values(A.SHARE, ascending=False)["frame"].tolist()
-    base = alt.Chart(df)
-    y = alt.Y("frame:N", sort=order, title=None, axis=category_axis())
-    bars = base.mark_bar().encode(
-        x=alt.X(f"{A.SHARE}:Q", title="share of passages", axis=alt.Axis(format="%")),
-        y=y,
-        color=alt.Color("frame:N", scale=_frame_scale(labels, frame_ids), legend=None),
-        tooltip=[alt.Tooltip("frame:N"), *_share_tooltips()],
-    )
-    err = base.mark_rule(color="#333").encode(x=f"{A.CI_LOW}:Q", x2=f"{A.CI_HIGH}:Q", y=y)
-    return laid_out((bars + err).properties(title="Frame shares (passages carrying each frame)", height=rows_height(len(order))))
+    y = ch("frame:N", sort=order, title=None, axis=category_axis())
+    bars = {"mark": {"type": "bar"}, "encoding": {
+        "x": ch(f"{A.SHARE}:Q", title="share of passages", axis={"format": "%"}), "y": y,
+        "color": ch("frame:N", scale=_frame_scale(labels, frame_ids), legend=None),
+        "tooltip": [tip("frame:N"), *_share_tooltips()]}}
+    err = {"mark": {"type": "rule", "color": "#333"},
+           "encoding": {"x": ch(f"{A.CI_LOW}:Q"), "x2": {"field": A.CI_HIGH}, "y": y}}
+    return chart(df, layer=[bars, err], title="Frame shares (passages carrying each frame)", height=rows_height(len(order)))
 
 
-def cluster_size_bars(clusters: pd.DataFrame, cluster_labels: Mapping[int, str], top: int = 10) -> alt.Chart:
+def cluster_size_bars(clusters: pd.DataFrame, cluster_labels: Mapping[int, str], top: int = 10) -> Spec:
     """The largest clusters under the filters (the table's n_passages), in their page-wide colours."""
     df = clusters.sort_values("n_passages", ascending=False).head(top).copy()
     df["cluster"] = [cluster_name(c, lab) for c, lab in zip(df[S.CLUSTER_ID], df["label"], strict=True)]
-    tips = ["cluster:N", alt.Tooltip("n_passages:Q", title="passages (filtered)")]
+    tips = [tip("cluster:N"), tip("n_passages:Q", "passages (filtered)")]
     if "n_passages_unfiltered" in df:
-        tips.append(alt.Tooltip("n_passages_unfiltered:Q", title="passages (whole run)"))
-    tips += ["n_articles:Q", "n_outlets:Q", alt.Tooltip("share:Q", format=".1%"),
-             alt.Tooltip("top_terms:N", title="top terms")]
-    return laid_out(
-        alt.Chart(df, title=f"Largest clusters (top {min(top, len(df))}, under the filter)")
-        .mark_bar()
-        .encode(
-            x=alt.X("n_passages:Q", title="passages"),
-            y=alt.Y("cluster:N", sort="-x", title=None, axis=category_axis()),
-            color=alt.Color("cluster:N", scale=cluster_scale(cluster_labels), legend=None),
-            tooltip=tips,
-        )
-        .properties(height=rows_height(len(df)))
+        tips.append(tip("n_passages_unfiltered:Q", "passages (whole run)"))
+    tips += [tip("n_articles:Q"), tip("n_outlets:Q"), tip("share:Q", fmt=".1%"), tip("top_terms:N", "top terms")]
+    return chart(
+        df, title=f"Largest clusters (top {min(top, len(df))}, under the filter)", height=rows_height(len(df)),
+        mark={"type": "bar"},
+        encoding={"x": ch("n_passages:Q", title="passages"),
+                  "y": ch("cluster:N", sort="-x", title=None, axis=category_axis()),
+                  "color": ch("cluster:N", scale=cluster_scale(cluster_labels), legend=None),
+                  "tooltip": tips},
     )
 
 
 # --- clusters ------------------------------------------------------------------------------
 
 
-def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method: str = "PCA") -> alt.Chart:
+def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method: str = "PCA") -> Spec:
     """The 2-D passage map (PCA or UMAP), coloured by cluster; clicking a point selects its cluster."""
     df = points.copy()
     df["cluster"] = df[S.CLUSTER_ID].astype(str) + " · " + df["cluster_label"].astype(str)
     df["day"] = pd.to_datetime(df[S.DATE]).dt.strftime("%Y-%m-%d").fillna(S.UNDATED)
-    pick = alt.selection_point(name=CLUSTER_SELECT, fields=[S.CLUSTER_ID], on="click")
-    return (
-        alt.Chart(df, title=f"Passage map ({method} of the embeddings)")
-        .mark_circle(size=28)
-        .encode(
-            x=alt.X("map_x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            y=alt.Y("map_y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-            color=alt.Color("cluster:N", title="Cluster", scale=cluster_scale(cluster_labels), legend=LEGEND),
-            opacity=alt.condition(pick, alt.value(0.85), alt.value(0.12)),
-            tooltip=[alt.Tooltip("cluster:N"), alt.Tooltip(f"{S.OUTLET}:N", title="outlet"),
-                     alt.Tooltip("day:N", title="date"), alt.Tooltip(f"{S.TITLE}:N", title="title"),
-                     alt.Tooltip("snippet:N", title="passage")],
-        )
-        .add_params(pick)
-        .properties(height=460)
+    bare = {"labels": False, "ticks": False}
+    spec = chart(
+        df, title=f"Passage map ({method} of the embeddings)", height=460, mark={"type": "circle", "size": 28},
+        params=[pick(CLUSTER_SELECT, [S.CLUSTER_ID])],
+        encoding={
+            "x": ch("map_x:Q", title=None, axis=bare), "y": ch("map_y:Q", title=None, axis=bare),
+            "color": ch("cluster:N", title="Cluster", scale=cluster_scale(cluster_labels), legend=LEGEND),
+            "opacity": {"condition": {"param": CLUSTER_SELECT, "value": 0.85}, "value": 0.12},
+            "tooltip": [tip("cluster:N"), tip(f"{S.OUTLET}:N", "outlet"), tip("day:N", "date"),
+                        tip(f"{S.TITLE}:N", "title"), tip("snippet:N", "passage")],
+        },
     )
+    # thousands of points: always on a canvas, in Streamlit's fit (no category labels to lose)
+    del spec["autosize"], spec["usermeta"]
+    return spec
 
 
-def cluster_timeline(over_time: pd.DataFrame, cluster_id: int, colour: str, period: str = "month") -> alt.Chart:
+def cluster_timeline(over_time: pd.DataFrame, cluster_id: int, colour: str, period: str = "month") -> Spec:
     df = over_time[(over_time[S.CLUSTER_ID] == cluster_id) & (over_time[A.PERIOD] != S.UNDATED)]
-    return laid_out(
-        alt.Chart(df, title=f"Volume of this cluster per {period}")
-        .mark_bar(color=colour)
-        .encode(
-            x=time_x(period),
-            y=alt.Y(f"{A.COUNT}:Q", title="passages"),
-            opacity=alt.condition(alt.datum[A.THIN], alt.value(0.4), alt.value(1.0)),
-            tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip(f"{A.COUNT}:Q", title="passages"),
-                     alt.Tooltip(f"{A.N_PASSAGES}:Q", title="all passages in period"), _pct(A.SHARE, "share"),
-                     _pct(A.CI_LOW, "95% CI low"), _pct(A.CI_HIGH, "95% CI high")],
-        )
-        .properties(height=220)
+    return chart(
+        df, title=f"Volume of this cluster per {period}", height=220, mark={"type": "bar", "color": colour},
+        encoding={
+            "x": time_x(period), "y": ch(f"{A.COUNT}:Q", title="passages"),
+            "opacity": when(f"datum.{A.THIN}", 0.4, 1.0),
+            "tooltip": [tip(f"{A.PERIOD}:N", "period"), tip(f"{A.COUNT}:Q", "passages"),
+                        tip(f"{A.N_PASSAGES}:Q", "all passages in period"), _pct(A.SHARE, "share"),
+                        _pct(A.CI_LOW, "95% CI low"), _pct(A.CI_HIGH, "95% CI high")],
+        },
     )
 
 
-def bar_counts(df: pd.DataFrame, category: str, value: str, title: str, colour: str = "#4c78a8") -> alt.Chart:
-    return laid_out(
-        alt.Chart(df, title=title)
-        .mark_bar(color=colour)
-        .encode(x=alt.X(f"{value}:Q", title=value.replace("_", " ")),
-                y=alt.Y(f"{category}:N", sort="-x", title=None, axis=category_axis()),
-                tooltip=[f"{category}:N", f"{value}:Q"])
-        .properties(height=rows_height(len(df)))
+def bar_counts(df: pd.DataFrame, category: str, value: str, title: str, colour: str = "#4c78a8") -> Spec:
+    return chart(
+        df, title=title, height=rows_height(len(df)), mark={"type": "bar", "color": colour},
+        encoding={"x": ch(f"{value}:Q", title=value.replace("_", " ")),
+                  "y": ch(f"{category}:N", sort="-x", title=None, axis=category_axis()),
+                  "tooltip": [tip(f"{category}:N"), tip(f"{value}:Q")]},
     )
 
 
@@ -262,7 +296,7 @@ def rolling_share(table: pd.DataFrame, window: int, by: Sequence[str] = (S.FRAME
 def frames_over_time(
     table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5, *,
     period: str = "month", events: pd.DataFrame | None = None, rolling: int = 0,
-) -> alt.FacetChart:
+) -> Spec:
     """Small multiples, one panel per frame: the share per period with its 95 % band, thin cells
     hollow and faded, an optional pooled rolling mean and the event markers."""
     df = _with_labels(table[table[A.PERIOD] != S.UNDATED], labels, min_n)
@@ -278,38 +312,41 @@ def frames_over_time(
             parts.append(pd.DataFrame({"frame": [f for f in order for _ in range(len(ev))],
                                        "event_date": list(ev["date"]) * len(order),
                                        "event": list(ev["event"]) * len(order), "kind": "event"}))
-    data = pd.concat(parts, ignore_index=True)
-    colour = alt.Color("frame:N", title="Frame", scale=_frame_scale(labels, frame_ids), legend=None)
-    pick = alt.selection_point(name=FRAME_SELECT, fields=[A.PERIOD, S.FRAME_ID], on="click")
-    cells = alt.Chart().transform_filter("datum.kind == 'cell'").encode(x=time_x(period), color=colour)
-    y = alt.Y(f"{A.SHARE}:Q", title="share of passages", axis=alt.Axis(format="%", tickCount=4))
-    band = cells.mark_area(opacity=0.18).encode(y=alt.Y(f"{A.CI_LOW}:Q"), y2=f"{A.CI_HIGH}:Q")
-    line = cells.mark_line(strokeWidth=1.5, invalid=None).encode(y=y)  # invalid=null: an empty period breaks the line
-    points = cells.mark_point(size=30, filled=True).encode(
-        y=y,
-        shape=alt.Shape("cell:N", title="Cell", scale=alt.Scale(domain=["ok", thin_label(min_n)],
-                                                                  range=["circle", "triangle-up"])),
-        opacity=alt.condition(alt.datum[A.THIN], alt.value(0.35), alt.value(1.0)),
-        tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip("frame:N"), *_share_tooltips()],
-    ).add_params(pick)
-    layers = [band, line, points]
+    cells = [{"filter": "datum.kind == 'cell'"}]
+    x, colour = time_x(period), ch("frame:N", title="Frame", scale=_frame_scale(labels, frame_ids), legend=None)
+    y = ch(f"{A.SHARE}:Q", title="share of passages", axis={"format": "%", "tickCount": 4})
+    layers = [
+        {"transform": cells, "mark": {"type": "area", "opacity": 0.18},
+         "encoding": {"x": x, "color": colour, "y": ch(f"{A.CI_LOW}:Q"), "y2": {"field": A.CI_HIGH}}},
+        {"transform": cells, "mark": {"type": "line", "strokeWidth": 1.5, "invalid": None},  # null: a gap breaks the line
+         "encoding": {"x": x, "color": colour, "y": y}},
+        {"transform": cells, "name": "points", "mark": {"type": "point", "size": 30, "filled": True},
+         "encoding": {
+             "x": x, "color": colour, "y": y,
+             "shape": ch("cell:N", title="Cell", scale={"domain": ["ok", thin_label(min_n)],
+                                                         "range": ["circle", "triangle-up"]}),
+             "opacity": _FADED_IF_THIN,
+             "tooltip": [tip(f"{A.PERIOD}:N", "period"), tip("frame:N"), *_share_tooltips()]}},
+    ]
     if rolling > 1:
-        layers.append(cells.mark_line(strokeDash=[5, 3], strokeWidth=1.5, color="#222").encode(
-            y=alt.Y("rolling:Q"), tooltip=[alt.Tooltip(f"{A.PERIOD}:N", title="period"),
-                                           _pct("rolling", f"rolling mean ({rolling} periods)")]))
+        layers.append({"transform": cells, "mark": {"type": "line", "strokeDash": [5, 3], "strokeWidth": 1.5,
+                                                     "color": "#222"},
+                       "encoding": {"x": x, "color": colour, "y": ch("rolling:Q"),
+                                    "tooltip": [tip(f"{A.PERIOD}:N", "period"),
+                                                _pct("rolling", f"rolling mean ({rolling} periods)")]}})
     if len(parts) > 1:
-        layers.append(alt.Chart().transform_filter("datum.kind == 'event'").mark_rule(
-            color="#666", strokeDash=[2, 2], strokeWidth=1).encode(
-            x=alt.X("event_date:T"), tooltip=[alt.Tooltip("event:N"), alt.Tooltip("event_date:T", title="date")]))
-    title = "Frame shares over time, one panel per frame (band: 95% interval; click a point to list its passages)"
-    return laid_out(
-        alt.layer(*layers, data=data)
-        .properties(width=250, height=120)
-        .facet(facet=alt.Facet("frame:N", sort=order, title=None,
-                               header=alt.Header(labelFontSize=12, labelLimit=300, labelFontWeight="bold")),
-               columns=3)
-        .resolve_scale(y="shared")
-        .properties(title=title)
+        layers.append({"transform": [{"filter": "datum.kind == 'event'"}],
+                       "mark": {"type": "rule", "color": "#666", "strokeDash": [2, 2], "strokeWidth": 1},
+                       "encoding": {"x": ch("event_date:T"),
+                                    "tooltip": [tip("event:N"), tip("event_date:T", "date")]}})
+    return chart(
+        pd.concat(parts, ignore_index=True),
+        title="Frame shares over time, one panel per frame (band: 95% interval; click a point to list its passages)",
+        facet=ch("frame:N", sort=order, title=None,
+                 header={"labelFontSize": 12, "labelLimit": 300, "labelFontWeight": "bold"}),
+        columns=3, resolve={"scale": {"y": "shared"}},
+        params=[{**pick(FRAME_SELECT, [A.PERIOD, S.FRAME_ID]), "views": ["points"]}],
+        spec={"width": 250, "height": 120, "layer": layers},
     )
 
 
@@ -318,59 +355,68 @@ def outlet_label(outlet: str, n: int, min_n: int = THIN_OUTLET_N) -> str:
     return f"{outlet} (n={n:,}{', thin' if n < min_n else ''})"
 
 
-def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> alt.Chart:
+def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str], min_n: int = 5) -> Spec:
     df = _with_labels(table, labels, min_n)
-    df["text"] = df.apply(lambda r: "" if pd.isna(r[A.SHARE]) else f"{r[A.SHARE]:.0%}" + ("*" if r[A.THIN] else ""), axis=1)
+    df["text"] = [("" if pd.isna(s) else f"{s:.0%}" + ("*" if thin else "")) for s, thin in zip(df[A.SHARE], df[A.THIN],
+                                                                                              strict=True)]
     n_of = df.groupby(S.OUTLET)[A.N_PASSAGES].first()
     df["outlet_n"] = df[S.OUTLET].map(lambda o: outlet_label(o, int(n_of[o])))
-    pick = alt.selection_point(name=HEATMAP_SELECT, fields=[S.OUTLET, S.FRAME_ID], on="click")
-    order = [labels.get(f, f) for f in frame_ids]
-    base = alt.Chart(df).encode(
-        x=alt.X("frame:N", sort=order, title=None, axis=category_axis(170, labelAngle=-30)),
-        y=alt.Y("outlet_n:N", title=None, axis=category_axis(), sort=sorted(df["outlet_n"].unique())),
-    )
-    rect = base.mark_rect().encode(
-        color=alt.Color(f"{A.SHARE}:Q", title="share", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format="%")),
-        opacity=alt.condition(alt.datum[A.THIN], alt.value(0.35), alt.value(1.0)),
-        tooltip=[alt.Tooltip(f"{S.OUTLET}:N", title="outlet"), alt.Tooltip("frame:N"), *_share_tooltips()],
-    ).add_params(pick)
-    text = base.mark_text(fontSize=10).encode(
-        text="text:N",
-        color=alt.condition(alt.datum[A.SHARE] > 0.45, alt.value("white"), alt.value("#222")),
-    )
-    n_outlets = df[S.OUTLET].nunique()
-    return laid_out((rect + text).properties(title="Frames by outlet (* = thin cell)", height=rows_height(n_outlets, 200)))
+    xy = {"x": ch("frame:N", sort=[labels.get(f, f) for f in frame_ids], title=None,
+                  axis=category_axis(170, labelAngle=-30)),
+          "y": ch("outlet_n:N", title=None, axis=category_axis(), sort=sorted(df["outlet_n"].unique()))}
+    rect = {"name": "cells", "mark": {"type": "rect"}, "encoding": {
+        **xy, "color": ch(f"{A.SHARE}:Q", title="share", scale={"scheme": "blues"}, legend={"format": "%"}),
+        "opacity": _FADED_IF_THIN,
+        "tooltip": [tip(f"{S.OUTLET}:N", "outlet"), tip("frame:N"), *_share_tooltips()]}}
+    text = {"mark": {"type": "text", "fontSize": 10}, "encoding": {
+        **xy, "text": ch("text:N"), "color": when(f"datum.{A.SHARE} > 0.45", "white", "#222")}}
+    return chart(df, layer=[rect, text], title="Frames by outlet (* = thin cell)",
+                 height=rows_height(df[S.OUTLET].nunique(), 200),
+                 params=[{**pick(HEATMAP_SELECT, [S.OUTLET, S.FRAME_ID]), "views": ["cells"]}])
 
 
 def outlet_period_multiples(table: pd.DataFrame, labels: Mapping[str, str], frame_id: str, min_n: int = 5, *,
-                            period: str = "month") -> alt.FacetChart:
+                            period: str = "month") -> Spec:
     """One frame's share per period in one panel per outlet, with its 95 % band (one line per
     panel, not nine: readable)."""
     df = table[(table[A.PERIOD] != S.UNDATED) & (table[S.FRAME_ID] == frame_id)]
     df = _with_labels(df, labels, min_n)
     n_of = df.groupby(S.OUTLET)[A.N_PASSAGES].sum()
     df["outlet_n"] = df[S.OUTLET].map(lambda o: outlet_label(o, int(n_of[o])))
-    base = alt.Chart().encode(x=time_x(period))
-    band = base.mark_area(opacity=0.2, color="#4c78a8").encode(y=alt.Y(f"{A.CI_LOW}:Q"), y2=f"{A.CI_HIGH}:Q")
-    line = base.mark_line(strokeWidth=1.4, color="#4c78a8", point=alt.OverlayMarkDef(size=14)).encode(
-        y=alt.Y(f"{A.SHARE}:Q", title="share", axis=alt.Axis(format="%", tickCount=4)),
-        opacity=alt.condition(alt.datum[A.THIN], alt.value(0.3), alt.value(1.0)),
-        tooltip=[alt.Tooltip(f"{S.OUTLET}:N", title="outlet"), alt.Tooltip(f"{A.PERIOD}:N", title="period"),
-                 alt.Tooltip("frame:N"), *_share_tooltips()],
-    )
-    return laid_out(
-        alt.layer(band, line, data=df)
-        .properties(width=250, height=110)
-        .facet(facet=alt.Facet("outlet_n:N", title=None, header=alt.Header(labelLimit=300, labelFontSize=12)),
-               columns=3)
-        .properties(title=f"{labels.get(frame_id, frame_id)}: share per {period} by outlet (faded: thin cells)")
-    )
+    x = time_x(period)
+    band = {"mark": {"type": "area", "opacity": 0.2, "color": "#4c78a8"},
+            "encoding": {"x": x, "y": ch(f"{A.CI_LOW}:Q"), "y2": {"field": A.CI_HIGH}}}
+    line = {"mark": {"type": "line", "strokeWidth": 1.4, "color": "#4c78a8", "point": {"size": 14}}, "encoding": {
+        "x": x, "y": ch(f"{A.SHARE}:Q", title="share", axis={"format": "%", "tickCount": 4}),
+        "opacity": when(f"datum.{A.THIN}", 0.3, 1.0),
+        "tooltip": [tip(f"{S.OUTLET}:N", "outlet"), tip(f"{A.PERIOD}:N", "period"), tip("frame:N"),
+                    *_share_tooltips()]}}
+    return chart(df, title=f"{labels.get(frame_id, frame_id)}: share per {period} by outlet (faded: thin cells)",
+                 facet=ch("outlet_n:N", title=None, header={"labelLimit": 300, "labelFontSize": 12}), columns=3,
+                 spec={"width": 250, "height": 110, "layer": [band, line]})
+
+
+def corrected_chart(table: pd.DataFrame, labels: Mapping[str, str]) -> Spec:
+    """Corrected share per period (line, 95 % bootstrap band) beside the raw share (dotted)."""
+    df = table[table[A.PERIOD] != S.UNDATED].dropna(subset=[SHARE_CORRECTED]).copy()
+    df["frame"] = df[S.FRAME_ID].map(lambda x: labels.get(x, x))
+    base = {"x": ch(f"{A.PERIOD_START}:T", title=None), "color": ch("frame:N", title="Frame", legend=LEGEND)}
+    tips = [tip(f"{A.PERIOD}:N", "period"), tip("frame:N"), _pct(A.SHARE, "raw share"),
+            _pct(SHARE_CORRECTED, "corrected share"), _pct(CI_LOW_CORRECTED, "corrected 95% low"),
+            _pct(CI_HIGH_CORRECTED, "corrected 95% high"), tip(f"{A.N_PASSAGES}:Q", "n (passages)")]
+    band = {"mark": {"type": "area", "opacity": 0.15}, "encoding": {
+        **base, "y": ch(f"{CI_LOW_CORRECTED}:Q", title="share", axis={"format": "%"}),
+        "y2": {"field": CI_HIGH_CORRECTED}}}
+    raw = {"mark": {"type": "line", "strokeDash": [2, 3], "opacity": 0.6},
+           "encoding": {**base, "y": ch(f"{A.SHARE}:Q"), "tooltip": tips}}
+    line = {"mark": {"type": "line", "point": True}, "encoding": {**base, "y": ch(f"{SHARE_CORRECTED}:Q"), "tooltip": tips}}
+    return chart(df, layer=[band, raw, line], height=320)
 
 
 # --- outlets -------------------------------------------------------------------------------
 
 
-def similarity_heatmap(table: pd.DataFrame, by: str = S.OUTLET, what: str = "frames") -> alt.Chart:
+def similarity_heatmap(table: pd.DataFrame, by: str = S.OUTLET, what: str = "frames") -> Spec:
     """Heatmap of the outlet_similarity table's frame or cluster distances, in its hierarchical
     order; each outlet labelled with its passage count and flagged when thin."""
     a, b = f"{by}_a", f"{by}_b"
@@ -382,59 +428,50 @@ def similarity_heatmap(table: pd.DataFrame, by: str = S.OUTLET, what: str = "fra
     long["col"] = long[b].map(lambda o: outlet_label(o, int(n_of[o])))
     order = long.drop_duplicates(a).sort_values("order_a")["row"].tolist()
     long["text"] = long["distance"].map(lambda d: f"{d:.2f}")
-    base = alt.Chart(long).encode(
-        x=alt.X("col:N", sort=order, title=None, axis=category_axis(200, labelAngle=-35)),
-        y=alt.Y("row:N", sort=order, title=None, axis=category_axis()),
-    )
-    rect = base.mark_rect().encode(
-        color=alt.Color("distance:Q", scale=alt.Scale(scheme="viridis", reverse=True, domain=[0, 1]), title="distance"),
-        tooltip=[alt.Tooltip(f"{a}:N", title="outlet"), alt.Tooltip(f"{b}:N", title="compared with"),
-                 alt.Tooltip("distance:Q", format=".3f"), alt.Tooltip("n_a:Q", title="passages (outlet)"),
-                 alt.Tooltip("n_b:Q", title="passages (compared)")],
-    )
-    text = base.mark_text(fontSize=9).encode(
-        text="text:N", color=alt.condition(alt.datum.distance < 0.5, alt.value("white"), alt.value("#222")))
-    return laid_out((rect + text).properties(title=f"Jensen–Shannon distance between outlets ({what}); 0 = identical",
-                                        height=rows_height(len(order), 220)))
+    xy = {"x": ch("col:N", sort=order, title=None, axis=category_axis(200, labelAngle=-35)),
+          "y": ch("row:N", sort=order, title=None, axis=category_axis())}
+    rect = {"mark": {"type": "rect"}, "encoding": {
+        **xy, "color": ch("distance:Q", title="distance", scale={"scheme": "viridis", "reverse": True, "domain": [0, 1]}),
+        "tooltip": [tip(f"{a}:N", "outlet"), tip(f"{b}:N", "compared with"), tip("distance:Q", fmt=".3f"),
+                    tip("n_a:Q", "passages (outlet)"), tip("n_b:Q", "passages (compared)")]}}
+    text = {"mark": {"type": "text", "fontSize": 9}, "encoding": {
+        **xy, "text": ch("text:N"), "color": when("datum.distance < 0.5", "white", "#222")}}
+    return chart(long, layer=[rect, text], title=f"Jensen–Shannon distance between outlets ({what}); 0 = identical",
+                 height=rows_height(len(order), 220))
 
 
-def profile_chart(profile: pd.DataFrame, outlet: str) -> alt.Chart:
+def profile_chart(profile: pd.DataFrame, outlet: str) -> Spec:
     """One outlet's distribution next to the rest of the corpus."""
     df = profile.melt(id_vars=["category", "name"], value_vars=["outlet", "rest_of_corpus"], var_name="who", value_name="share")
     df["who"] = df["who"].map({"outlet": outlet, "rest_of_corpus": "rest of corpus"})
-    return laid_out(
-        alt.Chart(df, title=f"{outlet} against the rest of the corpus")
-        .mark_bar()
-        .encode(
-            x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share"),
-            y=alt.Y("name:N", title=None, sort=alt.SortField("category"), axis=category_axis()),
-            yOffset="who:N",
-            color=alt.Color("who:N", title=None, scale=alt.Scale(range=["#e45756", "#bab0ac"])),
-            tooltip=["name:N", "who:N", alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(height=rows_height(2 * profile.shape[0], 200))
+    return chart(
+        df, title=f"{outlet} against the rest of the corpus", height=rows_height(2 * profile.shape[0], 200),
+        mark={"type": "bar"},
+        encoding={"x": ch("share:Q", axis={"format": "%"}, title="share"),
+                  "y": ch("name:N", title=None, sort={"field": "category"}, axis=category_axis()),
+                  "yOffset": ch("who:N"),
+                  "color": ch("who:N", title=None, scale={"range": ["#e45756", "#bab0ac"]}),
+                  "tooltip": [tip("name:N"), tip("who:N"), tip("share:Q", fmt=".1%")]},
     )
 
 
 # --- article -------------------------------------------------------------------------------
 
 
-def frame_mix_bar(mix: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str]) -> alt.Chart:
-    return laid_out(
-        alt.Chart(mix, title="Frame mix: share of this article's passages carrying each frame")
-        .mark_bar()
-        .encode(
-            x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of passages", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("frame:N", sort=[labels.get(f, f) for f in frame_ids], title=None, axis=category_axis()),
-            color=alt.Color("frame:N", scale=_frame_scale(labels, frame_ids), legend=None),
-            tooltip=["frame:N", "passages:Q", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("mean_score:Q", format=".2f")],
-        )
-        .properties(height=rows_height(len(mix)))
+def frame_mix_bar(mix: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str]) -> Spec:
+    return chart(
+        mix, title="Frame mix: share of this article's passages carrying each frame", height=rows_height(len(mix)),
+        mark={"type": "bar"},
+        encoding={"x": ch("share:Q", axis={"format": "%"}, title="share of passages", scale={"domain": [0, 1]}),
+                  "y": ch("frame:N", sort=[labels.get(f, f) for f in frame_ids], title=None, axis=category_axis()),
+                  "color": ch("frame:N", scale=_frame_scale(labels, frame_ids), legend=None),
+                  "tooltip": [tip("frame:N"), tip("passages:Q"), tip("share:Q", fmt=".0%"),
+                              tip("mean_score:Q", fmt=".2f")]},
     )
 
 
 def article_strip(passages: pd.DataFrame, labels: Mapping[str, str], frame_ids: Sequence[str],
-                  cluster_labels: Mapping[int, str] | None = None) -> alt.Chart:
+                  cluster_labels: Mapping[int, str] | None = None) -> Spec:
     """One block per passage, in reading order: top row by dominant frame, bottom row by cluster
     (in the clusters' page-wide colours)."""
     df = passages.copy()
@@ -443,41 +480,37 @@ def article_strip(passages: pd.DataFrame, labels: Mapping[str, str], frame_ids: 
     df["snippet"] = df[S.TEXT].map(lambda t: " ".join(str(t).split())[:160])
     cols = {labels.get(f, f): c for f, c in frame_colours(frame_ids).items()} | {"no frame": "#dddddd"}
     dom = [lab for lab in cols if lab in set(df["frame"])]
-    rng = [cols[lab] for lab in dom]
-    frames = alt.Chart(df, title="Passages by dominant frame").mark_rect(stroke="white").encode(
-        x=alt.X("passage:O", title="passage"),
-        color=alt.Color("frame:N", scale=alt.Scale(domain=dom, range=rng), title="Dominant frame", legend=LEGEND),
-        tooltip=["passage:O", "frame:N", "snippet:N"],
-    ).properties(height=40)
+
+    def strip(title: str, field: str, legend_title: str, scale: Spec) -> Spec:
+        return {"title": title, "height": 40, "mark": {"type": "rect", "stroke": "white"}, "encoding": {
+            "x": ch("passage:O", title="passage"),
+            "color": ch(f"{field}:N", scale=scale, title=legend_title, legend=LEGEND),
+            "tooltip": [tip("passage:O"), tip(f"{field}:N"), tip("snippet:N")]}}
+
+    frames = strip("Passages by dominant frame", "frame", "Dominant frame", {"domain": dom, "range": [cols[d] for d in dom]})
     if "cluster_label" not in df:
-        return laid_out(frames)
+        return chart(df.drop(columns=[S.TEXT]), **frames)
     df["cluster"] = [cluster_name(c, lab) for c, lab in zip(df[S.CLUSTER_ID], df["cluster_label"], strict=True)]
     labels_of = dict(cluster_labels or {}) or dict(zip(df[S.CLUSTER_ID].astype(int), df["cluster_label"], strict=False))
-    clusters = alt.Chart(df, title="Passages by cluster").mark_rect(stroke="white").encode(
-        x=alt.X("passage:O", title="passage"),
-        color=alt.Color("cluster:N", scale=cluster_scale(labels_of, df[S.CLUSTER_ID].astype(int).unique()),
-                        title="Cluster", legend=LEGEND),
-        tooltip=["passage:O", "cluster:N", "snippet:N"],
-    ).properties(height=40)
-    return laid_out(alt.vconcat(frames, clusters).resolve_scale(color="independent"))
+    clusters = strip("Passages by cluster", "cluster", "Cluster",
+                     cluster_scale(labels_of, df[S.CLUSTER_ID].astype(int).unique()))
+    return chart(df.drop(columns=[S.TEXT]), vconcat=[frames, clusters], resolve={"scale": {"color": "independent"}})
 
 
 # --- compare -------------------------------------------------------------------------------
 
 
-def difference_chart(diff: pd.DataFrame, title: str, side_a: str, side_b: str) -> alt.Chart:
+def difference_chart(diff: pd.DataFrame, title: str, side_a: str, side_b: str) -> Spec:
     """Share difference (a − b) per category with its 95 % interval; a rule at zero."""
     df = diff.assign(side=diff["difference"].ge(0).map({True: side_a, False: side_b}))
-    base = alt.Chart(df)
-    y = alt.Y("name:N", sort=df["name"].tolist(), title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
-    bars = base.mark_bar().encode(
-        x=alt.X("difference:Q", axis=alt.Axis(format="+%"), title=f"share in {side_a} − share in {side_b}"),
-        y=y, color=alt.Color("side:N", title="more in", legend=LEGEND),
-        tooltip=["name:N", alt.Tooltip("share_a:Q", format=".1%", title=side_a),
-                 alt.Tooltip("share_b:Q", format=".1%", title=side_b), alt.Tooltip("difference:Q", format="+.1%"),
-                 alt.Tooltip("ci_low:Q", format="+.1%", title="95% CI low"),
-                 alt.Tooltip("ci_high:Q", format="+.1%", title="95% CI high")],
-    )
-    ci = base.mark_rule(color="#333").encode(x="ci_low:Q", x2="ci_high:Q", y=y)
-    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#999").encode(x="x:Q")
-    return laid_out(alt.layer(bars, ci, zero).properties(title=title, height=max(160, 26 * len(df))))
+    y = ch("name:N", sort=df["name"].tolist(), title=None, axis={"labelLimit": 260, "labelOverlap": False})
+    bars = {"mark": {"type": "bar"}, "encoding": {
+        "x": ch("difference:Q", axis={"format": "+%"}, title=f"share in {side_a} − share in {side_b}"),
+        "y": y, "color": ch("side:N", title="more in", legend=LEGEND),
+        "tooltip": [tip("name:N"), tip("share_a:Q", side_a, ".1%"), tip("share_b:Q", side_b, ".1%"),
+                    tip("difference:Q", fmt="+.1%"), tip("ci_low:Q", "95% CI low", "+.1%"),
+                    tip("ci_high:Q", "95% CI high", "+.1%")]}}
+    ci = {"mark": {"type": "rule", "color": "#333"},
+          "encoding": {"x": ch("ci_low:Q"), "x2": {"field": "ci_high"}, "y": y}}
+    zero = {"data": {"values": [{"x": 0}]}, "mark": {"type": "rule", "color": "#999"}, "encoding": {"x": ch("x:Q")}}
+    return chart(df, layer=[bars, ci, zero], title=title, height=max(160, 26 * len(df)))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -53,16 +52,15 @@ def public_manifest(value: Any) -> Any:
     return value
 
 
-def export_spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
-    """The chart's Vega-Lite spec (a chart, or a spec as the pages draw it) with a fixed width
-    (the page's charts stretch to the container)."""
-    spec = dict(chart) if isinstance(chart, dict) else chart.to_dict()
+def export_spec(chart: dict[str, Any]) -> dict[str, Any]:
+    """A chart's Vega-Lite spec with a fixed width (the page's charts stretch to the container)."""
+    spec = dict(chart)
     if not any(k in spec for k in ("facet", "vconcat", "hconcat", "concat", "repeat")) and "width" not in spec:
         spec["width"] = EXPORT_WIDTH
     return spec
 
 
-def chart_payload(chart: alt.TopLevelMixin | dict[str, Any], fmt: str) -> bytes:
+def chart_payload(chart: dict[str, Any], fmt: str) -> bytes:
     """PNG (2× scale) or SVG of a chart, rendered by vl-convert without a browser."""
     import vl_convert as vlc
 
@@ -98,7 +96,7 @@ def table_buttons(name: str, df: pd.DataFrame | Deferred, manifest: Mapping[str,
         )
 
 
-def chart_buttons(name: str, chart: alt.TopLevelMixin | dict[str, Any], key: str) -> None:
+def chart_buttons(name: str, chart: dict[str, Any], key: str) -> None:
     cols = st.columns([3, 1, 1], vertical_alignment="center")
     cols[0].caption(f"chart: {name.replace('_', ' ')}")
     for col, fmt in zip(cols[1:], ("png", "svg"), strict=True):
@@ -112,7 +110,7 @@ def chart_buttons(name: str, chart: alt.TopLevelMixin | dict[str, Any], key: str
 def downloads(
     key: str,
     tables: Mapping[str, pd.DataFrame | Deferred],
-    charts: Mapping[str, alt.TopLevelMixin | dict[str, Any]] | None = None,
+    charts: Mapping[str, dict[str, Any]] | None = None,
     manifest: Mapping[str, Any] | None = None,
 ) -> None:
     """Every table and chart behind a page, behind a switch: the buttons are drawn only when
@@ -137,7 +135,7 @@ def _lazy_table(name: str, df: pd.DataFrame | Deferred, fmt: str, manifest: Mapp
     return build
 
 
-def _lazy_chart(chart: alt.TopLevelMixin | dict[str, Any], fmt: str):
+def _lazy_chart(chart: dict[str, Any], fmt: str):
     def build() -> bytes:
         try:
             return chart_payload(chart, fmt)

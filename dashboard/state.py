@@ -381,8 +381,8 @@ def corpus_vectors(res: Results) -> np.ndarray | None:
 
 
 def chart_spec(builder: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """`builder(*args, **kwargs).to_dict()`, cached by the content of the inputs (see ui.spec)."""
-    make = lambda: builder(*args, **kwargs).to_dict(validate=False)  # noqa: E731
+    """`builder(*args, **kwargs)`, cached by the content of the inputs (see ui.spec)."""
+    make = lambda: builder(*args, **kwargs)  # noqa: E731
     try:
         key = ("chart", builder.__module__, builder.__qualname__, fingerprint(args), fingerprint(dict(kwargs)))
     except Unhashable:

@@ -194,19 +194,15 @@ def run_caption(res: state.Results) -> None:
 
 def spec(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
     """The Vega-Lite spec of `builder(*args, **kwargs)` (a dashboard.charts builder), built once
-    per content of its inputs and kept in the shared byte-bounded cache: building and
-    serialising an Altair chart took 0.1–0.6 s, paid again on every rerun and page switch
-    although the filtered view, and so the chart, had not changed."""
+    per content of its inputs and kept in the shared byte-bounded cache, so a rerun or page
+    switch over an unchanged view does not convert its rows again."""
     return state.chart_spec(builder, args, kwargs)
 
 
-def chart(chart: Any, *, where: Any = None, width: str = "stretch", **kw: Any) -> Any:
-    """Draw a chart spec (`spec`) or an Altair chart, without schema validation: `st.altair_chart`
-    validates every spec on every rerun, 0.3–0.9 s per chart on these CPUs (the builders in
-    dashboard.charts are tested for valid specs instead). Streamlit moves a spec's data out of
-    its top level, so it gets a shallow copy of a cached one."""
-    payload = dict(chart) if isinstance(chart, dict) else chart.to_dict(validate=False)
-    return (where or st).vega_lite_chart(payload, width=width, **kw)
+def chart(chart: dict[str, Any], *, where: Any = None, width: str = "stretch", **kw: Any) -> Any:
+    """Draw a chart spec (`spec`). Streamlit moves a spec's data out of its top level, so it
+    gets a shallow copy of a cached one."""
+    return (where or st).vega_lite_chart(dict(chart), width=width, **kw)
 
 
 def selection_values(event: Any, param: str) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -22,7 +21,7 @@ from analysis.coding import LabelBook, SampleDesign, draw_sample, thresholds_of
 from analysis.config import default_store_path
 from analysis.prevalence import CI_HIGH_CORRECTED, CI_LOW_CORRECTED, SHARE_CORRECTED, add_corrected, error_rates
 
-from . import runs, state
+from . import charts, runs, state
 from .filters import Filters
 
 MIN_VALIDATION_N = 30  # coded passages in the run before a frame can count as validated
@@ -108,25 +107,6 @@ def corrected(table: pd.DataFrame, v: RunValidation | None) -> pd.DataFrame:
     return add_corrected(table, v.rates, seed=SEED) if v is not None else table
 
 
-def corrected_chart(table: pd.DataFrame, labels: dict[str, str]) -> alt.Chart:
-    """Corrected share per period (line, 95 % bootstrap band) beside the raw share (dotted)."""
-    df = table[table[A.PERIOD] != S.UNDATED].dropna(subset=[SHARE_CORRECTED]).copy()
-    df["frame"] = df[S.FRAME_ID].map(lambda x: labels.get(x, x))
-    base = alt.Chart(df).encode(x=alt.X(f"{A.PERIOD_START}:T", title=None),
-                                color=alt.Color("frame:N", title="Frame", legend=alt.Legend(labelLimit=260)))
-    tips = [alt.Tooltip(f"{A.PERIOD}:N", title="period"), alt.Tooltip("frame:N"),
-            alt.Tooltip(f"{A.SHARE}:Q", title="raw share", format=".1%"),
-            alt.Tooltip(f"{SHARE_CORRECTED}:Q", title="corrected share", format=".1%"),
-            alt.Tooltip(f"{CI_LOW_CORRECTED}:Q", title="corrected 95% low", format=".1%"),
-            alt.Tooltip(f"{CI_HIGH_CORRECTED}:Q", title="corrected 95% high", format=".1%"),
-            alt.Tooltip(f"{A.N_PASSAGES}:Q", title="n (passages)")]
-    band = base.mark_area(opacity=0.15).encode(y=alt.Y(f"{CI_LOW_CORRECTED}:Q", title="share", axis=alt.Axis(format="%")),
-                                               y2=f"{CI_HIGH_CORRECTED}:Q")
-    line = base.mark_line(point=True).encode(y=f"{SHARE_CORRECTED}:Q", tooltip=tips)
-    raw = base.mark_line(strokeDash=[2, 3], opacity=0.6).encode(y=f"{A.SHARE}:Q", tooltip=tips)
-    return (band + raw + line).properties(height=320)
-
-
 def frame_vectors(res: state.Results, hashes: list[str]) -> np.ndarray | None:
     """The run's vectors of these passages (None when the embedding cache lacks them)."""
     vectors = state.corpus_vectors(res)
@@ -151,7 +131,7 @@ def corrected_section(fot: pd.DataFrame, fbo: pd.DataFrame, labels: dict[str, st
                "parametric bootstrap interval that includes the uncertainty of those error rates. Dotted: raw "
                "share. Frames the classifier does no better than chance on (sensitivity + specificity ≤ 1) or "
                "without gold positives get no corrected share.")
-    st.altair_chart(corrected_chart(fot, labels), width="stretch")
+    st.vega_lite_chart(charts.corrected_chart(fot, labels), width="stretch")
     by_outlet = fbo.assign(frame=fbo[S.FRAME_ID].map(lambda x: labels.get(x, x)))
     ui_cols = [S.OUTLET, "frame", A.N_PASSAGES, A.SHARE, SHARE_CORRECTED, CI_LOW_CORRECTED, CI_HIGH_CORRECTED]
     pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")

@@ -274,7 +274,7 @@ def test_frames_over_time_lists_every_period_gaps_empty_ones_and_marks_thin_cell
     assert dated[A.PERIOD].nunique() == len(months)  # every month, even empty ones
     assert (dated[A.N_PASSAGES] == 0).any() and dated[A.THIN].any()
     assert dated.loc[dated[A.N_PASSAGES] == 0, A.SHARE].isna().all()  # no passages: a gap, not 0 %
-    spec = C.frames_over_time(fot, {}, fids).to_dict()
+    spec = C.frames_over_time(fot, {}, fids)
     points = spec["spec"]["layer"][2]
     assert points["encoding"]["shape"]["field"] == "cell"
     assert "thin (< 5 articles)" in points["encoding"]["shape"]["scale"]["domain"]
@@ -757,7 +757,7 @@ def test_frames_over_time_has_a_panel_per_frame_bands_a_rolling_mean_and_events(
     fot = summary_tables(tables["passages"], fids, {0: "x"}, PipelineConfig(period="quarter"))["frames_over_time"]
     events, problems = load_events()
     assert len(events) >= 10 and not problems  # the demo corpus ships its key dates
-    spec = C.frames_over_time(fot, {}, fids, period="quarter", events=events, rolling=3).to_dict()
+    spec = C.frames_over_time(fot, {}, fids, period="quarter", events=events, rolling=3)
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["spec"]["layer"]]
     assert marks == ["area", "line", "point", "line", "rule"]
     assert "Q" in spec["spec"]["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]  # quarters read "2024 Q1"
@@ -935,15 +935,13 @@ def test_downloads_hold_no_absolute_server_path(env):
 
 def test_chart_specs_are_reused_only_for_inputs_of_the_same_content():
     """Pages build a chart once per content of its inputs (ui.spec); any change builds it anew."""
-    import altair as alt
-
-    from dashboard import state
+    from dashboard import charts, state
 
     calls = []
 
     def builder(df, title):
         calls.append(title)
-        return alt.Chart(df).mark_bar().encode(x="a", y="b").properties(title=title)
+        return charts.chart(df, title=title, mark={"type": "bar"}, encoding={"x": charts.ch("a:N"), "y": charts.ch("b:Q")})
 
     df = pd.DataFrame({"a": ["x", "y"], "b": [1, 2]})
     first = state.chart_spec(builder, (df, "t"), {})

@@ -28,7 +28,7 @@ if got is not None:
         on_map = passages if umap_xy is None else passages.drop(columns=["map_x", "map_y"]).merge(umap_xy,
                                                                                                 on=S.PASSAGE_ID)
         points, sampled = map_points(on_map)
-        return charts.cluster_map(points, labels, kind).to_dict(validate=False), len(points), sampled
+        return charts.cluster_map(points, labels, kind), len(points), sampled
 
     map_chart, n_points, sampled = state.view_memo(view, ("cluster_map", kind), sampled_map,
                                                    lambda m: spec_bytes(m[0]))
