@@ -180,6 +180,9 @@ async def add_outlet(page, outlet: str, timeout_ms: int) -> float:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets").first
     await box.locator("input").first.click()
     await box.locator("input").first.fill(outlet)
+    # Enter before the list has filtered to the typed outlet selects nothing: no rerun, and the
+    # action timed the 3 s wait for one (every first filter change read 3.0 s)
+    await page.locator('[role="option"]').filter(has_text=outlet).first.wait_for(timeout=timeout_ms)
     await _arm(page)
     t0 = time.perf_counter()
     await box.locator("input").first.press("Enter")
