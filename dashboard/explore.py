@@ -93,13 +93,17 @@ def passages_in_cell(
     col = A.present_column(frame_id)
     if col not in passages:
         return pd.DataFrame()
-    rows = passages[passages[col].astype(bool)]
+    # the cell and the strongest rows are found on a few columns; only those rows are then taken
+    # whole (taking every column of every matching row took 0.3 s at 380k passages)
+    keep = passages[col].to_numpy(dtype=bool, copy=True)  # written to below
     if outlet is not None:
-        rows = rows[rows[S.OUTLET] == outlet]
+        keep &= (passages[S.OUTLET] == outlet).to_numpy(dtype=bool)
+    at = np.flatnonzero(keep)
     if period is not None and period_label is not None:
-        rows = rows[with_period(rows, period) == period_label]
-    rows = rows.assign(**{S.SCORE: rows[A.score_column(frame_id)]})
-    out = rows.sort_values(S.SCORE, ascending=False, kind="stable").head(limit)
+        at = at[(with_period(passages[[S.DATE]].iloc[at], period) == period_label).to_numpy(dtype=bool)]
+    score = passages[A.score_column(frame_id)].to_numpy()[at]
+    order = np.argsort(-score, kind="stable")[:limit]  # strongest first, ties in table order
+    out = passages.iloc[at[order]].assign(**{S.SCORE: score[order]})
     ev = frames_of(out[S.PASSAGE_ID].drop_duplicates().tolist(), frame_id)
     out = out.merge(ev[[S.PASSAGE_ID, S.EVIDENCE]].drop_duplicates(S.PASSAGE_ID), on=S.PASSAGE_ID, how="left")
     cols = [S.DATE, S.OUTLET, *([REPRINT] if REPRINT in out else []), S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE,
@@ -139,7 +143,7 @@ def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
     rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), max_per_cluster, seed)
-    pts = passages.iloc[rows][[c for c in cols if c in passages]]
+    pts = passages[[c for c in cols if c in passages]].iloc[rows]  # the columns first: never every column's rows
     pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
     return pts.reset_index(drop=True), len(rows) < len(passages)
 
