@@ -25,8 +25,10 @@ if got is not None:
     kind = "PCA" if umap_xy is None else "UMAP"
 
     def sampled_map() -> tuple[dict, int, bool]:
-        on_map = passages if umap_xy is None else passages.drop(columns=["map_x", "map_y"]).merge(umap_xy,
-                                                                                                on=S.PASSAGE_ID)
+        on_map = passages
+        if umap_xy is not None:  # the run's UMAP sample: its passages, never a merge of the whole view
+            mapped = passages[passages[S.PASSAGE_ID].isin(umap_xy[S.PASSAGE_ID])]
+            on_map = mapped.drop(columns=["map_x", "map_y"]).merge(umap_xy, on=S.PASSAGE_ID)
         points, sampled = map_points(on_map)
         return charts.cluster_map(points, labels, kind), len(points), sampled
 
