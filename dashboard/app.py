@@ -54,5 +54,6 @@ def main() -> None:
         st.caption("Framescope · how news outlets frame the China–Russia partnership")
     if ready:
         ui.guarded(nav.run)
+        state.prefetch_views()
 
 main()

@@ -25,6 +25,7 @@ PENDING_DATASETS = "fs_pending_datasets"
 PENDING_CODEBOOK = "fs_pending_codebook"
 PENDING_MODEL = "fs_pending_model"
 PENDING_RUN = "fs_pending_run"  # a run key to pin, or None to unpin
+DRAWN_VIEW = "fs_drawn_view"  # a weak reference to the filtered view this run drew (state.prefetch_views)
 
 # --- Session State: page widgets that other code sets ------------------------------------------
 CLUSTER = "fs_cluster_pick"
