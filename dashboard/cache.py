@@ -71,6 +71,11 @@ class ByteLRU:
     def __len__(self) -> int:
         return len(self._items)
 
+    def keys(self) -> list[Hashable]:
+        """The keys held now, oldest first."""
+        with self._lock:
+            return list(self._items)
+
     def get_or_make(self, key: Hashable, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
         """The cached value of `key`, else `make()` (once, even when sessions ask at the same time)."""
         with self._lock:

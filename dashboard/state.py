@@ -31,7 +31,7 @@ import streamlit as st
 from analysis import runread
 from analysis import schema as S
 from analysis.config import CODEBOOK_DIR, DEMO_CORPUS, PipelineConfig, default_store_path
-from analysis.pipeline import SUMMARY_TABLES, articles_digest
+from analysis.pipeline import articles_digest
 from analysis.reprints import CARRIED_BY, carriers
 from analysis.store import DatasetInfo, Store
 
@@ -347,7 +347,10 @@ def view(res: Results, f: Filters) -> View:
     return v
 
 
-VIEW_TABLES = (*SUMMARY_TABLES, "clusters")
+# every table a view makes, in the order the prefetch makes them: the Frames page's, the Clusters
+# page's, the Outlets page's, then those only a download asks for
+VIEW_TABLES = ("frames_over_time", "frames_by_outlet", "frames_by_outlet_period", "clusters", "clusters_over_time",
+               "outlet_similarity", "clusters_by_outlet", "volume_by_outlet")
 
 
 class _Prefetcher:

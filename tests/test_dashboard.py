@@ -933,6 +933,28 @@ def test_downloads_hold_no_absolute_server_path(env):
     assert "partnership.yaml" in cells  # still named, without the folder
 
 
+def test_a_page_makes_its_own_tables_and_the_views_others_follow_in_the_background(env):
+    """The Frames page makes the frame tables it shows; once it is drawn, the view's other tables
+    (clusters, volume, similarity) are made by the prefetch thread, equal to a fresh computation."""
+    from analysis.pipeline import SUMMARY_TABLES
+    from dashboard import state
+
+    assert set(state.VIEW_TABLES) == {*SUMMARY_TABLES, "clusters"}  # the prefetch makes every table
+    outlet = sorted(env["store"].run_tables(env["key"])[0]["passages"][S.OUTLET].unique())[-1]
+    at = page(app(outlet=[outlet], period="week").run(), "frames")  # a view no other test makes
+    clean(at)
+    cache = state._table_cache()
+    views = [k for k in cache.keys() if k[0] == "view" and len(k) == 4 and k[3] == "week"]
+    assert views, "the page made a filtered view"
+    made = lambda: {k[-1] for k in cache.keys() if k[:4] == views[-1] and k[4:5] == ("table",)}  # noqa: E731
+    deadline = time.time() + 120
+    while made() != set(state.VIEW_TABLES) and time.time() < deadline:
+        time.sleep(0.2)
+    assert made() == set(state.VIEW_TABLES)
+    v = cache.get_or_make(views[-1], lambda: None, lambda _: 0)
+    pd.testing.assert_frame_equal(v.table("clusters_by_outlet"), v.make_table("clusters_by_outlet"))
+
+
 def test_chart_specs_are_reused_only_for_inputs_of_the_same_content():
     """Pages build a chart once per content of its inputs (ui.spec); any change builds it anew."""
     from dashboard import charts, state
