@@ -144,14 +144,17 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "confuses. More and more contrastive examples per frame (zero-shot) or more labelled data and a "
                 "calibrated multi-class model (few-shot) would close it.")
     if suite == "dashboard":
-        return ("Server side, one filter change on the seeded 10k run takes about 0.9 s (AppTest, Frames page, "
-                "2026-12-06); under cProfile about 45 % of it computes the view's summary tables in pandas "
-                "(pipeline.summary_sums and summary_from_sums over the kept passages), about 40 % builds the "
-                "page's Altair chart objects (construction and deep copies, not their data), and about 10 % "
-                "reads the passages from Parquet through DuckDB. The rest of the browser figure is Chromium drawing "
-                "the charts on the same 2 cores. What would close it: cell sums computed by DuckDB over the Parquet "
-                "(they are additive), chart specs built as plain dicts instead of Altair objects, and fewer "
-                "charts drawn before the first scroll.")
+        return ("Server side (AppTest, 2026-12-07) a filter change on the seeded 10k run's Frames page takes about "
+                "0.6-0.8 s: reading the kept passages from Parquet about 0.2 s, its three frame tables about 0.2 s "
+                "(mostly the pandas merges that list every period x outlet cell), its three chart specs about "
+                "0.15 s (their rows made JSON-ready), the rest Streamlit's widgets; on the 100k run about 1.1-1.3 s, "
+                "half of it DuckDB reading the kept passages with their text (the passages file is one row group in "
+                "no outlet order, so every filter decodes the whole text column). Chromium on the same 2 cores adds "
+                "0.3-0.6 s. The page-switch median is the Frames page's first visit: its three faceted charts and "
+                "two 200-row passage tables take the browser 0.5-0.8 s with the server's part about 0.1 s. What "
+                "would close it: views without the passage text (read for the listed rows only), Parquet row groups "
+                "ordered by outlet and date so DuckDB skips them, the cell grids filled in numpy instead of pandas "
+                "merges, and fewer charts drawn before the first scroll.")
     if suite == "scale":
         return "See the scale table for the stage that grows fastest."
     return ""

@@ -284,7 +284,7 @@ class View:
         """One of `pipeline.SUMMARY_TABLES`, or "clusters" (the run's clusters, sized under the
         filters), made once per view and table: a filter change on the Frames page makes the
         frames tables only, not the clusters', volume and similarity tables it does not show
-        (`prefetch` makes those once the page is drawn)."""
+        (`prefetch_views` makes those once the page is drawn)."""
         return (cache or _table_cache()).get_or_make((*self.key, "table", name), lambda: self.make_table(name),
                                                      frame_bytes)
 
