@@ -324,7 +324,8 @@ def frames_over_time(
          "encoding": {
              "x": x, "color": colour, "y": y,
              "shape": ch("cell:N", title="Cell", scale={"domain": ["ok", thin_label(min_n)],
-                                                         "range": ["circle", "triangle-up"]}),
+                                                         "range": ["circle", "triangle-up"]},
+                         legend={"orient": "bottom"}),  # beside three panels it ran off a 1400 px page
              "opacity": _FADED_IF_THIN,
              "tooltip": [tip(f"{A.PERIOD}:N", "period"), tip("frame:N"), *_share_tooltips()]}},
     ]
