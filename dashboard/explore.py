@@ -108,7 +108,7 @@ def passages_in_cell(
     out = out.merge(ev[[S.PASSAGE_ID, S.EVIDENCE]].drop_duplicates(S.PASSAGE_ID), on=S.PASSAGE_ID, how="left")
     cols = [S.DATE, S.OUTLET, *([REPRINT] if REPRINT in out else []), S.TITLE, S.TEXT, S.SCORE, S.EVIDENCE,
             CLUSTER_LABEL, S.PASSAGE_ID]
-    return out[cols].reset_index(drop=True)
+    return out[[c for c in cols if c in out]].reset_index(drop=True)  # the text, where the rows have it
 
 
 def filtered_clusters(clusters: pd.DataFrame, passages: pd.DataFrame) -> pd.DataFrame:
@@ -137,13 +137,17 @@ def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, 
     return ", ".join(names) if names else "—"
 
 
-def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0,
+               with_text: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> tuple[pd.DataFrame, bool]:
     """Passages for the map, at most `max_per_cluster` of each cluster (seeded), with a snippet column:
-    the browser draws at most k × max_per_cluster points at any corpus size."""
+    the browser draws at most k × max_per_cluster points at any corpus size. `with_text` adds the
+    sample's text when the passages come without it (a view: `state.View.with_text`)."""
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
     rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), max_per_cluster, seed)
     pts = passages[[c for c in cols if c in passages]].iloc[rows]  # the columns first: never every column's rows
+    if with_text is not None:
+        pts = with_text(pts)
     pts = pts.assign(snippet=pts[S.TEXT].map(snippet)).drop(columns=[S.TEXT])
     return pts.reset_index(drop=True), len(rows) < len(passages)
 
@@ -218,7 +222,8 @@ def nearest_passages(
 ) -> pd.DataFrame:
     """For each query passage, the most similar corpus passages (cosine) from other outlets."""
     if len(query) == 0 or len(corpus) == 0:
-        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL])
+        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL,
+                                     S.PASSAGE_ID])
     keep = np.ones(len(passages), dtype=bool)
     if exclude_outlet is not None:
         keep &= (passages[S.OUTLET] != exclude_outlet).to_numpy()
@@ -226,7 +231,8 @@ def nearest_passages(
         keep &= (passages[S.ARTICLE_ID] != exclude_article).to_numpy()
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
-        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL])
+        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL,
+                                     S.PASSAGE_ID])
     sims = query @ corpus[idx].T  # (q, m)
     rows = []
     k = min(per_query, len(idx))
@@ -236,9 +242,10 @@ def nearest_passages(
         for t in top:
             p = passages.iloc[idx[t]]
             rows.append({"query": qi + 1, "similarity": round(float(sims[qi, t]), 3), S.OUTLET: p[S.OUTLET],
-                         S.DATE: p[S.DATE], S.TITLE: p[S.TITLE], S.TEXT: p[S.TEXT],
-                         CLUSTER_LABEL: p.get(CLUSTER_LABEL, "")})
-    return pd.DataFrame(rows)
+                         S.DATE: p[S.DATE], S.TITLE: p[S.TITLE], S.TEXT: p.get(S.TEXT),
+                         CLUSTER_LABEL: p.get(CLUSTER_LABEL, ""), S.PASSAGE_ID: p[S.PASSAGE_ID]})
+    out = pd.DataFrame(rows)
+    return out if S.TEXT in passages else out.drop(columns=[S.TEXT])  # a view's rows: see View.with_text
 
 
 # --- uploads -------------------------------------------------------------------------------

@@ -196,6 +196,12 @@ class Results:
     def articles(self) -> pd.DataFrame:
         return self.table("articles")
 
+    def texts_of(self, passage_ids: Sequence[str]) -> pd.Series:
+        """The text of these passages (by passage id), read out of core for them only."""
+        where, params = f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [[str(p) for p in passage_ids]]
+        got = runread.read_table(self.folder, "passages", columns=[S.PASSAGE_ID, S.TEXT], where=where, params=params)
+        return got.drop_duplicates(S.PASSAGE_ID).set_index(S.PASSAGE_ID)[S.TEXT]
+
     def frames_of(self, passage_ids: Sequence[str], frame_id: str | None = None) -> pd.DataFrame:
         """The frames rows (score, presence, evidence) of these passages, one frame or all, read
         out of core: the whole frames table (passages × frames rows) is never loaded."""
@@ -265,9 +271,9 @@ def pinned_run(key: str) -> PinnedRun | None:
 
 @dataclass(frozen=True)
 class View:
-    """A run's passages under the current date/outlet filters (articles without their text,
-    passages without their hash: both are in the run's tables); `table(name)` recomputes an
-    aggregate table on them, only when a page asks for it.
+    """A run's passages under the current date/outlet filters (without their text and hash, and
+    articles without their text: all are in the run's tables; `with_text` adds a listing's text);
+    `table(name)` recomputes an aggregate table on them, only when a page asks for it.
 
     `counted` holds the rows the tables count: with reprints counted per outlet, a reprinted
     passage appears once for every outlet that carried it (flagged `reprint`, at that outlet's
@@ -288,6 +294,20 @@ class View:
         return (cache or _table_cache()).get_or_make((*self.key, "table", name), lambda: self.make_table(name),
                                                      frame_bytes)
 
+    def with_text(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows of this view (a listing, a sample, one side of a comparison) with their passage
+        text after the title, read for those rows only: a view leaves the text out, which was
+        60 % of its memory and of the time to read it (0.38 s against 0.16 s for 64k passages)."""
+        if S.PASSAGE_ID not in rows or S.TEXT in rows:  # an empty listing, or rows that have their text
+            return rows
+        texts = self.results.texts_of(rows[S.PASSAGE_ID].drop_duplicates().tolist())
+        out = rows.assign(**{S.TEXT: rows[S.PASSAGE_ID].map(texts).to_numpy()})
+        if S.TITLE in rows:
+            cols = [c for c in rows.columns]
+            cols.insert(cols.index(S.TITLE) + 1, S.TEXT)
+            out = out[cols]
+        return out
+
     def make_table(self, name: str) -> pd.DataFrame:
         """`table(name)` made afresh, without the cache (e.g. for a download, made outside the page's run)."""
         from analysis.pipeline import summary_tables
@@ -300,7 +320,8 @@ class View:
 
 
 COUNTING = PipelineConfig().count_syndicated  # how the views count reprints: as the CLI's tables do
-VIEW_SKIPS = {"passages": (S.TEXT_HASH,), "articles": (S.TEXT,)}  # the articles' text is in their passages
+# a view's rows without their text (read for the rows a page lists: View.with_text) and hash
+VIEW_SKIPS = {"passages": (S.TEXT_HASH, S.TEXT), "articles": (S.TEXT,)}
 
 
 def _columns_but(res: Results, table: str, skips: Mapping[str, tuple[str, ...]]) -> list[str]:

@@ -64,13 +64,15 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
                                "score": r.get(A.score_column(fid)), "evidence": r.get(f"evidence_{fid}", "")})
         ui.table(pd.DataFrame(ev)) if ev else st.info("No frame passes its threshold in this text.")
     st.subheader("Nearest passages from other outlets", anchor=False)
-    within = state.view(res, f).passages  # nearest passages under the same filters as the page
+    view = state.view(res, f)
+    within = view.passages  # nearest passages under the same filters as the page
     within_vectors = state.view_vectors(res, within)
     near = pd.DataFrame()
     if vectors is None or within_vectors is None:
         st.info("The run's passage vectors are not in the embedding cache, so nearest passages are unavailable.")
     else:
         near = nearest_passages(vectors, within_vectors, within, exclude_outlet=outlet, exclude_article=article_id)
+        near = view.with_text(near).drop(columns=[S.PASSAGE_ID])
         st.caption(f"Searched the {len(within):,} passages under the filter.")
         ui.table(near, height=360, column_config={"query": st.column_config.NumberColumn("passage #")})
     downloads(

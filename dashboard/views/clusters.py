@@ -29,7 +29,7 @@ if got is not None:
         if umap_xy is not None:  # the run's UMAP sample: its passages, never a merge of the whole view
             mapped = passages[passages[S.PASSAGE_ID].isin(umap_xy[S.PASSAGE_ID])]
             on_map = mapped.drop(columns=["map_x", "map_y"]).merge(umap_xy, on=S.PASSAGE_ID)
-        points, sampled = map_points(on_map)
+        points, sampled = map_points(on_map, with_text=view.with_text)
         return charts.cluster_map(points, labels, kind), len(points), sampled
 
     map_chart, n_points, sampled = state.view_memo(view, ("cluster_map", kind), sampled_map,
@@ -95,14 +95,14 @@ if got is not None:
     ui.chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")
-    listing = mine.sort_values(S.SIMILARITY, ascending=False).head(300).copy()
+    listing = view.with_text(mine.sort_values(S.SIMILARITY, ascending=False).head(300))
     listing["frames"] = [present_frames(r, res.frame_ids, res.frame_labels) for r in listing.to_dict("records")]
     ui.table(listing[[S.DATE, S.OUTLET, S.TITLE, "frames", S.SIMILARITY, S.TEXT]], height=420)
 
     tables = {
         "clusters": clusters,
-        "passages": passages,
-        "cluster_passages": mine,
+        "passages": Deferred(len(passages), lambda: view.with_text(passages)),
+        "cluster_passages": Deferred(len(mine), lambda: view.with_text(mine)),
         "clusters_over_time": view.table("clusters_over_time"),
         "clusters_by_outlet": Deferred(None, lambda: view.make_table("clusters_by_outlet")),
     }

@@ -12,6 +12,7 @@ import streamlit as st
 from analysis import schema as S
 from analysis.compare import cluster_differences, distinctive_words, frame_differences, passages_with_word
 from dashboard import charts, filters, state, ui
+from dashboard.cache import frame_bytes
 from dashboard.downloads import downloads
 from dashboard.explore import Selection, filter_rows
 
@@ -31,10 +32,10 @@ def _dates(key: str, label: str, first: date, last: date, default: tuple[date, d
     return (got[0], got[1]) if len(got) == 2 else (got[0], got[0])
 
 
-def _texts(rows: pd.DataFrame) -> list[str]:
+def _texts(view: state.View, rows: pd.DataFrame) -> list[str]:
     if len(rows) > WORDS_SAMPLE:
         rows = rows.sample(WORDS_SAMPLE, random_state=0)
-    return rows[S.TEXT].astype(str).tolist()
+    return view.with_text(rows)[S.TEXT].astype(str).tolist()
 
 
 st.title("Compare", anchor=False)
@@ -89,7 +90,7 @@ if got is not None:
 
     st.subheader("Distinctive words", anchor=False)
     words = state.memo(("compare_words", res.key, f.selection(), kind, name_a, name_b),
-                       lambda: distinctive_words(_texts(a), _texts(b)))
+                       lambda: distinctive_words(_texts(view, a), _texts(view, b)))
     st.caption("Weighted log-odds with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008; prior = "
                "both sides' pooled counts); z above 1.96 is a clear difference."
                + (f" Counts from a seeded sample of {WORDS_SAMPLE:,} passages per side." if
@@ -106,7 +107,8 @@ if got is not None:
             st.session_state[K_WORD] = options[0]
         word = st.selectbox("Passages using the word", options, key=K_WORD,
                             format_func=lambda w: f"{w} ({'A' if w in set(words.loc[words['side'] == 'a', 'word']) else 'B'})")
-        both = pd.concat([a.assign(side="A"), b.assign(side="B")], ignore_index=True)
+        both = state.view_memo(view, ("compare_texts", kind, name_a, name_b), lambda: view.with_text(
+            pd.concat([a.assign(side="A"), b.assign(side="B")], ignore_index=True)), frame_bytes)
         listing = passages_with_word(both, word)[["side", S.DATE, S.OUTLET, S.TITLE, S.TEXT]]
         st.caption(f"{len(listing):,} passage(s) shown (at most 200).")
         ui.table(listing, height=360)

@@ -112,8 +112,8 @@ if got is not None:
             st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
                         f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
                         f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
-    _listing(passages_in_cell(view.counted, res.frames_of, frame_id, period=view.period, period_label=period_label),
-             labels)
+    _listing(view.with_text(passages_in_cell(view.counted, res.frames_of, frame_id, period=view.period,
+                                             period_label=period_label)), labels)
 
     st.divider()
     st.subheader("Frames by outlet", anchor=False)
@@ -128,7 +128,7 @@ if got is not None:
     c1, c2 = st.columns(2)
     outlet = c1.selectbox("Outlet", outlets, key=keys.HEAT_OUTLET)
     frame2 = c2.selectbox("Frame", fids, key=keys.HEAT_FRAME, format_func=fmt)
-    _listing(passages_in_cell(view.counted, res.frames_of, frame2, outlet=outlet), labels)
+    _listing(view.with_text(passages_in_cell(view.counted, res.frames_of, frame2, outlet=outlet)), labels)
 
     st.divider()
     st.subheader(f"Outlet × {view.period}", anchor=False)

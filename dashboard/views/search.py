@@ -7,6 +7,7 @@ import streamlit as st
 
 from analysis.search import MATCH, QUERY_SIMILARITY, SearchConfig, search_passages
 from dashboard import filters, state, ui
+from dashboard.cache import frame_bytes
 from dashboard.downloads import downloads
 
 K_QUERY = "fs_search_query"
@@ -33,7 +34,9 @@ if got is not None:
         qv = emb.encode([query])[0]
     else:
         st.info("The run's vectors are not in the embedding cache: showing keyword hits only.")
-    hits = search_passages(query, qv, view.passages, vectors if qv is not None else None, res.frame_ids,
+    # keyword hits need every kept passage's text: read once per view, only when a search is made
+    searched = state.view_memo(view, "with_text", lambda: view.with_text(view.passages), frame_bytes)
+    hits = search_passages(query, qv, searched, vectors if qv is not None else None, res.frame_ids,
                            res.frame_labels, res.cluster_labels, SearchConfig(n_nearest=int(n_near)))
     counts = hits[MATCH].value_counts()
     st.markdown(f"**{len(hits):,} passage(s)**: " + (", ".join(f"{n:,} by {m}" for m, n in counts.items()) or "none"))
