@@ -421,8 +421,9 @@ def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: S
     """The additive part of the summaries of counted rows (`counted_passages`) of whole
     articles, for the tables `names`: a partitioned engine computes it per partition and adds
     the parts (`add_summary_sums`); `summary_from_sums` makes the tables."""
-    frames = lambda: A.frame_indicators(counted, frame_ids)  # noqa: E731
-    clusters = lambda: A.cluster_indicators(counted, cluster_ids)  # noqa: E731
+    # each indicator frame is made once, by the first table that needs it
+    frames = functools.cache(lambda: A.frame_indicators(counted, frame_ids))
+    clusters = functools.cache(lambda: A.cluster_indicators(counted, cluster_ids))
     make = {
         "frames_over_time": lambda: A.over_time_sums(counted, frames(), category=S.FRAME_ID, period=period),
         "frames_by_outlet": lambda: A.group_sums(counted, frames(), category=S.FRAME_ID),
