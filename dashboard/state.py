@@ -13,6 +13,7 @@ State keys and column names in `dashboard.keys`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -307,7 +308,7 @@ class View:
             return rows
         out = rows.assign(**{S.TEXT: rows[S.PASSAGE_ID].map(self.results.texts()).to_numpy()})
         if S.TITLE in rows:
-            cols = [c for c in rows.columns]
+            cols = list(rows.columns)
             cols.insert(cols.index(S.TITLE) + 1, S.TEXT)
             out = out[cols]
         return out
@@ -395,11 +396,13 @@ class _Prefetcher:
         self._pool.submit(self._make, v, cache, number)
 
     def _make(self, v: View, cache: ByteLRU, number: int) -> None:
-        for name in ("texts", *VIEW_TABLES):
+        steps = [("texts", functools.partial(v.results.texts, cache)),
+                 *((name, functools.partial(v.table, name, cache)) for name in VIEW_TABLES)]
+        for name, make in steps:
             if self._latest != number:
                 return
             try:
-                v.results.texts(cache) if name == "texts" else v.table(name, cache)
+                make()
             except Exception:  # the page that shows the table reports it; the log keeps the details
                 log.exception("prefetching %s failed", name)
                 return
