@@ -211,6 +211,9 @@ def frame_mix(passages: pd.DataFrame, frame_ids: Sequence[str], labels: Mapping[
     return pd.DataFrame(rows)
 
 
+NEAREST_COLUMNS = ["query", "similarity", S.OUTLET, S.DATE, S.TITLE, CLUSTER_LABEL, S.PASSAGE_ID]  # text: View.with_text
+
+
 def nearest_passages(
     query: np.ndarray,
     corpus: np.ndarray,
@@ -220,10 +223,10 @@ def nearest_passages(
     exclude_article: str | None = None,
     per_query: int = 3,
 ) -> pd.DataFrame:
-    """For each query passage, the most similar corpus passages (cosine) from other outlets."""
+    """For each query passage, the most similar corpus passages (cosine) from other outlets, by
+    passage id (a view's rows carry no text: `View.with_text` adds it)."""
     if len(query) == 0 or len(corpus) == 0:
-        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL,
-                                     S.PASSAGE_ID])
+        return pd.DataFrame(columns=NEAREST_COLUMNS)
     keep = np.ones(len(passages), dtype=bool)
     if exclude_outlet is not None:
         keep &= (passages[S.OUTLET] != exclude_outlet).to_numpy()
@@ -231,8 +234,7 @@ def nearest_passages(
         keep &= (passages[S.ARTICLE_ID] != exclude_article).to_numpy()
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
-        return pd.DataFrame(columns=["query", "similarity", S.OUTLET, S.DATE, S.TITLE, S.TEXT, CLUSTER_LABEL,
-                                     S.PASSAGE_ID])
+        return pd.DataFrame(columns=NEAREST_COLUMNS)
     sims = query @ corpus[idx].T  # (q, m)
     rows = []
     k = min(per_query, len(idx))
@@ -242,10 +244,9 @@ def nearest_passages(
         for t in top:
             p = passages.iloc[idx[t]]
             rows.append({"query": qi + 1, "similarity": round(float(sims[qi, t]), 3), S.OUTLET: p[S.OUTLET],
-                         S.DATE: p[S.DATE], S.TITLE: p[S.TITLE], S.TEXT: p.get(S.TEXT),
-                         CLUSTER_LABEL: p.get(CLUSTER_LABEL, ""), S.PASSAGE_ID: p[S.PASSAGE_ID]})
-    out = pd.DataFrame(rows)
-    return out if S.TEXT in passages else out.drop(columns=[S.TEXT])  # a view's rows: see View.with_text
+                         S.DATE: p[S.DATE], S.TITLE: p[S.TITLE], CLUSTER_LABEL: p.get(CLUSTER_LABEL, ""),
+                         S.PASSAGE_ID: p[S.PASSAGE_ID]})
+    return pd.DataFrame(rows, columns=NEAREST_COLUMNS)
 
 
 # --- uploads -------------------------------------------------------------------------------
