@@ -119,7 +119,6 @@ def frame_vectors(res: state.Results, hashes: list[str]) -> np.ndarray | None:
 
 def corrected_section(fot: pd.DataFrame, fbo: pd.DataFrame, labels: dict[str, str], v: RunValidation | None) -> None:
     """The Frames page's corrected shares: over time (chart) and by outlet (table), or how to get them."""
-    st.divider()
     st.subheader("Shares corrected for the classifier's errors", anchor=False)
     if v is None:
         st.caption("No validation yet: code a sample of passages on the Validate page, and the shares corrected for "

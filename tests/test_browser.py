@@ -220,6 +220,12 @@ def shot(pg, name: str) -> None:
     pg.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
 
 
+def open_tab(pg, label: str) -> None:
+    """Open a tab of the page (the tabs are lazy: the click reruns the page with that tab's content)."""
+    pg.get_by_role("tab", name=label, exact=True).click()
+    idle(pg)
+
+
 def nav(pg, title: str) -> float:
     t0 = time.perf_counter()
     pg.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
@@ -263,19 +269,25 @@ def test_first_start_draws_a_chart_then_finishes_the_analysis(server, page):
     shot(page, "01_overview")
 
 
-@pytest.mark.parametrize("title,n_charts", [("Clusters", 3), ("Frames", 3), ("Outlets", 2), ("Article", 2),
-                                            ("Overview", 3)])
-def test_each_page_renders_its_charts(page, title, n_charts):
-    """Every page at 1400×900: its charts drawn, every category label of every chart shown and
-    none overlapping (Altair dropped every other label; an unlabelled bar sat under the next
-    label on the Article page), and the filter in force stated."""
+@pytest.mark.parametrize("title,tabs", [  # (tab, its charts): "" is the tab a visit opens
+    ("Clusters", (("", 1), ("One cluster", 3))), ("Frames", (("", 1), ("By outlet", 1), ("Outlet × period", 1))),
+    ("Outlets", (("", 2),)), ("Article", (("", 2),)), ("Overview", (("", 3),))])
+def test_each_page_renders_its_charts(page, title, tabs):
+    """Every page and tab at 1400×900: its charts drawn, every category label of every chart
+    shown and none overlapping (Altair dropped every other label; an unlabelled bar sat under
+    the next label on the Article page), and the filter in force stated."""
     TIMINGS[f"switch_to_{title.lower()}_s"] = round(nav(page, title), 2)
-    charts_rendered(page, n_charts, timeout=60_000)
-    page.wait_for_timeout(500)  # let vega finish laying out every chart
-    assert labels_readable(page) >= 1
-    assert "keeps" in filter_line(page)
-    no_traceback(page)
-    shot(page, f"page_{title.lower()}")
+    axes = 0
+    for label, n_charts in tabs:
+        if label:
+            open_tab(page, label)
+        charts_rendered(page, n_charts, timeout=60_000)
+        page.wait_for_timeout(500)  # let vega finish laying out every chart
+        axes += labels_readable(page)  # none missing or overlapping
+        assert "keeps" in filter_line(page)
+        no_traceback(page)
+        shot(page, f"page_{title.lower()}" + (f"_{label.lower().replace(' × ', '_').replace(' ', '_')}" if label else ""))
+    assert axes >= 1  # the page has category axes, and they were checked
 
 
 def test_a_filter_change_updates_the_view_and_the_link(page):
@@ -386,8 +398,15 @@ def test_download_the_cluster_table(server, page):
     outlet = sorted(passages["outlet"].unique())[0]
     page.goto(server["url"] + f"/clusters?ds=1&outlet={urllib.parse.quote(outlet)}")  # back to the demo corpus
     idle(page)
-    charts_rendered(page, 3, timeout=400_000)
+    charts_rendered(page, 1, timeout=400_000)
+    # a click on a dot of the map opens its cluster in the "One cluster" tab
+    page.locator("[data-testid='stVegaLiteChart'] svg.marks g.mark-symbol.role-mark path").last.click(force=True)
+    idle(page)
+    assert page.get_by_role("tab", name="One cluster", exact=True).get_attribute("aria-selected") == "true"
+    page.get_by_test_id("stMetric").filter(has_text="Passages (filtered)").first.wait_for(timeout=60_000)
+    charts_rendered(page, 3, timeout=60_000)
     assert labels_readable(page) >= 1
+    open_tab(page, "Cluster table")
     page.get_by_text("Downloads: tables").first.click()
     row = page.get_by_test_id("stHorizontalBlock").filter(has_text="clusters ·").first
     with page.expect_download(timeout=60_000) as info:

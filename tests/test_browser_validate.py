@@ -20,7 +20,8 @@ from analysis.codebook import load_codebook
 from analysis.coding import LabelBook
 from analysis.config import DEFAULT_CODEBOOK
 from analysis.store import Store
-from test_browser import TIMINGS, idle, live_server, nav, no_traceback, page, require_chromium, shot  # noqa: F401
+from test_browser import (  # noqa: F401
+    TIMINGS, charts_rendered, idle, live_server, nav, no_traceback, open_tab, page, require_chromium, shot)
 
 pytestmark = pytest.mark.browser
 N = 50
@@ -128,7 +129,9 @@ def test_two_coders_code_the_same_50_passages_and_download_the_report(server, pa
     md = Path(info.value.path()).read_text(encoding="utf-8")
     assert f"2 coder(s) (ann, bob) coded {N} passages" in md and "Krippendorff" in md and "| F1 |" in md
     nav(page, "Frames")
-    page.get_by_text("Shares corrected for the classifier").wait_for(timeout=120_000)
+    charts_rendered(page, 1, timeout=120_000)
     assert page.get_by_text("validated: α", exact=False).count() + page.get_by_text("not yet validated").count() > 0
+    open_tab(page, "Corrected shares")
+    page.get_by_text("Shares corrected for the classifier").wait_for(timeout=120_000)
     no_traceback(page)
     shot(page, "validate_frames_corrected")

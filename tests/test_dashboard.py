@@ -81,6 +81,27 @@ def page(at: AppTest, name: str) -> AppTest:
     return at.switch_page(f"views/{name}.py").run()
 
 
+TABS = {  # the pages' lazy tabs: the session key and the labels, the default first
+    "frames": ("fs_frames_tab", ("Over time", "By outlet", "Outlet × period", "Corrected shares")),
+    "clusters": ("fs_clusters_tab", ("Map", "One cluster", "Cluster table")),
+}
+
+
+def tab(at: AppTest, label: str) -> AppTest:
+    """Open a tab of the page (as a click does: only the open tab runs), and run it."""
+    key = next(key for key, labels in TABS.values() if label in labels)
+    at.session_state[key] = label
+    return at.run()
+
+
+def page_runs(name: str):
+    """A page drawn on the demo run, once per tab where it has tabs (each tab draws its own charts)."""
+    at = page(app().run(), name)
+    yield at
+    for label in TABS.get(name, ("", ()))[1][1:]:
+        yield tab(at, label)
+
+
 def qp(at: AppTest, key: str) -> list[str]:
     """A query parameter as a list (AppTest gives one value as a string)."""
     v = at.query_params.get(key)
@@ -193,13 +214,13 @@ def test_clusters_page_map_table_and_one_cluster(env):
     passages, clusters = tables["passages"], tables["clusters"]
     at = page(app().run(), "clusters")
     clean(at)
-    specs = charts(at)
-    cmap = next(c for c in specs if "Passage map" in str(c.get("title")))
+    (cmap,) = charts(at)  # the map tab: the map alone
+    assert "Passage map" in str(cmap.get("title"))
     assert cmap["params"][0]["name"] == "cluster_pick"
     assert {t["field"] for t in cmap["encoding"]["tooltip"]} >= {"outlet", "day", "title", "snippet"}
-    assert len(at.dataframe[0].value) == len(clusters)
+    assert len(tab(at, "Cluster table").dataframe[0].value) == len(clusters)
     cid = int(clusters[S.CLUSTER_ID].iloc[-1])
-    at.selectbox(key="fs_cluster_pick").select(cid).run()
+    tab(at, "One cluster").selectbox(key="fs_cluster_pick").select(cid).run()
     clean(at)
     assert metric(at, "Passages (filtered)") == f"{int((passages[S.CLUSTER_ID] == cid).sum()):,}"
     listing = at.dataframe[-1].value
@@ -232,14 +253,19 @@ def test_frames_page_charts_and_drill_down(env):
     at = page(app(period="quarter").run(), "frames")
     clean(at)
     specs = charts(at)
-    assert len(specs) == 3
+    assert len(specs) == 1, "only the open tab is drawn"
     over_time = specs[0]
     assert [p["name"] for p in over_time["params"]] == ["frame_cell"]
     assert over_time["facet"]["field"] == "frame"  # small multiples, one panel per frame
     tips = {t.get("title") for layer in over_time["spec"]["layer"] for t in layer["encoding"].get("tooltip", [])}
     assert {"share", "n (passages)", "95% CI low", "95% CI high", "article share", "n (articles)"} <= tips
-    heat = specs[1]
+    by_outlet = tab(at, "By outlet")
+    clean(by_outlet)
+    (heat,) = charts(by_outlet)
     assert [p["name"] for p in heat["params"]] == ["outlet_cell"]
+    (multiples,) = charts(tab(at, "Outlet × period"))
+    assert multiples["facet"]["field"] == "outlet_n"  # one panel per outlet
+    at = tab(at, "Over time")
     # pick a non-empty cell and check the listed passages are exactly the count in the table
     from dashboard.keys import FRAME_TIME_FRAME as K_FRAME_TIME_FRAME
     from dashboard.keys import FRAME_TIME_PERIOD as K_FRAME_TIME_PERIOD
@@ -673,7 +699,7 @@ def test_the_cluster_table_follows_the_filters(env):
     passages = tables["passages"]
     outlet = "Capital Flow Daily"
     mine = passages[passages[S.OUTLET] == outlet]
-    at = page(app(outlet=outlet).run(), "clusters")
+    at = tab(page(app(outlet=outlet).run(), "clusters"), "Cluster table")
     clean(at)
     shown = at.dataframe[0].value.set_index(S.CLUSTER_ID)
     want = mine.groupby(S.CLUSTER_ID).size()
@@ -682,6 +708,7 @@ def test_the_cluster_table_follows_the_filters(env):
         assert n == want.get(cid, 0)
     run_sizes = tables["clusters"].set_index(S.CLUSTER_ID)["n_passages"]
     assert (shown["n_passages_unfiltered"] == run_sizes.reindex(shown.index)).all()
+    at = tab(at, "One cluster")
     cid = int(at.selectbox(key="fs_cluster_pick").value)
     assert metric(at, "Passages (filtered)") == f"{int(shown.loc[cid, 'n_passages']):,}"
     # the Overview's largest clusters use the same filtered sizes
@@ -700,7 +727,7 @@ def test_undated_rows_read_undated_not_none(env):
     undated = tables["passages"][tables["passages"][S.DATE].isna()]
     assert len(undated), "the fixture has an undated article"
     cid = int(undated[S.CLUSTER_ID].iloc[0])
-    at = page(app().run(), "clusters")
+    at = tab(page(app().run(), "clusters"), "One cluster")
     at.selectbox(key="fs_cluster_pick").select(cid).run()
     clean(at)
     listing = at.dataframe[-1].value
@@ -711,27 +738,35 @@ def test_category_axes_never_drop_labels_and_grow_with_their_categories(env):
     """Every category axis draws all its labels (labelOverlap false) and the chart height gives
     each category at least one row of text; every spec is valid Vega-Lite (the pages skip
     Altair's validation on each rerun for speed, so it is checked here)."""
-    from altair.utils.schemapi import validate_jsonschema
     from altair.vegalite.v6.schema import load_schema
+
+    schema = load_schema()
+    drawn = 0
+    for name in ("overview", "clusters", "frames", "outlets", "article"):
+        for at in page_runs(name):  # the same app, one tab after another: check each as it is drawn
+            clean(at)
+            for spec in charts(at):
+                drawn += 1
+                _check_axes(at, name, spec, schema)
+    assert drawn >= 13, drawn  # every chart of every page and tab was checked
+
+
+def _check_axes(at: AppTest, name: str, spec: dict, schema: dict) -> None:
+    from altair.utils.schemapi import validate_jsonschema
 
     from dashboard.charts import ROW_PX
 
-    schema = load_schema()
-    for name in ("overview", "clusters", "frames", "outlets", "article"):
-        at = page(app().run(), name)
-        clean(at)
-        for spec in charts(at):
-            validate_jsonschema({k: v for k, v in spec.items() if k not in ("autosize",)}, schema)
-            for enc, layer in _encodings(spec):
-                for ch in ("x", "y"):
-                    e = enc.get(ch)
-                    if not e or e.get("type") != "nominal":
-                        continue
-                    assert e["axis"]["labelOverlap"] is False, (name, spec.get("title"), ch)
-                    if ch == "y" and isinstance(spec.get("height"), int) and "yOffset" not in enc:
-                        data = chart_rows(at, str(spec.get("title")))
-                        n = data[e["field"]].nunique() if e["field"] in data else 0
-                        assert spec["height"] >= ROW_PX * n * 0.9, (name, spec.get("title"))
+    validate_jsonschema({k: v for k, v in spec.items() if k not in ("autosize",)}, schema)
+    for enc, _layer in _encodings(spec):
+        for ch in ("x", "y"):
+            e = enc.get(ch)
+            if not e or e.get("type") != "nominal":
+                continue
+            assert e["axis"]["labelOverlap"] is False, (name, spec.get("title"), ch)
+            if ch == "y" and isinstance(spec.get("height"), int) and "yOffset" not in enc:
+                data = chart_rows(at, str(spec.get("title")))
+                n = data[e["field"]].nunique() if e["field"] in data else 0
+                assert spec["height"] >= ROW_PX * n * 0.9, (name, spec.get("title"))
 
 
 def _encodings(spec: dict):

@@ -21,7 +21,7 @@ from analysis.embeddings import MULTILINGUAL_MODEL
 from analysis.store import Store
 from dashboard import keys as K
 
-from test_dashboard import APP, TIMEOUT, clean, first_start, literal, metric, page, qp
+from test_dashboard import APP, TIMEOUT, clean, first_start, literal, metric, page, qp, tab
 
 PARALLEL = DATA_DIR / "validation" / "parallel_en_ru_zh.csv"
 
@@ -102,7 +102,7 @@ def test_the_language_filter_narrows_every_page_and_lives_in_the_link(env):
         at = page(at, name)
         clean(at)
         assert f"{len(ru)} of 63 passages" in filter_line(at), name
-    at = page(at, "clusters")
+    at = tab(page(at, "clusters"), "Cluster table")
     clusters = at.dataframe[0].value
     assert clusters["n_passages"].sum() == len(ru)  # cluster sizes count the Russian passages only
     assert clusters["n_passages_unfiltered"].sum() == len(passages)
@@ -220,5 +220,5 @@ def test_the_mixed_corpus_runs_end_to_end_with_the_multilingual_model(env):
     assert manifest["languages"]["multilingual_model"] and manifest["languages"]["aligned"]
     for name in ("clusters", "frames"):
         clean(page(app(model=MULTILINGUAL_MODEL, lang="zh").run(), name))
-    at = page(app(model=MULTILINGUAL_MODEL, lang="zh").run(), "clusters")
+    at = tab(page(app(model=MULTILINGUAL_MODEL, lang="zh").run(), "clusters"), "Cluster table")
     assert at.dataframe[0].value["n_passages"].sum() == 21

@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.codebook import load_codebook
 from analysis.coding import LabelBook
 from analysis.config import DEFAULT_CODEBOOK
-from test_dashboard import app, clean, env, page  # noqa: F401  (env is the module's store fixture)
+from test_dashboard import app, clean, env, page, tab  # noqa: F401  (env is the module's store fixture)
 
 
 def _code(env, coder: str, n: int, pattern) -> list[str]:
@@ -53,7 +53,7 @@ def test_two_coders_code_the_same_sample_and_see_agreement(env):
     alpha, mvh = frames[0], frames[1]
     assert len(alpha) == 9 and alpha["alpha_coders"].notna().sum() >= 3
     assert {"current", "F1-optimal"} == set(mvh["setting"]) and len(mvh) == 18
-    frames_page = page(app().run(), "frames")
+    frames_page = tab(page(app().run(), "frames"), "Corrected shares")
     clean(frames_page)
     body = " ".join(str(m.value) for m in frames_page.subheader)
     assert "corrected" in body

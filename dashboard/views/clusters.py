@@ -1,6 +1,12 @@
-"""Clusters: the passage map, the cluster table and one cluster's passages, outlets, frames and volume."""
+"""Clusters: the passage map, one cluster (its outlets, frames, volume and passages) and the
+cluster table, one tab each.
+
+The tabs are lazy: only the open tab is computed and drawn. A click on a dot of the map opens
+its cluster in the "One cluster" tab."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -11,17 +17,37 @@ from dashboard.cache import frame_bytes, spec_bytes
 from dashboard.downloads import Deferred, downloads
 from dashboard.explore import map_points, overall_frame_shares, present_frames
 
-st.title("Clusters", anchor=False)
-f = filters.filters()
-got = ui.filtered_results(f, what="the passage map")
-if got is not None:
-    res, view = got
-    passages = view.passages
-    clusters = view.table("clusters")  # sizes under the filters, the run's size beside
-    ids = clusters[S.CLUSTER_ID].astype(int).tolist()
-    labels = res.cluster_labels
+MAP_KEY = "cluster_map"
+MAP, ONE_CLUSTER, TABLE = "Map", "One cluster", "Cluster table"
 
-    umap_xy = state.umap_points(res)
+
+@dataclass(frozen=True)
+class _Page:
+    """What every tab reads: the run, its filtered view and the clusters under the filter."""
+
+    res: state.Results
+    view: state.View
+    f: filters.Filters
+    clusters: pd.DataFrame  # sizes under the filter, the run's size beside
+
+    @property
+    def ids(self) -> list[int]:
+        return self.clusters[S.CLUSTER_ID].astype(int).tolist()
+
+
+def _open_picked_cluster() -> None:
+    """The map's click callback: open the clicked dot's cluster (before the page reruns, so the
+    tabs can still be switched)."""
+    picked = ui.selection_values(st.session_state.get(MAP_KEY), charts.CLUSTER_SELECT)
+    value = picked[0].get(S.CLUSTER_ID) if picked else None
+    if value is not None:
+        st.session_state[keys.CLUSTER] = int(value)
+        st.session_state[keys.CLUSTERS_TAB] = ONE_CLUSTER
+
+
+def map_tab(p: _Page) -> None:
+    passages, labels = p.view.passages, p.res.cluster_labels
+    umap_xy = state.umap_points(p.res)
     kind = "PCA" if umap_xy is None else "UMAP"
 
     def sampled_map() -> tuple[dict, int, bool]:
@@ -29,12 +55,12 @@ if got is not None:
         if umap_xy is not None:  # the run's UMAP sample: its passages, never a merge of the whole view
             mapped = passages[passages[S.PASSAGE_ID].isin(umap_xy[S.PASSAGE_ID])]
             on_map = mapped.drop(columns=["map_x", "map_y"]).merge(umap_xy, on=S.PASSAGE_ID)
-        points, sampled = map_points(on_map, with_text=view.with_text)
+        points, sampled = map_points(on_map, with_text=p.view.with_text)
         return charts.cluster_map(points, labels, kind), len(points), sampled
 
-    map_chart, n_points, sampled = state.view_memo(view, ("cluster_map", kind), sampled_map,
+    map_chart, n_points, sampled = state.view_memo(p.view, ("cluster_map", kind), sampled_map,
                                                    lambda m: spec_bytes(m[0]))
-    event = ui.chart(map_chart, width="stretch", on_select="rerun", key="cluster_map")
+    ui.chart(map_chart, width="stretch", on_select=_open_picked_cluster, key=MAP_KEY)
     st.caption(
         ("Each dot is a passage placed by the first two principal axes of its embedding; clusters that overlap "
          "here may still be apart in the full space. A UMAP map that separates clusters is being computed in "
@@ -42,38 +68,21 @@ if got is not None:
          if umap_xy is None else
          "Each dot is a passage placed by UMAP: passages close in meaning stay close; distances between far "
          "clusters and cluster sizes on the map mean little. The map holds a fixed sample per cluster.")
-        + " Click a dot to open its cluster."
+        + f" Click a dot to open its cluster in the “{ONE_CLUSTER}” tab."
         + (f" Showing {n_points:,} of {len(passages):,} passages (a sample per cluster)."
            if sampled or umap_xy is not None else "")
     )
-    picked = ui.selection_values(event, charts.CLUSTER_SELECT)
-    if picked:
-        value = picked[0].get(S.CLUSTER_ID)
-        if value is not None and value != state.last_event("cluster_map") and int(value) in ids:
-            st.session_state[keys.CLUSTER] = int(value)
-        state.remember_event("cluster_map", value)
+    downloads("clusters_map", {"passages": Deferred(len(passages), lambda: p.view.with_text(passages))},
+              {"cluster_map": map_chart}, state.manifest_for(p.res, p.f))
 
-    st.subheader("Cluster table", anchor=False)
-    st.caption(f"Sizes, outlets and dates count the {len(passages):,} passages under the filter; "
-               f"“n passages unfiltered” is the cluster's size in the whole run ({res.n_passages:,} passages)."
-               + (" “low fit” counts passages less similar to their cluster than 95 % of the run's passages in it "
-                  "were when it was fitted: many of them, after articles were added, mean the cluster no longer "
-                  "covers them well." if keys.N_LOW_FIT in clusters else ""))
-    rep_cols = [c for c in clusters.columns if c.startswith(keys.REPRESENTATIVE_PREFIX)]
-    ui.table(clusters.drop(columns=rep_cols),
-             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered"),
-                            keys.N_LOW_FIT: st.column_config.NumberColumn("low fit")})
-    with st.expander("Representative passages of every cluster"):
-        reps = clusters.melt(id_vars=[S.CLUSTER_ID, keys.LABEL], value_vars=rep_cols, var_name="rank",
-                             value_name="text").dropna(subset=["text"])
-        ui.table(reps.sort_values([S.CLUSTER_ID, "rank"]))
 
-    if st.session_state.get(keys.CLUSTER) not in ids:
-        st.session_state[keys.CLUSTER] = ids[0]
-    st.subheader("One cluster", anchor=False)
-    cid = st.selectbox("Cluster", ids, key=keys.CLUSTER, format_func=lambda c: f"{c} · {labels.get(c, '')}")
+def one_cluster_tab(p: _Page) -> None:
+    res, view, passages, labels = p.res, p.view, p.view.passages, p.res.cluster_labels
+    if st.session_state.get(keys.CLUSTER) not in p.ids:
+        st.session_state[keys.CLUSTER] = p.ids[0]
+    cid = st.selectbox("Cluster", p.ids, key=keys.CLUSTER, format_func=lambda c: f"{c} · {labels.get(c, '')}")
     mine = passages[passages[S.CLUSTER_ID] == cid]
-    row = clusters[clusters[S.CLUSTER_ID] == cid].iloc[0]
+    row = p.clusters[p.clusters[S.CLUSTER_ID] == cid].iloc[0]
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Passages (filtered)", f"{len(mine):,}", help=f"{int(row[keys.N_PASSAGES_ALL]):,} in the whole run.")
     c2.metric("Articles", f"{mine[S.ARTICLE_ID].nunique():,}")
@@ -99,15 +108,45 @@ if got is not None:
     listing["frames"] = [present_frames(r, res.frame_ids, res.frame_labels) for r in listing.to_dict("records")]
     ui.table(listing[[S.DATE, S.OUTLET, S.TITLE, "frames", S.SIMILARITY, S.TEXT]], height=420)
 
-    tables = {
-        "clusters": clusters,
-        "passages": Deferred(len(passages), lambda: view.with_text(passages)),
-        "cluster_passages": Deferred(len(mine), lambda: view.with_text(mine)),
-        "clusters_over_time": view.table("clusters_over_time"),
-        "clusters_by_outlet": Deferred(None, lambda: view.make_table("clusters_by_outlet")),
-    }
-    chart_map = {"cluster_map": map_chart, "cluster_outlets": outlet_chart}
+    chart_map = {"cluster_outlets": outlet_chart}
     if frame_chart is not None:
         chart_map["cluster_frames"] = frame_chart
     chart_map["cluster_volume"] = timeline
-    downloads("clusters", tables, chart_map, state.manifest_for(res, f, cluster=int(cid)))
+    downloads("clusters_one", {"cluster_passages": Deferred(len(mine), lambda: view.with_text(mine))}, chart_map,
+              state.manifest_for(res, p.f, cluster=int(cid)))
+
+
+def table_tab(p: _Page) -> None:
+    view, clusters = p.view, p.clusters
+    st.caption(f"Sizes, outlets and dates count the {len(view.passages):,} passages under the filter; "
+               f"“n passages unfiltered” is the cluster's size in the whole run ({p.res.n_passages:,} passages)."
+               + (" “low fit” counts passages less similar to their cluster than 95 % of the run's passages in it "
+                  "were when it was fitted: many of them, after articles were added, mean the cluster no longer "
+                  "covers them well." if keys.N_LOW_FIT in clusters else ""))
+    rep_cols = [c for c in clusters.columns if c.startswith(keys.REPRESENTATIVE_PREFIX)]
+    ui.table(clusters.drop(columns=rep_cols),
+             column_config={keys.N_PASSAGES_ALL: st.column_config.NumberColumn("n passages unfiltered"),
+                            keys.N_LOW_FIT: st.column_config.NumberColumn("low fit")})
+    with st.expander("Representative passages of every cluster"):
+        reps = clusters.melt(id_vars=[S.CLUSTER_ID, keys.LABEL], value_vars=rep_cols, var_name="rank",
+                             value_name="text").dropna(subset=["text"])
+        ui.table(reps.sort_values([S.CLUSTER_ID, "rank"]))
+    downloads("clusters_table",
+              {"clusters": clusters,
+               "clusters_over_time": Deferred(None, lambda: view.table("clusters_over_time")),
+               "clusters_by_outlet": Deferred(None, lambda: view.make_table("clusters_by_outlet"))},
+              {}, state.manifest_for(p.res, p.f))
+
+
+TABS = {MAP: map_tab, ONE_CLUSTER: one_cluster_tab, TABLE: table_tab}
+
+st.title("Clusters", anchor=False)
+f = filters.filters()
+got = ui.filtered_results(f, what="the passage map")
+if got is not None:
+    res, view = got
+    page = _Page(res, view, f, view.table("clusters"))
+    for tab, draw in zip(st.tabs(list(TABS), key=keys.CLUSTERS_TAB, on_change="rerun"), TABS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw(page)

@@ -1,6 +1,13 @@
-"""Frames: shares over time, frames by outlet, outlet × period; clicking a mark lists its passages."""
+"""Frames: shares over time, frames by outlet, outlet × period and corrected shares, one tab each;
+clicking a mark lists its passages.
+
+The tabs are lazy: only the open tab's tables are made and its charts drawn, so a visit or a
+filter change pays for one view of the frames, not four (the others follow in the background,
+`state.prefetch_views`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -63,33 +70,44 @@ def _events_editor(evs, problems: list[str]) -> None:
             st.rerun(scope="app")  # the time charts draw the saved markers
 
 
-st.title("Frames", anchor=False)
-if msg := state.pop_flash():
-    st.success(msg, icon=":material/check_circle:")
-f = filters.filters()
-got = ui.filtered_results(f, what="the frame charts")
-if got is not None:
-    res, view = got
-    fids = res.frame_ids
-    validation = V.current(res, f)
-    labels = V.marked_labels(res.frame_labels, validation)  # every chart says which frames are validated
-    min_n = PipelineConfig().min_cell_n
-    fot = V.corrected(view.table("frames_over_time"), validation)
-    fbo = V.corrected(view.table("frames_by_outlet"), validation)
-    fop = V.corrected(view.table("frames_by_outlet_period"), validation)
-    fmt = lambda fid: labels.get(fid, fid)  # noqa: E731
+@dataclass(frozen=True)
+class _Page:
+    """What every tab reads: the run, its filtered view and the frames' labels."""
 
-    st.subheader(f"Frame shares over time (by {view.period})", anchor=False)
+    res: state.Results
+    view: state.View
+    f: filters.Filters
+    validation: V.RunValidation | None
+    labels: dict[str, str]
+    min_n: int
+
+    @property
+    def fids(self) -> list[str]:
+        return self.res.frame_ids
+
+    def fmt(self, fid: str) -> str:
+        return self.labels.get(fid, fid)
+
+    def table(self, name: str):
+        """A frame table of the view, with the corrected shares when a validation exists."""
+        return V.corrected(self.view.table(name), self.validation)
+
+    def downloads(self, key: str, tables: dict, charts_: dict) -> None:
+        downloads(key, tables, charts_, state.manifest_for(self.res, self.f, period_resolved=self.view.period))
+
+
+def over_time(p: _Page) -> None:
+    fot, view = p.table("frames_over_time"), p.view
     st.caption("Share = passages carrying the frame ÷ all passages in the period; a passage can carry several "
                "frames. The band is the 95% interval, clustered by article; the tooltip adds the article share "
                "(articles with the frame ÷ articles). Periods without passages have no share (a gap). Triangles and "
-               f"faded points are thin cells (fewer than {min_n} articles). Dotted lines mark events. Change the time "
-               "bucket in the sidebar.")
+               f"faded points are thin cells (fewer than {p.min_n} articles). Dotted lines mark events.")
     evs, ev_problems = load_events()
     rolling = st.select_slider("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
                                format_func=lambda w: "off" if w == 0 else str(w),
                                help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
-    time_chart = ui.spec(charts.frames_over_time, fot, labels, fids, min_n, period=view.period, events=evs, rolling=rolling)
+    time_chart = ui.spec(charts.frames_over_time, fot, p.labels, p.fids, p.min_n, period=view.period, events=evs,
+                         rolling=rolling)
     ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
     _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
             "frames_time")
@@ -98,50 +116,74 @@ if got is not None:
     if st.session_state.get(keys.FRAME_TIME_PERIOD) not in periods:
         busiest = fot.groupby(A.PERIOD)[A.N_PASSAGES].first().idxmax()
         st.session_state[keys.FRAME_TIME_PERIOD] = busiest
-    if st.session_state.get(keys.FRAME_TIME_FRAME) not in fids:
-        st.session_state[keys.FRAME_TIME_FRAME] = fids[0]
+    if st.session_state.get(keys.FRAME_TIME_FRAME) not in p.fids:
+        st.session_state[keys.FRAME_TIME_FRAME] = p.fids[0]
     c1, c2 = st.columns(2)
     period_label = c1.selectbox("Period", periods, key=keys.FRAME_TIME_PERIOD)
-    frame_id = c2.selectbox("Frame", fids, key=keys.FRAME_TIME_FRAME, format_func=fmt)
+    frame_id = c2.selectbox("Frame", p.fids, key=keys.FRAME_TIME_FRAME, format_func=p.fmt)
     cell = fot[(fot[A.PERIOD] == period_label) & (fot[S.FRAME_ID] == frame_id)]
     if len(cell):
         r = cell.iloc[0]
         if r[A.N_PASSAGES] == 0:
-            st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: no passages, no share")
+            st.markdown(f"**{ui.plain(p.fmt(frame_id))} in {ui.plain(period_label)}**: no passages, no share")
         else:
-            st.markdown(f"**{ui.plain(fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of {int(r[A.N_PASSAGES]):,} passages "
-                        f"(95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); {r[A.ARTICLE_SHARE]:.1%} of "
-                        f"{int(r[A.N_ARTICLES]):,} articles{' · thin cell' if r[A.THIN] else ''}")
-    _listing(view.with_text(passages_in_cell(view.counted, res.frames_of, frame_id, period=view.period,
-                                             period_label=period_label)), labels)
+            st.markdown(f"**{ui.plain(p.fmt(frame_id))} in {ui.plain(period_label)}**: {r[A.SHARE]:.1%} of "
+                        f"{int(r[A.N_PASSAGES]):,} passages (95% CI {r[A.CI_LOW]:.1%}–{r[A.CI_HIGH]:.1%}); "
+                        f"{r[A.ARTICLE_SHARE]:.1%} of {int(r[A.N_ARTICLES]):,} articles"
+                        f"{' · thin cell' if r[A.THIN] else ''}")
+    _listing(view.with_text(passages_in_cell(view.counted, p.res.frames_of, frame_id, period=view.period,
+                                             period_label=period_label)), p.labels)
+    p.downloads("frames_time",
+                {"frames_over_time": fot,
+                 "frames": Deferred(len(view.passages) * len(p.fids),
+                                    lambda: p.res.frames_of(view.passages[S.PASSAGE_ID]))},
+                {"frames_over_time": time_chart})
 
-    st.divider()
-    st.subheader("Frames by outlet", anchor=False)
-    heat = ui.spec(charts.frames_outlet_heatmap, fbo, labels, fids, min_n)
-    ev2 = ui.chart(heat, width="stretch", on_select="rerun", key="frames_heat")
-    _follow(ev2, charts.HEATMAP_SELECT, {S.OUTLET: keys.HEAT_OUTLET, S.FRAME_ID: keys.HEAT_FRAME}, "frames_heat")
+
+def by_outlet(p: _Page) -> None:
+    fbo = p.table("frames_by_outlet")
+    heat = ui.spec(charts.frames_outlet_heatmap, fbo, p.labels, p.fids, p.min_n)
+    ev = ui.chart(heat, width="stretch", on_select="rerun", key="frames_heat")
+    _follow(ev, charts.HEATMAP_SELECT, {S.OUTLET: keys.HEAT_OUTLET, S.FRAME_ID: keys.HEAT_FRAME}, "frames_heat")
     outlets = sorted(fbo[S.OUTLET].unique())
     if st.session_state.get(keys.HEAT_OUTLET) not in outlets:
         st.session_state[keys.HEAT_OUTLET] = outlets[0]
-    if st.session_state.get(keys.HEAT_FRAME) not in fids:
-        st.session_state[keys.HEAT_FRAME] = fids[0]
+    if st.session_state.get(keys.HEAT_FRAME) not in p.fids:
+        st.session_state[keys.HEAT_FRAME] = p.fids[0]
     c1, c2 = st.columns(2)
     outlet = c1.selectbox("Outlet", outlets, key=keys.HEAT_OUTLET)
-    frame2 = c2.selectbox("Frame", fids, key=keys.HEAT_FRAME, format_func=fmt)
-    _listing(view.with_text(passages_in_cell(view.counted, res.frames_of, frame2, outlet=outlet)), labels)
+    frame_id = c2.selectbox("Frame", p.fids, key=keys.HEAT_FRAME, format_func=p.fmt)
+    _listing(p.view.with_text(passages_in_cell(p.view.counted, p.res.frames_of, frame_id, outlet=outlet)), p.labels)
+    p.downloads("frames_outlet", {"frames_by_outlet": fbo}, {"frames_by_outlet": heat})
 
-    st.divider()
-    st.subheader(f"Outlet × {view.period}", anchor=False)
-    op_frame = st.selectbox("Frame", fids, key="fs_op_frame", format_func=fmt)
-    multiples = ui.spec(charts.outlet_period_multiples, fop, labels, op_frame, min_n, period=view.period)
+
+def outlet_period(p: _Page) -> None:
+    fop = p.table("frames_by_outlet_period")
+    frame_id = st.selectbox("Frame", p.fids, key="fs_op_frame", format_func=p.fmt)
+    multiples = ui.spec(charts.outlet_period_multiples, fop, p.labels, frame_id, p.min_n, period=p.view.period)
     ui.chart(multiples, width="content")
+    p.downloads("frames_outlet_period", {"frames_by_outlet_period": fop}, {"frames_by_outlet_period": multiples})
 
-    V.corrected_section(fot, fbo, res.frame_labels, validation)
 
-    downloads(
-        "frames",
-        {"frames_over_time": fot, "frames_by_outlet": fbo, "frames_by_outlet_period": fop,
-         "frames": Deferred(len(view.passages) * len(fids), lambda: res.frames_of(view.passages[S.PASSAGE_ID]))},
-        {"frames_over_time": time_chart, "frames_by_outlet": heat, "frames_by_outlet_period": multiples},
-        state.manifest_for(res, f, period_resolved=view.period),
-    )
+def corrected(p: _Page) -> None:
+    V.corrected_section(p.table("frames_over_time"), p.table("frames_by_outlet"), p.res.frame_labels, p.validation)
+
+
+TABS = {"Over time": over_time, "By outlet": by_outlet, "Outlet × period": outlet_period,
+        "Corrected shares": corrected}
+
+st.title("Frames", anchor=False)
+if msg := state.pop_flash():
+    st.success(msg, icon=":material/check_circle:")
+f = filters.filters()
+got = ui.filtered_results(f, what="the frame charts")
+if got is not None:
+    res, view = got
+    validation = V.current(res, f)
+    page = _Page(res, view, f, validation, V.marked_labels(res.frame_labels, validation),  # every chart says
+                 PipelineConfig().min_cell_n)                                              # which are validated
+    st.caption(f"Time bucket: {view.period} (set it in the sidebar).")
+    for tab, draw in zip(st.tabs(list(TABS), key=keys.FRAMES_TAB, on_change="rerun"), TABS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw(page)
