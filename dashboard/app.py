@@ -49,11 +49,12 @@ def main() -> None:
         filters.set_filters(filters.sidebar())
         ready.append(True)
 
-    ui.guarded(setup)
-    with st.sidebar:
-        st.caption("Framescope · how news outlets frame the China–Russia partnership")
-    if ready:
-        ui.guarded(nav.run)
-        state.prefetch_views()
+    with state.page_run():
+        ui.guarded(setup)
+        with st.sidebar:
+            st.caption("Framescope · how news outlets frame the China–Russia partnership")
+        if ready:
+            ui.guarded(nav.run)
+    state.prefetch_views()
 
 main()
