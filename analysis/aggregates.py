@@ -230,7 +230,7 @@ def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def add_sums(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Cell sums (`cell_sums`, or `volume_counts`) of disjoint sets of articles, added up; rows
+    """Cell sums (`cell_sums`, `group_counts` or `volume_counts`) of disjoint sets of articles, added up; rows
     in order of first appearance."""
     df = pd.concat(parts, ignore_index=True)
     sums = [c for c in df.columns if c in SUMS or c in _VOLUME]
@@ -338,6 +338,26 @@ def group_sums(passages: pd.DataFrame, indicators: pd.DataFrame, *, category: st
     """Cell sums per value of one column (default: outlet)."""
     return cell_sums(pd.DataFrame({by: passages[by].to_numpy()}), indicators, category=category,
                      articles=passages[S.ARTICLE_ID])
+
+
+def group_counts(passages: pd.DataFrame, indicators: pd.DataFrame, *, category: str, by: str = S.OUTLET
+                 ) -> pd.DataFrame:
+    """Long table: per (value of `by`, category), the flagged passages y and all passages x, in
+    order of first appearance (missing values kept as a value of their own); they add up over
+    partitions like `cell_sums`. All a distance between the groups' distributions needs: the
+    per-article sums of `group_sums` cost 3–4× more (0.13 s against 0.04 s for 28 clusters at
+    383k passages), paid on the Outlets page's first visit."""
+    codes, values = pd.factorize(passages[by], use_na_sentinel=False)
+    codes, first_rows = _first_appearance(codes.astype(np.int64))
+    n, k = indicators.shape
+    n_groups = len(first_rows)
+    to_groups = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    y = to_groups @ indicators.to_numpy(dtype=np.float64)
+    rows = np.repeat(np.arange(n_groups), k)
+    return pd.DataFrame({by: values.take(codes[first_rows][rows]),
+                         category: pd.Index(indicators.columns).take(np.tile(np.arange(k), n_groups)),
+                         "y": np.rint(y.reshape(-1)).astype(np.int64),
+                         "x": np.bincount(codes, minlength=n_groups)[rows].astype(np.int64)})
 
 
 def by_group_from_sums(sums: pd.DataFrame, groups: Sequence, *, category: str, categories: Sequence,

@@ -398,7 +398,7 @@ SUMMARY_TABLES = ("frames_over_time", "frames_by_outlet", "frames_by_outlet_peri
 SPAN = "span"  # summary_sums: the date span of the counted rows (aggregates.date_span)
 # the sums each table is made of (every table also needs the span)
 _SUMS_OF = {name: (name,) for name in SUMMARY_TABLES}
-_SUMS_OF["outlet_similarity"] = ("frames_by_outlet", "clusters_by_outlet")
+_SUMS_OF["outlet_similarity"] = ("frame_counts_by_outlet", "cluster_counts_by_outlet")
 
 
 def summary_tables(
@@ -432,6 +432,8 @@ def summary_sums(counted: pd.DataFrame, frame_ids: Sequence[str], cluster_ids: S
         "clusters_over_time": lambda: A.over_time_sums(counted, clusters(), category=S.CLUSTER_ID, period=period),
         "clusters_by_outlet": lambda: A.group_sums(counted, clusters(), category=S.CLUSTER_ID),
         "volume_by_outlet": lambda: A.volume_counts(counted, period=period),
+        "frame_counts_by_outlet": lambda: A.group_counts(counted, frames(), category=S.FRAME_ID),
+        "cluster_counts_by_outlet": lambda: A.group_counts(counted, clusters(), category=S.CLUSTER_ID),
     }
     needed = dict.fromkeys(s for name in names for s in _SUMS_OF[name])
     return {**{name: make[name]() for name in needed}, SPAN: A.date_span(counted[S.DATE])}
@@ -468,8 +470,8 @@ def summary_from_sums(sums: Mapping[str, pd.DataFrame], frame_ids: Sequence[str]
         "volume_by_outlet": lambda: A.volume_from_counts(sums["volume_by_outlet"], periods,
                                                          _outlets_of(sums["volume_by_outlet"])),
         "outlet_similarity": lambda: similarity_table_from_counts(
-            counts_from_sums(sums["frames_by_outlet"], frame_ids, category=S.FRAME_ID),
-            counts_from_sums(sums["clusters_by_outlet"], cluster_ids, category=S.CLUSTER_ID)),
+            counts_from_sums(sums["frame_counts_by_outlet"], frame_ids, category=S.FRAME_ID),
+            counts_from_sums(sums["cluster_counts_by_outlet"], cluster_ids, category=S.CLUSTER_ID)),
     }
     return {name: make[name]() for name in names}
 

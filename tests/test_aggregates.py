@@ -79,3 +79,25 @@ def test_outlet_similarity_long_table_is_symmetric_with_sizes():
     m = s.pivot(index="outlet_a", columns="outlet_b", values="distance")
     np.testing.assert_allclose(m.to_numpy(), m.to_numpy().T)
     assert m.loc["X", "Z"] == pytest.approx(1.0) and set(s["n_a"]) == {2}
+
+
+def test_group_counts_are_the_y_and_x_of_group_sums_and_add_over_partitions():
+    """The Outlets page's distances read only flagged and all passages per outlet and category:
+    group_counts gives exactly those of the full per-article sums, missing outlets kept, and the
+    parts of disjoint articles add up to the whole (as the Dask engine adds them)."""
+    rng = np.random.default_rng(3)
+    n = 400
+    p = pd.DataFrame({"article_id": rng.integers(0, 60, n).astype(str),
+                      "outlet": rng.choice(["A", "B", "C", None], n)})
+    ind = pd.DataFrame({f"c{j}": rng.random(n) < 0.1 * (j + 1) for j in range(4)})
+    counts = A.group_counts(p, ind, category="cat")
+    full = A.group_sums(p, ind, category="cat")[["outlet", "cat", "y", "x"]]
+    pd.testing.assert_frame_equal(counts, full)
+    assert counts["outlet"].isna().any() and counts.groupby("cat")["x"].sum().eq(n).all()
+    half = p["article_id"].isin(sorted(p["article_id"].unique())[:30])
+    parts = [A.group_counts(p[m].reset_index(drop=True), ind[m].reset_index(drop=True), category="cat")
+             for m in (half, ~half)]
+    added = A.add_sums(parts)
+    merged = added.merge(counts, on=["outlet", "cat"], suffixes=("_added", ""))
+    assert len(merged) == len(counts)
+    assert (merged["y_added"] == merged["y"]).all() and (merged["x_added"] == merged["x"]).all()
