@@ -144,18 +144,16 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "confuses. More and more contrastive examples per frame (zero-shot) or more labelled data and a "
                 "calibrated multi-class model (few-shot) would close it.")
     if suite == "dashboard":
-        return ("Server side (AppTest, 2026-12-07) a filter change on the seeded 10k run's Frames page takes about "
-                "0.6-0.8 s: reading the kept passages from Parquet about 0.2 s, its three frame tables about 0.2 s "
-                "(mostly the pandas merges that list every period x outlet cell), its three chart specs about "
-                "0.15 s (their rows made JSON-ready), the rest Streamlit's widgets; on the 100k run about 1.1-1.3 s, "
-                "half of it DuckDB reading the kept passages with their text (the passages file is one row group in "
-                "no outlet order, so every filter decodes the whole column). The views now leave the text out (read "
-                "once per run, shared): 0.16 s instead of 0.38 s for 64k kept passages. Chromium on the same 2 cores adds "
-                "0.3-0.6 s. The page-switch median is the Frames page's first visit: its three faceted charts and "
-                "two 200-row passage tables take the browser 0.5-0.8 s with the server's part about 0.1 s. What "
-                "would close it: Parquet row groups ordered by outlet and date so DuckDB skips them, the cell grids "
-                "filled in numpy instead of pandas "
-                "merges, and fewer charts drawn before the first scroll.")
+        return ("Measured with Chromium and the server on the same 2 cores (2026-12-07, /proc CPU times around each "
+                "action): the browser's renderer, not the server, is the larger part. A Frames visit at 10k costs "
+                "the renderer 0.4-0.5 s of CPU (React and Streamlit's element tree about half, Vega's nine-panel "
+                "chart about a third) and the server 0.2-0.3 s (the view read 0.04 s, the frame table 0.05 s, the "
+                "chart spec 0.04 s, the drill-down 0.02 s, the sidebar 0.02 s). The lazy tabs (only the open tab is "
+                "drawn) took the Frames visit from 1.2-1.4 s to 0.45-0.55 s; the medians of 3 move by about 0.1 s "
+                "between runs, so the 10k goal of 0.5 s is met in some runs and missed in others. What would close "
+                "it: fewer Streamlit elements per rerun (the sidebar's 11 widgets are redrawn on every page), a "
+                "cheaper time chart (the per-panel axes and the point layer), and chart rows handed to Streamlit as "
+                "frames instead of JSON records (Altair's sanitising takes 30 ms for the time chart).")
     if suite == "scale":
         return "See the scale table for the stage that grows fastest."
     return ""
