@@ -990,6 +990,40 @@ def test_a_page_makes_its_own_tables_and_the_views_others_follow_in_the_backgrou
     pd.testing.assert_frame_equal(v.table("clusters_by_outlet"), v.make_table("clusters_by_outlet"))
 
 
+def test_the_prefetch_waits_for_a_quiet_moment_and_the_newest_view():
+    """The background tables never compete with a page run: nothing is made while a page runs
+    nor until QUIET_S after it ended, and a newer view supersedes one not yet started."""
+    from dashboard import state
+
+    made: list[tuple[str, str, float]] = []
+
+    class FakeView:
+        def __init__(self, name):
+            self.name = name
+            self.results = self
+
+        def texts(self, cache):
+            made.append((self.name, "texts", time.monotonic()))
+
+        def table(self, table, cache):
+            made.append((self.name, table, time.monotonic()))
+
+    activity = state._Activity()
+    prefetcher = state._Prefetcher(activity)
+    with activity.page_run():
+        prefetcher.submit(FakeView("older"), cache=None)
+        prefetcher.submit(FakeView("newer"), cache=None)  # the next filter change, before any quiet moment
+        time.sleep(0.3)
+        assert made == [], "nothing is made while a page runs"
+    ended = time.monotonic()
+    deadline = ended + 10
+    while len(made) < 1 + len(state.VIEW_TABLES) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [m[1] for m in made] == ["texts", *state.VIEW_TABLES]
+    assert {m[0] for m in made} == {"newer"}
+    assert made[0][2] >= ended + state.QUIET_S - 0.01
+
+
 def test_chart_specs_are_reused_only_for_inputs_of_the_same_content():
     """Pages build a chart once per content of its inputs (ui.spec); any change builds it anew."""
     from dashboard import charts, state
