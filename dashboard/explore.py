@@ -137,14 +137,22 @@ def present_frames(row: Mapping, frame_ids: Sequence[str], labels: Mapping[str, 
     return ", ".join(names) if names else "—"
 
 
+MAP_MAX_POINTS = 3_000
+
+
 def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0,
-               with_text: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> tuple[pd.DataFrame, bool]:
-    """Passages for the map, at most `max_per_cluster` of each cluster (seeded), with a snippet column:
-    the browser draws at most k × max_per_cluster points at any corpus size. `with_text` adds the
-    sample's text when the passages come without it (a view: `state.View.with_text`)."""
+               with_text: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               max_points: int = MAP_MAX_POINTS) -> tuple[pd.DataFrame, bool]:
+    """Passages for the map, the same number of each cluster (seeded), with a snippet column: at
+    most `max_per_cluster` of a cluster and `max_points` in all, so the browser draws a bounded
+    number of points at any corpus size and any k (28 clusters × 300 points cost Chromium a second
+    of CPU on two cores, and as long again to take down when the next page opened). `with_text`
+    adds the sample's text when the passages come without it (a view: `state.View.with_text`)."""
     cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
             S.DOMINANT_FRAME]
-    rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), max_per_cluster, seed)
+    ids = passages[S.CLUSTER_ID].to_numpy()
+    per_cluster = min(max_per_cluster, max(1, max_points // max(len(np.unique(ids)), 1)))
+    rows = map_sample(ids, per_cluster, seed)
     pts = passages[[c for c in cols if c in passages]].iloc[rows]  # the columns first: never every column's rows
     if with_text is not None:
         pts = with_text(pts)

@@ -1,8 +1,8 @@
 """The UMAP cluster map of a finished run: computed once, in a background thread, stored with the run.
 
 The map table (`umap.parquet` in the run folder: passage_id, map_x, map_y) holds a per-cluster
-sample of at most `PER_CLUSTER` passages, so the fit stays minutes at any corpus size and the
-browser never draws more than `PER_CLUSTER` × k points. Until it is there (or when the run's
+sample of at most `PER_CLUSTER` passages, so the fit stays minutes at any corpus size; the page
+draws a bounded sample of it (`explore.map_points`). Until it is there (or when the run's
 vectors are not in the embedding cache) the Clusters page draws the PCA map stored by the run.
 """
 

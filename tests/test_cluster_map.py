@@ -60,3 +60,7 @@ def test_the_browser_draws_at_most_a_fixed_number_of_points_per_cluster():
                       "map_y": 0.0})
     pts, sampled = map_points(p, max_per_cluster=100)
     assert sampled and pts[S.CLUSTER_ID].value_counts().tolist() == [100] * 4
+    # many clusters: the same number of each, never more than the fixed total
+    p[S.CLUSTER_ID] = np.arange(n) % 40
+    pts, _ = map_points(p, max_per_cluster=100, max_points=1_000)
+    assert pts[S.CLUSTER_ID].value_counts().tolist() == [25] * 40
