@@ -428,8 +428,7 @@ class _Prefetcher:
     next page and with the browser drawing it, on the same two cores."""
 
     def __init__(self, activity: _Activity) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framescope-prefetch",
-                                        initializer=_yield_cpu)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framescope-prefetch")
         self._activity = activity
         self._latest = 0
         self._lock = threading.Lock()
@@ -459,15 +458,6 @@ class _Prefetcher:
             except Exception:  # the page that shows the table reports it; the log keeps the details
                 log.exception("prefetching %s failed", name)
                 return
-
-
-def _yield_cpu() -> None:
-    """Run the prefetch thread at the lowest CPU priority where the OS allows it (Linux: a
-    thread's own nice value), so the browser drawing a page on the same cores goes first."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
 
 
 @st.cache_resource(show_spinner=False)
