@@ -1,24 +1,15 @@
-"""The UMAP cluster map of a finished run: computed once, in the background, stored with the run.
+"""The UMAP cluster map of a finished run: computed once, in a background thread, stored with the run.
 
 The map table (`umap.parquet` in the run folder: passage_id, map_x, map_y) holds a per-cluster
 sample of at most `PER_CLUSTER` passages, so the fit stays minutes at any corpus size; the page
 draws a bounded sample of it (`explore.map_points`). Until it is there (or when the run's
 vectors are not in the embedding cache) the Clusters page draws the PCA map stored by the run.
-
-The fit runs in a child process at a lower CPU priority, watched by a thread: numba's first
-compilation and the fit hold the GIL for seconds (15 s of CPU for the demo's 1,200 points on
-two cores), which stalled every page of the server meanwhile.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -70,23 +61,11 @@ def ensure_map(store_path: Path, folder: Path, model_id: str) -> str:
 
 
 def compute_map(passages: pd.DataFrame, vectors: np.ndarray, per_cluster: int = PER_CLUSTER,
-                seed: int = SEED, fit: Callable[..., np.ndarray] = umap_2d) -> pd.DataFrame:
+                seed: int = SEED) -> pd.DataFrame:
     """UMAP of a per-cluster sample of the passages (aligned `vectors`): passage_id, map_x, map_y."""
     rows = map_sample(passages[S.CLUSTER_ID].to_numpy(), per_cluster, seed)
-    xy = fit(vectors[rows], seed=seed)
+    xy = umap_2d(vectors[rows], seed=seed)
     return pd.DataFrame({S.PASSAGE_ID: passages[S.PASSAGE_ID].to_numpy()[rows], MAP_X: xy[:, 0], MAP_Y: xy[:, 1]})
-
-
-def umap_apart(vectors: np.ndarray, seed: int = SEED) -> np.ndarray:
-    """`umap_2d` in a fresh child process at a lower CPU priority; the calling thread only waits."""
-    ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_lower_priority) as pool:
-        return pool.submit(umap_2d, vectors, seed=seed).result()
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):  # os.nice is POSIX only
-        os.nice(10)
 
 
 def _work(store_path: Path, folder: Path, model_id: str) -> None:
@@ -101,7 +80,7 @@ def _work(store_path: Path, folder: Path, model_id: str) -> None:
             _failed[key] = UNAVAILABLE
             return
         vectors = np.stack([found[h] for h in sample[S.TEXT_HASH]])
-        store.add_run_table(key, MAP_TABLE, compute_map(sample, vectors, per_cluster=len(sample), fit=umap_apart))
+        store.add_run_table(key, MAP_TABLE, compute_map(sample, vectors, per_cluster=len(sample)))
         log.info("map of run %s stored (%d points)", key[:12], len(sample))
     except Exception:  # the PCA map stays; the console keeps the traceback
         log.exception("map of run %s failed", key[:12])

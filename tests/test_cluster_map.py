@@ -54,15 +54,6 @@ def test_the_map_is_computed_in_the_background_and_stored_with_the_run(tmp_path)
     assert maps.ensure_map(s.path, folder, "model") == maps.READY  # never computed twice
 
 
-def test_the_map_is_fitted_in_a_child_process_with_the_same_result():
-    """The server's map thread only waits: the fit (numba holds the GIL for seconds) runs in a
-    spawned child, and gives the coordinates an in-process fit gives."""
-    rng = np.random.default_rng(0)
-    v = rng.normal(size=(120, 16)).astype(np.float32)
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    np.testing.assert_allclose(maps.umap_apart(v, seed=0), umap_2d(v, seed=0), rtol=1e-5, atol=1e-5)
-
-
 def test_the_browser_draws_at_most_a_fixed_number_of_points_per_cluster():
     n = 5000
     p = pd.DataFrame({S.PASSAGE_ID: range(n), S.CLUSTER_ID: np.arange(n) % 4, S.TEXT: "x", "map_x": 0.0,
