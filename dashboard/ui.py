@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +27,8 @@ from .explore import filter_rows
 from .filters import Filters, filters
 
 log = logging.getLogger("dashboard")
+
+P = TypeVar("P")
 
 GENERIC_ERROR = "Something went wrong on this page. The details are in the server log; try another filter or page."
 
@@ -215,3 +217,12 @@ def selection_values(event: Any, param: str) -> list[dict[str, Any]]:
     if isinstance(got, list):
         return [dict(x) for x in got if isinstance(x, dict)]
     return []
+
+
+def lazy_tabs(tabs: Mapping[str, Callable[[P], None]], key: str, page: P) -> None:
+    """Tabs of which only the open one runs, is sent and is drawn (Streamlit's stateful tabs):
+    `tabs` maps each label to the function that draws it from `page`; `key` holds the open label."""
+    for tab, draw in zip(st.tabs(list(tabs), key=key, on_change="rerun"), tabs.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw(page)

@@ -146,7 +146,4 @@ got = ui.filtered_results(f, what="the passage map")
 if got is not None:
     res, view = got
     page = _Page(res, view, f, view.table("clusters"))
-    for tab, draw in zip(st.tabs(list(TABS), key=keys.CLUSTERS_TAB, on_change="rerun"), TABS.values(), strict=True):
-        if tab.open:
-            with tab:
-                draw(page)
+    ui.lazy_tabs(TABS, keys.CLUSTERS_TAB, page)

@@ -183,7 +183,4 @@ if got is not None:
     page = _Page(res, view, f, validation, V.marked_labels(res.frame_labels, validation),  # every chart says
                  PipelineConfig().min_cell_n)                                              # which are validated
     st.caption(f"Time bucket: {view.period} (set it in the sidebar).")
-    for tab, draw in zip(st.tabs(list(TABS), key=keys.FRAMES_TAB, on_change="rerun"), TABS.values(), strict=True):
-        if tab.open:
-            with tab:
-                draw(page)
+    ui.lazy_tabs(TABS, keys.FRAMES_TAB, page)
