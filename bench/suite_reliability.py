@@ -419,6 +419,9 @@ def kill_cli_during_embedding(work: Path, mode: str) -> dict[str, Any]:
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     out["after_kill"] = store_health(db)
+    # the cache also keeps codebook prototypes and sentences: count the passages' own vectors
+    distinct, stored = _passage_vectors(db)
+    out["after_kill"]["passages_to_embed"] = distinct - stored
     t0 = time.perf_counter()
     again = _cli(*args)
     out["rerun_s"] = round(time.perf_counter() - t0, 1)
@@ -431,8 +434,22 @@ def kill_cli_during_embedding(work: Path, mode: str) -> dict[str, Any]:
     out["final"] = store_health(db)
     out["ok"] = (out["after_kill"]["integrity"] == "ok" and again.returncode == 0
                  and out["after_kill"]["vectors"] > 0 and [r[1] for r in out["final"]["runs"]] == ["done"]
-                 and counts.get("passages_embedded_now", 1e9) <= counts.get("passages", 0) - out["after_kill"]["vectors"])
+                 and out["embedded_on_rerun"] == out["after_kill"]["passages_to_embed"])
     return out
+
+
+def _passage_vectors(db: Path) -> tuple[int, int]:
+    """Distinct passage texts in the store's split cache, and how many of them have a vector."""
+    from analysis.passages import text_hash
+
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        hashes = {text_hash(t) for (blob,) in con.execute("SELECT passages FROM passage_splits")
+                  for t in json.loads(blob)}
+        stored = {h for (h,) in con.execute("SELECT text_hash FROM embeddings")}
+    finally:
+        con.close()
+    return len(hashes), len(hashes & stored)
 
 
 # --- bad input -------------------------------------------------------------------------------
