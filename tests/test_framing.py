@@ -208,17 +208,7 @@ def test_generic_frames_sample_finds_angle_frames(embedder):
     assert f1["human_interest"] >= 0.75 and f1["morality"] >= 0.75, f1
 
 
-class _VectorDict(dict):
-    """An in-memory `VectorCache`."""
-
-    def get_vectors(self, model_id, hashes):
-        return {h: self[model_id, h] for h in hashes if (model_id, h) in self}
-
-    def put_vectors(self, model_id, hashes, vectors):
-        self.update({(model_id, h): v for h, v in zip(hashes, vectors, strict=True)})
-
-
-def test_scoring_in_batches_gives_the_scores_of_one_pass(scorer, embedder, seed_text):
+def test_scoring_in_batches_gives_the_scores_of_one_pass(scorer, embedder, seed_text, store):
     """The engines score a batch of passages at a time (memory): a passage's score is its own."""
     from analysis.pipeline import score_passages
 
@@ -227,9 +217,9 @@ def test_scoring_in_batches_gives_the_scores_of_one_pass(scorer, embedder, seed_
         "The leaders met in Moscow and praised a friendship without limits.",
     ]
     # Sentences are encoded with their batch, and bf16 kernels round by batch shape (0.003 on some
-    # CPUs): a shared vector cache, as runs have, gives both calls the same sentence vectors, so
+    # CPUs): the store's vector cache, as runs have, gives both calls the same sentence vectors, so
     # what is compared is the slicing of the scoring itself.
-    scorer = dataclasses.replace(scorer, cache=_VectorDict())
+    scorer = dataclasses.replace(scorer, cache=store)
     x = embedder.encode(texts)
     whole = scorer.score(x, texts)
     batched = score_passages(scorer, scorer.codebook, x, texts, batch=3)
