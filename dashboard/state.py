@@ -41,6 +41,7 @@ from analysis.store import DatasetInfo, Store
 from . import keys as K
 from . import maps, runs
 from .cache import ByteLRU, Unhashable, fingerprint, frame_bytes, spec_bytes
+from .downloads import Deferred
 from .explore import filter_rows, filtered_clusters, ingest_report, view_period
 
 if TYPE_CHECKING:
@@ -315,8 +316,14 @@ class View:
             out = out[cols]
         return out
 
+    def deferred_table(self, name: str) -> Deferred:
+        """`table(name)` for a download button, made only when clicked, outside the page's run (so
+        the cache is looked up now): a table the page or the prefetch made is not made again."""
+        cache = _table_cache()
+        return Deferred(None, lambda: self.table(name, cache))
+
     def make_table(self, name: str) -> pd.DataFrame:
-        """`table(name)` made afresh, without the cache (e.g. for a download, made outside the page's run)."""
+        """`table(name)` made afresh, without the cache."""
         from analysis.pipeline import summary_tables
 
         if name == "clusters":

@@ -133,8 +133,8 @@ def table_tab(p: _Page) -> None:
         ui.table(reps.sort_values([S.CLUSTER_ID, "rank"]))
     downloads("clusters_table",
               {"clusters": clusters,
-               "clusters_over_time": Deferred(None, lambda: view.table("clusters_over_time")),
-               "clusters_by_outlet": Deferred(None, lambda: view.make_table("clusters_by_outlet"))},
+               "clusters_over_time": view.deferred_table("clusters_over_time"),
+               "clusters_by_outlet": view.deferred_table("clusters_by_outlet")},
               {}, state.manifest_for(p.res, p.f))
 
 

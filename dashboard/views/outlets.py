@@ -8,7 +8,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.similarity import profile_against_corpus
 from dashboard import charts, filters, keys, state, ui
-from dashboard.downloads import Deferred, downloads
+from dashboard.downloads import downloads
 
 st.title("Outlets", anchor=False)
 f = filters.filters()
@@ -55,7 +55,7 @@ if got is not None:
     downloads(
         "outlets",
         {"outlet_similarity": view.table("outlet_similarity"),
-         "volume_by_outlet": Deferred(None, lambda: view.make_table("volume_by_outlet")), f"profile_{basis}": profile},
+         "volume_by_outlet": view.deferred_table("volume_by_outlet"), f"profile_{basis}": profile},
         {f"outlet_similarity_{basis}": heat, f"outlet_profile_{basis}": prof_chart},
         state.manifest_for(res, f, outlet=outlet, basis=basis),
     )
