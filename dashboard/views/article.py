@@ -62,7 +62,10 @@ def _show(rows: pd.DataFrame, vectors, res, f, *, outlet: str | None, article_id
                 if r.get(A.present_column(fid)):
                     ev.append({"#": int(r[S.POSITION]) + 1, "frame": labels.get(fid, fid),
                                "score": r.get(A.score_column(fid)), "evidence": r.get(f"evidence_{fid}", "")})
-        ui.table(pd.DataFrame(ev)) if ev else st.info("No frame passes its threshold in this text.")
+        if ev:
+            ui.table(pd.DataFrame(ev))
+        else:
+            st.info("No frame passes its threshold in this text.")
     st.subheader("Nearest passages from other outlets", anchor=False)
     view = state.view(res, f)
     within = view.passages  # nearest passages under the same filters as the page
