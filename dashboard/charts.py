@@ -236,10 +236,17 @@ def cluster_size_bars(clusters: pd.DataFrame, cluster_labels: Mapping[int, str],
 
 
 def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method: str = "PCA") -> Spec:
-    """The 2-D passage map (PCA or UMAP), coloured by cluster; clicking a point selects its cluster."""
-    df = points.copy()
-    df["cluster"] = df[S.CLUSTER_ID].astype(str) + " · " + df["cluster_label"].astype(str)
-    df["day"] = pd.to_datetime(df[S.DATE]).dt.strftime("%Y-%m-%d").fillna(S.UNDATED)
+    """The 2-D passage map (PCA or UMAP), coloured by cluster; clicking a point selects its cluster.
+
+    Its rows carry only what the chart draws or shows (and the passage id): the browser converts
+    every cell of thousands of points. A click opens the cluster's own tab, so the map never
+    shows a selection and its points need no per-point selection test."""
+    df = pd.DataFrame({
+        S.PASSAGE_ID: points[S.PASSAGE_ID], S.CLUSTER_ID: points[S.CLUSTER_ID],
+        "map_x": points["map_x"], "map_y": points["map_y"],
+        "cluster": points[S.CLUSTER_ID].astype(str) + " · " + points["cluster_label"].astype(str),
+        S.OUTLET: points[S.OUTLET], "day": pd.to_datetime(points[S.DATE]).dt.strftime("%Y-%m-%d").fillna(S.UNDATED),
+        S.TITLE: points[S.TITLE], "snippet": points["snippet"]})
     bare = {"labels": False, "ticks": False}
     spec = chart(
         df, title=f"Passage map ({method} of the embeddings)", height=460, mark={"type": "circle", "size": 28},
@@ -247,7 +254,7 @@ def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method:
         encoding={
             "x": ch("map_x:Q", title=None, axis=bare), "y": ch("map_y:Q", title=None, axis=bare),
             "color": ch("cluster:N", title="Cluster", scale=cluster_scale(cluster_labels), legend=LEGEND),
-            "opacity": {"condition": {"param": CLUSTER_SELECT, "value": 0.85}, "value": 0.12},
+            "opacity": {"value": 0.85},
             "tooltip": [tip("cluster:N"), tip(f"{S.OUTLET}:N", "outlet"), tip("day:N", "date"),
                         tip(f"{S.TITLE}:N", "title"), tip("snippet:N", "passage")],
         },

@@ -148,8 +148,7 @@ def map_points(passages: pd.DataFrame, max_per_cluster: int = 300, seed: int = 0
     number of points at any corpus size and any k (28 clusters × 300 points cost Chromium a second
     of CPU on two cores, and as long again to take down when the next page opened). `with_text`
     adds the sample's text when the passages come without it (a view: `state.View.with_text`)."""
-    cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT,
-            S.DOMINANT_FRAME]
+    cols = [S.PASSAGE_ID, S.OUTLET, S.DATE, S.TITLE, S.CLUSTER_ID, CLUSTER_LABEL, "map_x", "map_y", S.TEXT]
     ids = passages[S.CLUSTER_ID].to_numpy()
     per_cluster = min(max_per_cluster, max(1, max_points // max(len(np.unique(ids)), 1)))
     rows = map_sample(ids, per_cluster, seed)
