@@ -145,15 +145,16 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "calibrated multi-class model (few-shot) would close it.")
     if suite == "dashboard":
         return ("Measured with Chromium and the server on the same 2 cores (2026-12-07, /proc CPU times around each "
-                "action): the browser's renderer, not the server, is the larger part. A Frames visit at 10k costs "
-                "the renderer 0.4-0.5 s of CPU (React and Streamlit's element tree about half, Vega's nine-panel "
-                "chart about a third) and the server 0.2-0.3 s (the view read 0.04 s, the frame table 0.05 s, the "
-                "chart spec 0.04 s, the drill-down 0.02 s, the sidebar 0.02 s). The lazy tabs (only the open tab is "
-                "drawn) took the Frames visit from 1.2-1.4 s to 0.45-0.55 s; the medians of 3 move by about 0.1 s "
-                "between runs, so the 10k goal of 0.5 s is met in some runs and missed in others. What would close "
-                "it: fewer Streamlit elements per rerun (the sidebar's 11 widgets are redrawn on every page), a "
-                "cheaper time chart (the per-panel axes and the point layer), and chart rows handed to Streamlit as "
-                "frames instead of JSON records (Altair's sanitising takes 30 ms for the time chart).")
+                "action, 3 rounds per variant): the browser's renderer, not the server, is the larger part. Every page "
+                "switch costs the renderer about 0.33 s of CPU even for a light page (Outlets: 0.05 s of server "
+                "script, 0.35-0.40 s in all); removing five of the sidebar's widgets changed nothing measurable. The "
+                "median switch is the Frames page's first visit, right after Clusters: 0.42-0.56 s against 0.37-0.40 s "
+                "on a second visit (the server builds the chart spec and compiles the page once, 0.05-0.08 s; the "
+                "browser runs Vega's facet layout for the first time). A slider that loaded its own component and "
+                "measured its width on first draw, and Streamlit's magic pass, are gone (7d2bb42). The medians of 3 "
+                "move by about 0.1 s between runs, so the 10k goal of 0.5 s is met in some runs and missed in "
+                "others. What would close it, untried: a lighter time chart (nine panels, each with its own axes "
+                "and four layers).")
     if suite == "scale":
         return "See the scale table for the stage that grows fastest."
     return ""
