@@ -1043,3 +1043,30 @@ def test_chart_specs_are_reused_only_for_inputs_of_the_same_content():
     state.chart_spec(builder, (df, "another title"), {})
     state.chart_spec(builder, (df.iloc[::-1], "t"), {})  # the same rows in another order: another chart
     assert len(calls) == 4
+
+
+def test_marks_carry_aria_descriptions_only_where_the_renderer_can_use_them(monkeypatch):
+    """Vega builds a description string for every drawn item; a canvas has nowhere to put it, an SVG does."""
+    import vl_convert as vlc
+
+    from dashboard import charts
+
+    periods = pd.period_range("2024-01", periods=6, freq="M")
+    table = pd.DataFrame([
+        {A.PERIOD: str(p), A.PERIOD_START: p.start_time, S.FRAME_ID: f, A.COUNT: 3, A.N_PASSAGES: 12,
+         A.SHARE: 0.25, A.CI_LOW: 0.1, A.CI_HIGH: 0.45, A.ARTICLE_SHARE: 0.3, A.N_ARTICLES: 8, A.THIN: False}
+        for f in ("energy_trade", "ukraine_war") for p in periods])
+
+    def compiled(renderer: str) -> dict:
+        monkeypatch.setenv(charts.RENDERER_ENV, renderer)
+        return vlc.vegalite_to_vega(json.dumps(charts.frames_over_time(table, {}, ["energy_trade", "ukraine_war"])))
+
+    def axes(node) -> list:
+        if isinstance(node, dict):
+            return node.get("axes", []) + [a for v in node.values() for a in axes(v)]
+        return [a for v in node for a in axes(v)] if isinstance(node, list) else []
+
+    on_canvas, as_svg = compiled("canvas"), compiled("svg")
+    assert '"description"' not in json.dumps(on_canvas) and '"ariaRoleDescription"' not in json.dumps(on_canvas)
+    assert '"description"' in json.dumps(as_svg) and '"ariaRoleDescription"' in json.dumps(as_svg)
+    assert axes(on_canvas) == axes(as_svg) and axes(on_canvas)  # axes keep their labels (the browser tests read them)
