@@ -145,16 +145,17 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "calibrated multi-class model (few-shot) would close it.")
     if suite == "dashboard":
         return ("Measured with Chromium and the server on the same 2 cores (2026-12-07, /proc CPU times around each "
-                "action, 3 rounds per variant): the browser's renderer, not the server, is the larger part. Every page "
-                "switch costs the renderer about 0.33 s of CPU even for a light page (Outlets: 0.05 s of server "
-                "script, 0.35-0.40 s in all); removing five of the sidebar's widgets changed nothing measurable. The "
-                "median switch is the Frames page's first visit, right after Clusters: 0.42-0.56 s against 0.37-0.40 s "
-                "on a second visit (the server builds the chart spec and compiles the page once, 0.05-0.08 s; the "
-                "browser runs Vega's facet layout for the first time). A slider that loaded its own component and "
-                "measured its width on first draw, and Streamlit's magic pass, are gone (7d2bb42). The medians of 3 "
-                "move by about 0.1 s between runs, so the 10k goal of 0.5 s is met in some runs and missed in "
-                "others. What would close it, untried: a lighter time chart (nine panels, each with its own axes "
-                "and four layers).")
+                "action, interleaved rounds of two variants): the browser's renderer, not the server, is the larger "
+                "part. Every page switch costs 0.35-0.40 s even for a light page (Outlets: 0.05 s of server script, a "
+                "page of about 780 DOM nodes): Streamlit's own page machinery, React and style work, on two cores "
+                "shared with the server. The median switch is the Frames page's first visit, right after Clusters: "
+                "0.41-0.57 s over 16 visits against 0.34-0.44 s on a second visit. With a one-bar chart in place of "
+                "the nine-panel time chart the first visit took 0.36-0.43 s (median 0.37 against 0.45 in the same "
+                "rounds), so no lighter time chart can gain more than about 0.07 s. Gone: a slider that loaded its "
+                "own component on first draw and Streamlit's magic pass (7d2bb42), and the ARIA description Vega "
+                "built for every item of a canvas chart (da823fb; Clusters visit 0.80 -> 0.71 s, median of 10). The "
+                "medians of 3 move by about 0.1 s between runs, so the 10k goal of 0.5 s is met in some runs and "
+                "missed in others; closing it needs a lighter page frame, not a lighter chart.")
     if suite == "scale":
         return "See the scale table for the stage that grows fastest."
     return ""
