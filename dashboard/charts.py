@@ -95,7 +95,8 @@ def rows_height(n: int, minimum: int = 120) -> int:
 # A mark's ARIA description is a string Vega builds for every drawn item (every encoded field,
 # formatted) through Streamlit's CSP-safe expression interpreter, and only an SVG has a node to put
 # it on. On a canvas it was pure cost: the interpreter took 0.28 s of the browser's main thread on a
-# Clusters visit at 10k articles (3,000 map points); axes keep their ARIA labels.
+# Clusters visit at 10k articles (3,000 map points; Streamlit itself drops them only above 5,000
+# rows). Axes keep their ARIA labels.
 CANVAS_CONFIG: Spec = {"mark": {"aria": False}}
 
 
