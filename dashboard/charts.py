@@ -44,6 +44,8 @@ LEGEND = {"labelLimit": 260}
 ROW_PX = 24  # height per category row: every label fits, so none is dropped
 THIN_OUTLET_N = 30  # outlets with fewer passages get distances and profiles flagged as thin
 RENDERER_ENV = "FRAMESCOPE_CHART_RENDERER"  # "canvas" (default) or "svg"
+# Streamlit draws a spec that names no renderer on a canvas above this many point marks
+STREAMLIT_CANVAS_MARKS = 2_000
 DATA = "rows"  # the name of a spec's data set
 
 _TYPES = {"Q": "quantitative", "N": "nominal", "O": "ordinal", "T": "temporal"}
@@ -108,19 +110,27 @@ def renderer() -> str:
     return "svg" if os.environ.get(RENDERER_ENV, "").strip().lower() == "svg" else "canvas"
 
 
-def chart(data: pd.DataFrame | None, **spec: Any) -> Spec:
+def chart(data: pd.DataFrame | None, *, streamlit_draws: bool = False, **spec: Any) -> Spec:
     """A top-level spec over `data`, drawn by `renderer()`, stretched to the page's width but
     never squeezed in height: Streamlit's default autosize "fit" shrank the plot to fit the
     given height after long axis labels took their room, so band rows got 2 px apart and Vega
-    dropped every other label. Facets are laid out at their natural size."""
-    drawn_by = renderer()
-    out: Spec = {"$schema": SCHEMA_URL, **spec, "usermeta": {"embedOptions": {"renderer": drawn_by}}}
-    if drawn_by == "canvas":
+    dropped every other label. Facets are laid out at their natural size.
+
+    `streamlit_draws`: leave the renderer and the fit to Streamlit (a chart with no category
+    labels to lose); it draws more than STREAMLIT_CANVAS_MARKS point marks on a canvas."""
+    out: Spec = {"$schema": SCHEMA_URL, **spec}
+    if streamlit_draws:
+        on_canvas = data is not None and len(data) > STREAMLIT_CANVAS_MARKS
+    else:
+        drawn_by = renderer()
+        out["usermeta"] = {"embedOptions": {"renderer": drawn_by}}
+        on_canvas = drawn_by == "canvas"
+        if "facet" not in spec:
+            out["autosize"] = {"type": "fit-x", "contains": "padding"}
+    if on_canvas:
         out["config"] = CANVAS_CONFIG
     if data is not None:
         out["data"], out["datasets"] = {"name": DATA}, {DATA: rows(data)}
-    if "facet" not in spec:
-        out["autosize"] = {"type": "fit-x", "contains": "padding"}
     return out
 
 
@@ -259,8 +269,9 @@ def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method:
         S.OUTLET: points[S.OUTLET], "day": pd.to_datetime(points[S.DATE]).dt.strftime("%Y-%m-%d").fillna(S.UNDATED),
         S.TITLE: points[S.TITLE], "snippet": points["snippet"]})
     bare = {"labels": False, "ticks": False}
-    spec = chart(
-        df, title=f"Passage map ({method} of the embeddings)", height=460, mark={"type": "circle", "size": 28},
+    return chart(  # up to explore.MAP_MAX_POINTS points: Streamlit picks the renderer and the fit
+        df, streamlit_draws=True, title=f"Passage map ({method} of the embeddings)", height=460,
+        mark={"type": "circle", "size": 28},
         params=[pick(CLUSTER_SELECT, [S.CLUSTER_ID])],
         encoding={
             "x": ch("map_x:Q", title=None, axis=bare), "y": ch("map_y:Q", title=None, axis=bare),
@@ -270,10 +281,6 @@ def cluster_map(points: pd.DataFrame, cluster_labels: Mapping[int, str], method:
                         tip(f"{S.TITLE}:N", "title"), tip("snippet:N", "passage")],
         },
     )
-    # thousands of points: always on a canvas, in Streamlit's fit (no category labels to lose)
-    del spec["autosize"], spec["usermeta"]
-    spec["config"] = CANVAS_CONFIG
-    return spec
 
 
 def cluster_timeline(over_time: pd.DataFrame, cluster_id: int, colour: str, period: str = "month") -> Spec:
