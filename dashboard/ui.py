@@ -65,7 +65,7 @@ def run_for(f: Filters, *, retry: bool = False, start: bool = True) -> tuple[run
                           session=state.session_id())
 
 
-def results_or_progress(f: Filters, *, what: str = "this page") -> state.Results | None:
+def results_or_progress(f: Filters, *, what: str = "its results") -> state.Results | None:
     """The finished run for these filters, or None after showing its progress (and starting it)."""
     if not f.datasets:
         st.info("Choose a data set in the sidebar, or upload one on the Data page.", icon=":material/info:")
@@ -83,7 +83,7 @@ def results_or_progress(f: Filters, *, what: str = "this page") -> state.Results
 
 
 @st.fragment(run_every=1.0)
-def progress_panel(key: str, what: str = "this page") -> None:
+def progress_panel(key: str, what: str = "its results") -> None:
     """Polls the run once a second (stage, passages/s, time left, place in the queue); reruns
     the whole page when it is done; the run can be cancelled here."""
     prog = runs.progress_of(state.store(), key)
@@ -96,7 +96,7 @@ def progress_panel(key: str, what: str = "this page") -> None:
             st.rerun(scope="app")
         return
     with st.container(border=True):
-        st.markdown(f"**Analysing the active data sets** — {what} fills in when the run is done. "
+        st.markdown(f"**Analysing the active data sets** — this page shows {what} when the run is done. "
                     "You can switch pages meanwhile; the run continues.")
         st.progress(prog.fraction, text=prog.text)
         c1, c2 = st.columns([4, 1])
@@ -109,6 +109,21 @@ def progress_panel(key: str, what: str = "this page") -> None:
                            "it cannot be cancelled from here.")
             else:
                 st.rerun(scope="app")
+
+
+def timeline_note(dates: pd.Series, what: str = "articles") -> bool:
+    """Whether a timeline can be drawn from these dates; says how many are left off it for want
+    of a date. An undated upload drew empty axes ("0.000000") with nothing saying why."""
+    n, undated = len(dates), int(dates.isna().sum())
+    if n and undated == n:
+        st.info(f"None of the {n:,} {what} in view has a date, so there is no timeline; the tables and "
+                f"downloads count them under “{S.UNDATED}”. To get one, upload the file again on the Data page with "
+                "a date column mapped (Fix the column mapping).", icon=":material/event_busy:")
+        return False
+    if undated:
+        st.caption(f"{undated:,} of {n:,} {what} are undated: not on the timeline, counted under “{S.UNDATED}” "
+                   "in the tables.")
+    return True
 
 
 LONG_TEXT = ("text", "snippet", "passage", "evidence", "description", "top_terms")

@@ -21,7 +21,7 @@ from analysis.coding import LabelBook, SampleDesign, draw_sample, thresholds_of
 from analysis.config import default_store_path
 from analysis.prevalence import CI_HIGH_CORRECTED, CI_LOW_CORRECTED, SHARE_CORRECTED, add_corrected, error_rates
 
-from . import charts, runs, state
+from . import charts, runs, state, ui
 from .filters import Filters
 
 MIN_VALIDATION_N = 30  # coded passages in the run before a frame can count as validated
@@ -117,8 +117,10 @@ def frame_vectors(res: state.Results, hashes: list[str]) -> np.ndarray | None:
     return vectors[first.loc[hashes].to_numpy()]
 
 
-def corrected_section(fot: pd.DataFrame, fbo: pd.DataFrame, labels: dict[str, str], v: RunValidation | None) -> None:
-    """The Frames page's corrected shares: over time (chart) and by outlet (table), or how to get them."""
+def corrected_section(fot: pd.DataFrame, fbo: pd.DataFrame, labels: dict[str, str], v: RunValidation | None,
+                      dates: pd.Series) -> None:
+    """The Frames page's corrected shares: over time (chart, when `dates` has any) and by outlet
+    (table), or how to get them."""
     st.subheader("Shares corrected for the classifier's errors", anchor=False)
     if v is None:
         st.caption("No validation yet: code a sample of passages on the Validate page, and the shares corrected for "
@@ -130,7 +132,8 @@ def corrected_section(fot: pd.DataFrame, fbo: pd.DataFrame, labels: dict[str, st
                "parametric bootstrap interval that includes the uncertainty of those error rates. Dotted: raw "
                "share. Frames the classifier does no better than chance on (sensitivity + specificity ≤ 1) or "
                "without gold positives get no corrected share.")
-    st.vega_lite_chart(charts.corrected_chart(fot, labels), width="stretch")
+    if ui.timeline_note(dates):
+        st.vega_lite_chart(charts.corrected_chart(fot, labels), width="stretch")
     by_outlet = fbo.assign(frame=fbo[S.FRAME_ID].map(lambda x: labels.get(x, x)))
     ui_cols = [S.OUTLET, "frame", A.N_PASSAGES, A.SHARE, SHARE_CORRECTED, CI_LOW_CORRECTED, CI_HIGH_CORRECTED]
     pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")

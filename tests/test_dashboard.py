@@ -732,6 +732,11 @@ def test_undated_rows_read_undated_not_none(env):
     clean(at)
     listing = at.dataframe[-1].value
     assert "undated" in set(listing[S.DATE]) and "None" not in set(listing[S.DATE].astype(str))
+    # the timelines say how many articles they leave off for want of a date
+    at = app().run()
+    n_undated = int(tables["articles"][S.DATE].isna().sum())
+    assert any(f"{n_undated} of {len(tables['articles'])} articles are undated: not on the timeline" in c.value
+               for c in at.caption), [c.value for c in at.caption]
 
 
 def test_category_axes_never_drop_labels_and_grow_with_their_categories(env):
@@ -1070,3 +1075,57 @@ def test_marks_carry_aria_descriptions_only_where_the_renderer_can_use_them(monk
     assert '"description"' not in json.dumps(on_canvas) and '"ariaRoleDescription"' not in json.dumps(on_canvas)
     assert '"description"' in json.dumps(as_svg) and '"ariaRoleDescription"' in json.dumps(as_svg)
     assert axes(on_canvas) == axes(as_svg) and axes(on_canvas)  # axes keep their labels (the browser tests read them)
+
+
+def test_an_undated_one_outlet_data_set_says_why_timelines_and_comparisons_are_missing(env):
+    """An upload without dates drew empty time axes ("0.000000") and a one-outlet set a 1 × 1
+    distance "heatmap" of 0.00, with nothing saying why."""
+    from analysis.ingest import ingest
+    from dashboard import runs
+
+    store = env["store"]
+    rows = pd.read_csv(SMALL).head(12).drop(columns=["date"]).assign(outlet="Wire")
+    got = ingest([("undated.csv", rows.to_csv(index=False).encode())])
+    assert got.articles[S.DATE].isna().all()
+    info = store.add_dataset("Undated wire", got.articles, got.rejected, [("undated.csv", "u" * 64)])
+    before = {r[0] for r in store.connection().execute("SELECT run_key FROM runs")}
+    at = app(ds=str(info.dataset_id)).run()
+    try:
+        for _ in range(100):
+            new = {r[0] for r in store.connection().execute("SELECT run_key FROM runs")} - before
+            if new:
+                break
+            time.sleep(0.1)
+        assert len(new) == 1 and runs.wait(store, new.pop(), timeout=900).status == "done"
+        n = len(got.articles)
+        no_timeline = f"None of the {n} articles in view has a date, so there is no timeline"
+
+        at = app(ds=str(info.dataset_id)).run()
+        clean(at)
+        assert any(no_timeline in i.value for i in at.info), [i.value for i in at.info]
+        assert not [c for c in charts(at) if "Articles per" in str(c.get("title"))]
+        assert [c for c in charts(at) if "Frame shares" in str(c.get("title"))], "the run's charts are drawn"
+        at = page(at, "frames")
+        clean(at)
+        assert any(no_timeline in i.value for i in at.info)
+        assert not [c for c in charts(at) if "over time" in str(c.get("title"))]
+        assert at.selectbox(key="fs_ft_period").value == S.UNDATED  # the drill-down still lists them
+        assert len(at.dataframe[-1].value)
+        at = tab(at, "Outlet × period")
+        clean(at)
+        assert any(no_timeline in i.value for i in at.info) and not charts(at)
+        at = page(at, "outlets")
+        clean(at)
+        assert any("from 1 outlet: comparing outlets needs at least two" in i.value for i in at.info)
+        assert not charts(at)
+        at = page(at, "compare")
+        clean(at)
+        assert any("from 1 outlet (Wire): compare periods" in i.value for i in at.info)
+        at.session_state["fs_cmp_kind"] = "Periods"
+        at.run()
+        clean(at)
+        assert any("undated, so there are no periods to compare" in i.value for i in at.info)
+    finally:
+        at.session_state["fs_pending_datasets"] = [1]  # back to the corpus for the other tests
+        at.run()
+        store.delete_dataset(info.dataset_id)

@@ -100,8 +100,10 @@ def one_cluster_tab(p: _Page) -> None:
     frame_chart = ui.spec(charts.frame_share_bars, shares, res.frame_labels, res.frame_ids) if shares is not None else None
     if frame_chart is not None:
         ui.chart(frame_chart, where=right, width="stretch")
-    timeline = ui.spec(charts.cluster_timeline, view.table("clusters_over_time"), cid, colour, view.period)
-    ui.chart(timeline, width="stretch")
+    timeline = (ui.spec(charts.cluster_timeline, view.table("clusters_over_time"), cid, colour, view.period)
+                if ui.timeline_note(mine[S.DATE], "passages of this cluster") else None)
+    if timeline is not None:
+        ui.chart(timeline, width="stretch")
 
     st.markdown("**Passages of this cluster** (closest to the centre first)")
     listing = view.with_text(mine.sort_values(S.SIMILARITY, ascending=False).head(300))
@@ -111,7 +113,8 @@ def one_cluster_tab(p: _Page) -> None:
     chart_map = {"cluster_outlets": outlet_chart}
     if frame_chart is not None:
         chart_map["cluster_frames"] = frame_chart
-    chart_map["cluster_volume"] = timeline
+    if timeline is not None:
+        chart_map["cluster_volume"] = timeline
     downloads("clusters_one", {"cluster_passages": Deferred(len(mine), lambda: view.with_text(mine))}, chart_map,
               state.manifest_for(res, p.f, cluster=int(cid)))
 

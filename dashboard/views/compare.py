@@ -48,6 +48,11 @@ if got is not None:
     left, right = st.columns(2)
     if kind == "Outlets":
         outlets = p[S.OUTLET].value_counts().index.tolist()
+        if len(outlets) < 2:
+            st.info(f"The passages under the current filters come from {len(outlets)} outlet "
+                    f"({', '.join(outlets) or 'none named'}): compare periods, "
+                    "or add a data set with other outlets in the sidebar.")
+            st.stop()
         for key, default in ((K_A, outlets[:1]), (K_B, outlets[1:2])):
             if not set(st.session_state.get(key) or []) <= set(outlets) or not st.session_state.get(key):
                 st.session_state[key] = default
@@ -58,7 +63,8 @@ if got is not None:
     else:
         dated = p[S.DATE].dropna()
         if dated.empty:
-            st.info("The passages under the current filters are undated.")
+            st.info("The passages under the current filters are undated, so there are no periods to compare; "
+                    "upload the file again on the Data page with a date column mapped (Fix the column mapping).")
             st.stop()
         first, last = dated.min().date(), dated.max().date()
         mid = dated.quantile(0.5).date()

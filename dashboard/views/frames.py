@@ -106,12 +106,14 @@ def over_time(p: _Page) -> None:
     rolling = st.selectbox("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
                            format_func=lambda w: "off" if w == 0 else str(w),
                            help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
-    time_chart = ui.spec(charts.frames_over_time, fot, p.labels, p.fids, p.min_n, period=view.period, events=evs,
-                         rolling=rolling)
-    ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
-    _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
-            "frames_time")
-    _events_editor(evs, ev_problems)
+    time_chart = None
+    if ui.timeline_note(view.articles[S.DATE]):
+        time_chart = ui.spec(charts.frames_over_time, fot, p.labels, p.fids, p.min_n, period=view.period, events=evs,
+                             rolling=rolling)
+        ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
+        _follow(ev, charts.FRAME_SELECT, {A.PERIOD: keys.FRAME_TIME_PERIOD, S.FRAME_ID: keys.FRAME_TIME_FRAME},
+                "frames_time")
+        _events_editor(evs, ev_problems)
     periods = fot[A.PERIOD].drop_duplicates().tolist()
     if st.session_state.get(keys.FRAME_TIME_PERIOD) not in periods:
         busiest = fot.groupby(A.PERIOD)[A.N_PASSAGES].first().idxmax()
@@ -137,7 +139,7 @@ def over_time(p: _Page) -> None:
                 {"frames_over_time": fot,
                  "frames": Deferred(len(view.passages) * len(p.fids),
                                     lambda: p.res.frames_of(view.passages[S.PASSAGE_ID]))},
-                {"frames_over_time": time_chart})
+                {"frames_over_time": time_chart} if time_chart is not None else {})
 
 
 def by_outlet(p: _Page) -> None:
@@ -159,14 +161,18 @@ def by_outlet(p: _Page) -> None:
 
 def outlet_period(p: _Page) -> None:
     fop = p.table("frames_by_outlet_period")
-    frame_id = st.selectbox("Frame", p.fids, key="fs_op_frame", format_func=p.fmt)
-    multiples = ui.spec(charts.outlet_period_multiples, fop, p.labels, frame_id, p.min_n, period=p.view.period)
-    ui.chart(multiples, width="content")
-    p.downloads("frames_outlet_period", {"frames_by_outlet_period": fop}, {"frames_by_outlet_period": multiples})
+    charts_ = {}
+    if ui.timeline_note(p.view.articles[S.DATE]):
+        frame_id = st.selectbox("Frame", p.fids, key="fs_op_frame", format_func=p.fmt)
+        charts_["frames_by_outlet_period"] = ui.spec(charts.outlet_period_multiples, fop, p.labels, frame_id, p.min_n,
+                                                     period=p.view.period)
+        ui.chart(charts_["frames_by_outlet_period"], width="content")
+    p.downloads("frames_outlet_period", {"frames_by_outlet_period": fop}, charts_)
 
 
 def corrected(p: _Page) -> None:
-    V.corrected_section(p.table("frames_over_time"), p.table("frames_by_outlet"), p.res.frame_labels, p.validation)
+    V.corrected_section(p.table("frames_over_time"), p.table("frames_by_outlet"), p.res.frame_labels, p.validation,
+                        p.view.articles[S.DATE])
 
 
 TABS = {"Over time": over_time, "By outlet": by_outlet, "Outlet × period": outlet_period,

@@ -13,7 +13,11 @@ from dashboard.downloads import downloads
 st.title("Outlets", anchor=False)
 f = filters.filters()
 got = ui.filtered_results(f, what="the outlet comparison")
-if got is not None:
+n_outlets = got[1].counted[S.OUTLET].nunique() if got is not None else 0
+if got is not None and n_outlets < 2:
+    st.info(f"The passages under the current filters come from {n_outlets} outlet: comparing outlets "
+            "needs at least two. Widen the outlet filter, or add a data set with other outlets in the sidebar.")
+elif got is not None:
     res, view = got
     if st.session_state.get(keys.SIM_BASIS) not in ("frames", "clusters"):
         st.session_state[keys.SIM_BASIS] = "frames"

@@ -46,6 +46,8 @@ volume = (state.view_memo(view, "volume", lambda: A.volume(articles, period=peri
           else A.volume(articles, period=period)) if len(articles) else None
 volume_chart = ui.spec(charts.volume_chart, volume, "n_articles", f"Articles per {period}, by outlet", period) \
     if volume is not None else None
+if volume_chart is not None and not ui.timeline_note(articles[S.DATE]):
+    volume_chart = None  # nothing dated: no empty axes, no empty chart download
 if volume_chart is not None:
     ui.chart(volume_chart, width="stretch")
 

@@ -15,7 +15,7 @@ K_NEAREST = "fs_search_nearest"
 
 st.title("Search", anchor=False)
 f = filters.filters()
-got = ui.filtered_results(f, what="search")
+got = ui.filtered_results(f, what="the search")
 if got is not None:
     res, view = got
     query = st.text_input("Search the passages", key=K_QUERY,
