@@ -177,7 +177,7 @@ async def switch_page(page, title: str, timeout_ms: int) -> float:
     return time.perf_counter() - t0
 
 
-async def add_outlet(page, outlet: str, timeout_ms: int) -> float:
+async def add_outlet(page, outlet: str, timeout_ms: int, n_charts: int = 1) -> float:
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets").first
     await box.locator("input").first.click()
     await box.locator("input").first.fill(outlet)
@@ -186,7 +186,7 @@ async def add_outlet(page, outlet: str, timeout_ms: int) -> float:
     await _arm(page)
     t0 = time.perf_counter()
     await box.locator("input").first.press("Enter")
-    await _done(page, 1, timeout_ms)
+    await _done(page, n_charts, timeout_ms)
     dt = time.perf_counter() - t0
     await page.keyboard.press("Escape")
     return dt

@@ -182,7 +182,9 @@ async def _browse(browser, url: str, deadline: float, timeout_ms: int, seed: int
         while (time.time() < deadline or out["steps"] < MIN_STEPS) and out["steps"] < MAX_STEPS:
             title = PAGES[step % len(PAGES)]
             out["page_s"].append(await switch_page(page, title, timeout_ms))
-            out["filter_s"].append(await add_outlet(page, names[step % len(names)], timeout_ms))
+            # one outlet in view: the Outlets page says it needs two instead of drawing a 1 × 1 heatmap
+            one_outlet_charts = 0 if title == "Outlets" else 1
+            out["filter_s"].append(await add_outlet(page, names[step % len(names)], timeout_ms, one_outlet_charts))
             box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Outlets")
             await box.locator("input").first.click()
             t0 = time.perf_counter()
