@@ -536,6 +536,16 @@ def test_epoch_seconds_and_millis_when_the_whole_column_is_numeric():
     ]
 
 
+def test_future_dates_are_kept_with_a_warning():
+    result = dated(["2024-03-05", "2099-01-02", "3 May 2098", ""])
+    assert result.articles["date"].dt.strftime("%Y-%m-%d").fillna("NaT").tolist() == [
+        "2024-03-05", "2099-01-02", "2098-05-03", "NaT"]
+    assert result.warnings == (
+        "a.csv line 3: date '2099-01-02' (2099-01-02) is in the future; kept as is, check the source",
+        "a.csv line 4: date '3 May 2098' (2098-05-03) is in the future; kept as is, check the source",
+    )
+
+
 def test_many_bad_dates_are_counted_after_twenty():
     result = dated([f"bad {i}" for i in range(25)])
     assert len(result.warnings) == 21

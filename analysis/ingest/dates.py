@@ -2,7 +2,7 @@
 
 Publishers date articles on their own clock: a time with a UTC offset keeps that local
 date, so "01:00+03:00 on the 6th" stays the 6th instead of becoming the 5th in UTC.
-Ambiguous and unparseable values are warnings naming the file and row.
+Ambiguous, unparseable and future values are warnings naming the file and row.
 """
 
 from __future__ import annotations
@@ -49,19 +49,22 @@ def parse_dates(
     parsed = parsed.where(parsed.between(*_DATE_RANGE)).dt.normalize()
     dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     dates[filled.index] = parsed.astype("datetime64[ns, UTC]")
-    ambiguous, unparsed = [], []
+    ambiguous, unparsed, future = [], [], []
+    tomorrow = pd.Timestamp.now(tz="UTC").normalize() + pd.Timedelta(days=1)  # any publisher's today
     for i, value in filled.items():
         where = f"{name} {kind} {labels[i]}"
         if pd.isna(dates[i]):
             unparsed.append(f"{where}: unparseable date {value!r}; kept undated")
+        elif dates[i] > tomorrow:  # a typo or a swapped field, which would stretch every timeline
+            future.append(f"{where}: date {value!r} ({dates[i]:%Y-%m-%d}) is in the future; kept as is, "
+                          "check the source")
         elif (m := _DAY_MONTH.match(value)) and m[1] != m[2] and max(int(m[1]), int(m[2])) <= 12:
             order = "day" if dayfirst else "month"
             ambiguous.append(
                 f"{where}: ambiguous date {value!r} read as {dates[i]:%Y-%m-%d} ({order} first)"
             )
-    return dates, _capped(name, ambiguous, "ambiguous dates") + _capped(
-        name, unparsed, "unparseable dates"
-    )
+    return dates, (_capped(name, ambiguous, "ambiguous dates") + _capped(name, unparsed, "unparseable dates")
+                   + _capped(name, future, "future dates"))
 
 
 def _parse_other(value: str, dayfirst: bool) -> pd.Timestamp:
