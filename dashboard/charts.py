@@ -42,6 +42,7 @@ HEATMAP_SELECT = "outlet_cell"
 CLUSTER_SELECT = "cluster_pick"
 LEGEND = {"labelLimit": 260}
 ROW_PX = 24  # height per category row: every label fits, so none is dropped
+PANEL_WIDTH = 250  # px of one small-multiples panel; three sit side by side on a 1400 px page
 THIN_OUTLET_N = 30  # outlets with fewer passages get distances and profiles flagged as thin
 RENDERER_ENV = "FRAMESCOPE_CHART_RENDERER"  # "canvas" (default) or "svg"
 # Streamlit draws a spec that names no renderer on a canvas above this many point marks
@@ -87,6 +88,18 @@ def pick(name: str, fields: Sequence[str]) -> Spec:
 def category_axis(limit: int = 300, **kw: Any) -> Spec:
     """An axis for categories: every label drawn (no overlap culling), long ones cut with …."""
     return {"labelOverlap": False, "labelLimit": limit, "labelFontSize": 11, **kw}
+
+
+# A label's trailing "(…)" (a frame's validation mark, an outlet's n) on a second line.
+_LAST_PAREN = "lastindexof(datum.value, ' (')"
+_SPLIT_LAST_PAREN = (f"{_LAST_PAREN} > 0 ? [substring(datum.value, 0, {_LAST_PAREN}), "
+                     f"substring(datum.value, {_LAST_PAREN} + 1)] : datum.value")
+
+
+def panel_header(**kw: Any) -> Spec:
+    """A small-multiples header that is never cut at the panel's width: "Personal diplomacy
+    between the leaders (not yet validated)" was drawn as "… (not yet valid…"."""
+    return {"labelExpr": _SPLIT_LAST_PAREN, "labelLimit": PANEL_WIDTH, "labelFontSize": 12, **kw}
 
 
 def rows_height(n: int, minimum: int = 120) -> int:
@@ -369,11 +382,10 @@ def frames_over_time(
     return chart(
         pd.concat(parts, ignore_index=True),
         title="Frame shares over time, one panel per frame (band: 95% interval; click a point to list its passages)",
-        facet=ch("frame:N", sort=order, title=None,
-                 header={"labelFontSize": 12, "labelLimit": 300, "labelFontWeight": "bold"}),
+        facet=ch("frame:N", sort=order, title=None, header=panel_header(labelFontWeight="bold")),
         columns=3, resolve={"scale": {"y": "shared"}},
         params=[{**pick(FRAME_SELECT, [A.PERIOD, S.FRAME_ID]), "views": ["points"]}],
-        spec={"width": 250, "height": 120, "layer": layers},
+        spec={"width": PANEL_WIDTH, "height": 120, "layer": layers},
     )
 
 
@@ -419,8 +431,8 @@ def outlet_period_multiples(table: pd.DataFrame, labels: Mapping[str, str], fram
         "tooltip": [tip(f"{S.OUTLET}:N", "outlet"), tip(f"{A.PERIOD}:N", "period"), tip("frame:N"),
                     *_share_tooltips()]}}
     return chart(df, title=f"{labels.get(frame_id, frame_id)}: share per {period} by outlet (faded: thin cells)",
-                 facet=ch("outlet_n:N", title=None, header={"labelLimit": 300, "labelFontSize": 12}), columns=3,
-                 spec={"width": 250, "height": 110, "layer": [band, line]})
+                 facet=ch("outlet_n:N", title=None, header=panel_header()), columns=3,
+                 spec={"width": PANEL_WIDTH, "height": 110, "layer": [band, line]})
 
 
 def corrected_chart(table: pd.DataFrame, labels: Mapping[str, str]) -> Spec:

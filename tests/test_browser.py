@@ -179,14 +179,18 @@ LABELS_JS = """() => {
       }
     });
   });
+  // titles and small-multiples headers: none cut with an ellipsis at its limit
+  document.querySelectorAll("[data-testid='stVegaLiteChart'] svg g.role-title-text text").forEach(t => {
+    if (t.textContent.includes("\u2026")) problems.push(`title or panel header cut: "${t.textContent}"`);
+  });
   const canvases = document.querySelectorAll("[data-testid='stVegaLiteChart'] canvas").length;
   return {axes, problems, canvases};
 }"""
 
 
 def labels_readable(pg) -> int:
-    """Assert on the rendered SVG text that no category label is missing or overlaps another;
-    the number of category axes checked."""
+    """Assert on the rendered SVG text that no category label is missing or overlaps another and
+    no title or panel header is cut; the number of category axes checked."""
     got = pg.evaluate(LABELS_JS)
     assert not got["problems"], got["problems"]
     return got["axes"]
