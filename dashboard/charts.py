@@ -42,6 +42,10 @@ HEATMAP_SELECT = "outlet_cell"
 CLUSTER_SELECT = "cluster_pick"
 LEGEND = {"labelLimit": 260}
 ROW_PX = 24  # height per category row: every label fits, so none is dropped
+# Numbers on heatmap cells: white from where a scheme turns dark, black below it. The fractions
+# of each scale are where both reach a WCAG contrast of 4.5 (measured on Vega's colours).
+CELL_TEXT = ("white", "black")
+BLUES_DARK_FROM, VIRIDIS_REVERSED_DARK_FROM = 0.72, 0.575
 PANEL_WIDTH = 250  # px of one small-multiples panel; three sit side by side on a 1400 px page
 THIN_OUTLET_N = 30  # outlets with fewer passages get distances and profiles flagged as thin
 RENDERER_ENV = "FRAMESCOPE_CHART_RENDERER"  # "canvas" (default) or "svg"
@@ -403,12 +407,18 @@ def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_
     xy = {"x": ch("frame:N", sort=[labels.get(f, f) for f in frame_ids], title=None,
                   axis=category_axis(170, labelAngle=-30)),
           "y": ch("outlet_n:N", title=None, axis=category_axis(), sort=sorted(df["outlet_n"].unique()))}
+    top = float(df[A.SHARE].max()) if df[A.SHARE].notna().any() else 0.0
+    top = top if top > 0 else 1.0
     rect = {"name": "cells", "mark": {"type": "rect"}, "encoding": {
-        **xy, "color": ch(f"{A.SHARE}:Q", title="share", scale={"scheme": "blues"}, legend={"format": "%"}),
+        **xy, "color": ch(f"{A.SHARE}:Q", title="share", scale={"scheme": "blues", "domain": [0, top]},
+                          legend={"format": "%"}),
         "opacity": _FADED_IF_THIN,
         "tooltip": [tip(f"{S.OUTLET}:N", "outlet"), tip("frame:N"), *_share_tooltips()]}}
+    # the scale ends at the largest share, so a fixed 45 % left dark text on the darkest cells of
+    # a corpus whose shares stay below it; faded thin cells are light
     text = {"mark": {"type": "text", "fontSize": 10}, "encoding": {
-        **xy, "text": ch("text:N"), "color": when(f"datum.{A.SHARE} > 0.45", "white", "#222")}}
+        **xy, "text": ch("text:N"),
+        "color": when(f"datum.{A.SHARE} > {BLUES_DARK_FROM * top:.6f} && !datum.{A.THIN}", *CELL_TEXT)}}
     return chart(df, layer=[rect, text], title="Frames by outlet (* = thin cell)",
                  height=rows_height(df[S.OUTLET].nunique(), 200),
                  params=[{**pick(HEATMAP_SELECT, [S.OUTLET, S.FRAME_ID]), "views": ["cells"]}])
@@ -474,7 +484,7 @@ def similarity_heatmap(table: pd.DataFrame, by: str = S.OUTLET, what: str = "fra
         "tooltip": [tip(f"{a}:N", "outlet"), tip(f"{b}:N", "compared with"), tip("distance:Q", fmt=".3f"),
                     tip("n_a:Q", "passages (outlet)"), tip("n_b:Q", "passages (compared)")]}}
     text = {"mark": {"type": "text", "fontSize": 9}, "encoding": {
-        **xy, "text": ch("text:N"), "color": when("datum.distance < 0.5", "white", "#222")}}
+        **xy, "text": ch("text:N"), "color": when(f"datum.distance > {VIRIDIS_REVERSED_DARK_FROM}", *CELL_TEXT)}}
     return chart(long, layer=[rect, text], title=f"Jensen–Shannon distance between outlets ({what}); 0 = identical",
                  height=rows_height(len(order), 220))
 

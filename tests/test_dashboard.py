@@ -1129,3 +1129,63 @@ def test_an_undated_one_outlet_data_set_says_why_timelines_and_comparisons_are_m
         at.session_state["fs_pending_datasets"] = [1]  # back to the corpus for the other tests
         at.run()
         store.delete_dataset(info.dataset_id)
+
+
+def _cell_text_contrast(spec: dict) -> list[tuple[str, float]]:
+    """Each heatmap cell's text with its WCAG contrast ratio against the cell it sits on, from the
+    SVG Vega draws (a faded cell blended with the white background)."""
+    import re
+
+    import vl_convert as vlc
+
+    svg = vlc.vegalite_to_svg(json.dumps(spec))
+    cells = []
+    for m in re.finditer(r'<path([^>]*) d="M([-\d.]+),([-\d.]+)h([\d.]+)v([\d.]+)h-[\d.]+Z"([^>]*)>', svg):
+        attrs = m[1] + m[6]
+        fill = re.search(r'fill="rgb\((\d+), (\d+), (\d+)\)"', attrs)
+        if fill:
+            op = float((re.search(r' opacity="([\d.]+)"', attrs) or [None, "1"])[1])
+            rgb = [op * int(c) + (1 - op) * 255 for c in fill.groups()]
+            cells.append((*map(float, m.groups()[1:5]), rgb))
+
+    def luminance(rgb) -> float:
+        lin = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    named = {"white": (255, 255, 255), "black": (0, 0, 0)}
+    out = []
+    for m in re.finditer(r'<text[^>]*translate\(([-\d.]+),([-\d.]+)\)[^>]*fill="([^"]+)"[^>]*>([^<]+)</text>', svg):
+        x, y, colour, text = float(m[1]), float(m[2]), m[3], m[4]
+        under = [c for c in cells if c[0] <= x <= c[0] + c[2] and c[1] <= y - 2 <= c[1] + c[3]]
+        if colour in named and under:
+            a, b = sorted([luminance(named[colour]), luminance(under[-1][4])])
+            out.append((text, (b + 0.05) / (a + 0.05)))
+    return out
+
+
+def test_heatmap_numbers_are_legible_on_every_cell():
+    """White on the dark end of each scale, dark on the light end: the distance heatmap wrote white
+    on its yellow (identical) cells and dark grey on its dark purple ones, and the frames heatmap
+    kept dark text on its darkest cells when no share reached 45 %."""
+    from dashboard import charts
+
+    names = "ABCDE"
+    off = iter([0.3, 0.5, 0.55, 0.56, 0.58, 0.6, 0.7, 0.85, 0.95, 1.0])  # around the scale's turn too
+    dist = {(a, b): 0.0 if a == b else None for a in names for b in names}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            dist[a, b] = dist[b, a] = next(off)
+    table = pd.DataFrame([{"outlet_a": a, "outlet_b": b, "frame_jsd": d, "cluster_jsd": d,
+                           "frame_order_a": names.index(a), "cluster_order_a": names.index(a), "n_a": 50, "n_b": 50}
+                          for (a, b), d in dist.items()])
+    distances = _cell_text_contrast(charts.similarity_heatmap(table))
+    assert len(distances) == 25 and min(c for _, c in distances) >= 4.5, distances
+
+    cells = [("A", "energy_trade", 0.30, False), ("A", "ukraine_war", 0.02, False), ("A", "military_tech", 0.22, False),
+             ("B", "energy_trade", 0.15, False), ("B", "ukraine_war", 0.28, True), ("B", "military_tech", 0.21, False)]
+    shares = pd.DataFrame([{S.OUTLET: o, S.FRAME_ID: f, A.SHARE: s, A.THIN: thin, A.N_PASSAGES: 80, A.COUNT: 8,
+                            A.CI_LOW: 0.0, A.CI_HIGH: 0.5, A.N_ARTICLES: 20, A.ARTICLE_SHARE: s}
+                           for o, f, s, thin in cells])
+    frames = _cell_text_contrast(charts.frames_outlet_heatmap(shares, {}, ["energy_trade", "ukraine_war",
+                                                                           "military_tech"]))
+    assert len(frames) == 6 and min(c for _, c in frames) >= 4.5, frames
