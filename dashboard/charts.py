@@ -46,6 +46,7 @@ ROW_PX = 24  # height per category row: every label fits, so none is dropped
 # of each scale are where both reach a WCAG contrast of 4.5 (measured on Vega's colours).
 CELL_TEXT = ("white", "black")
 BLUES_DARK_FROM, VIRIDIS_REVERSED_DARK_FROM = 0.72, 0.575
+OUTLET_COLOURS = 10  # the tableau10 scheme of the volume chart: more outlets would repeat colours
 PANEL_WIDTH = 250  # px of one small-multiples panel; three sit side by side on a 1400 px page
 THIN_OUTLET_N = 30  # outlets with fewer passages get distances and profiles flagged as thin
 RENDERER_ENV = "FRAMESCOPE_CHART_RENDERER"  # "canvas" (default) or "svg"
@@ -226,13 +227,21 @@ _FADED_IF_THIN = when(f"datum.{A.THIN}", 0.35, 1.0)
 
 def volume_chart(volume: pd.DataFrame, measure: str = "n_articles", title: str = "Articles per period",
                  period: str = "month") -> Spec:
-    """Stacked bars of articles (or passages) per period, coloured by outlet."""
+    """Stacked bars of articles (or passages) per period, coloured by outlet: the largest nine
+    outlets and the rest as one, so no two outlets share a colour of the ten."""
+    df = volume[volume[A.PERIOD] != S.UNDATED]
+    totals = df.groupby(S.OUTLET)[measure].sum().sort_values(ascending=False, kind="stable")
+    order = sorted(totals.index)  # by name, as before: an outlet keeps its colour when others grow
+    if len(order) > OUTLET_COLOURS:
+        order = sorted(totals.index[: OUTLET_COLOURS - 1]) + [f"other outlets ({len(order) - OUTLET_COLOURS + 1})"]
+        df = (df.assign(**{S.OUTLET: df[S.OUTLET].where(df[S.OUTLET].isin(order), order[-1])})
+              .groupby([A.PERIOD, A.PERIOD_START, S.OUTLET], as_index=False, sort=False)[measure].sum())
     return chart(
-        volume[volume[A.PERIOD] != S.UNDATED], title=title, height=280, mark={"type": "bar"},
+        df, title=title, height=280, mark={"type": "bar"},
         encoding={
             "x": time_x(period),
             "y": ch(f"sum({measure}):Q", title=measure.replace("n_", "").replace("_", " ")),
-            "color": ch(f"{S.OUTLET}:N", title="Outlet", scale={"scheme": "tableau10"}, legend=LEGEND),
+            "color": ch(f"{S.OUTLET}:N", title="Outlet", scale={"scheme": "tableau10", "domain": order}, legend=LEGEND),
             "tooltip": [tip(f"{A.PERIOD}:N", "period"), tip(f"{S.OUTLET}:N"), tip(f"{measure}:Q", measure.replace("_", " "))],
         },
     )

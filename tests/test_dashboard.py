@@ -1189,3 +1189,20 @@ def test_heatmap_numbers_are_legible_on_every_cell():
     frames = _cell_text_contrast(charts.frames_outlet_heatmap(shares, {}, ["energy_trade", "ukraine_war",
                                                                            "military_tech"]))
     assert len(frames) == 6 and min(c for _, c in frames) >= 4.5, frames
+
+
+def test_the_volume_chart_gives_each_outlet_its_own_colour():
+    """Past ten outlets the tableau10 colours repeated: the nine largest keep theirs, the rest are one."""
+    from dashboard import charts
+
+    rows = [{A.PERIOD: p, A.PERIOD_START: pd.Timestamp(f"2024-0{i + 1}-01"), S.OUTLET: f"Outlet {j:02d}",
+             "n_articles": j + i, "n_passages": 3 * (j + i)} for i, p in enumerate(["2024-01", "2024-02"]) for j in range(14)]
+    spec = charts.volume_chart(pd.DataFrame(rows))
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    domain = spec["encoding"]["color"]["scale"]["domain"]
+    assert domain == [f"Outlet {j:02d}" for j in range(5, 14)] + ["other outlets (5)"]
+    assert set(data[S.OUTLET]) == set(domain) and len(data) == 2 * 10
+    assert data.groupby(S.OUTLET)["n_articles"].sum()["other outlets (5)"] == sum(j + i for j in range(5) for i in (0, 1))
+    assert data["n_articles"].sum() == sum(r["n_articles"] for r in rows)  # nothing lost
+    few = charts.volume_chart(pd.DataFrame([r for r in rows if r[S.OUTLET] < "Outlet 03"]))
+    assert few["encoding"]["color"]["scale"]["domain"] == ["Outlet 00", "Outlet 01", "Outlet 02"]
