@@ -1109,6 +1109,7 @@ def test_an_undated_one_outlet_data_set_says_why_timelines_and_comparisons_are_m
         clean(at)
         assert any(no_timeline in i.value for i in at.info)
         assert not [c for c in charts(at) if "over time" in str(c.get("title"))]
+        assert "fs_ft_rolling" not in [s.key for s in at.selectbox]  # no timeline, nothing to smooth
         assert at.selectbox(key="fs_ft_period").value == S.UNDATED  # the drill-down still lists them
         assert len(at.dataframe[-1].value)
         at = tab(at, "Outlet × period")

@@ -102,12 +102,12 @@ def over_time(p: _Page) -> None:
                "frames. The band is the 95% interval, clustered by article; the tooltip adds the article share "
                "(articles with the frame ÷ articles). Periods without passages have no share (a gap). Triangles and "
                f"faded points are thin cells (fewer than {p.min_n} articles). Dotted lines mark events.")
-    evs, ev_problems = load_events()
-    rolling = st.selectbox("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
-                           format_func=lambda w: "off" if w == 0 else str(w),
-                           help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
     time_chart = None
     if ui.timeline_note(view.articles[S.DATE]):
+        evs, ev_problems = load_events()
+        rolling = st.selectbox("Rolling mean (periods)", options=[0, 2, 3, 4, 6], key=keys.FRAME_ROLLING,
+                               format_func=lambda w: "off" if w == 0 else str(w),
+                               help="A pooled mean over this many periods: passages carrying the frame ÷ all passages.")
         time_chart = ui.spec(charts.frames_over_time, fot, p.labels, p.fids, p.min_n, period=view.period, events=evs,
                              rolling=rolling)
         ev = ui.chart(time_chart, width="content", on_select="rerun", key="frames_time")
