@@ -230,10 +230,11 @@ def volume_chart(volume: pd.DataFrame, measure: str = "n_articles", title: str =
     """Stacked bars of articles (or passages) per period, coloured by outlet: the largest nine
     outlets and the rest as one, so no two outlets share a colour of the ten."""
     df = volume[volume[A.PERIOD] != S.UNDATED]
-    totals = df.groupby(S.OUTLET)[measure].sum().sort_values(ascending=False, kind="stable")
+    totals = df.groupby(S.OUTLET)[measure].sum()
     order = sorted(totals.index)  # by name, as before: an outlet keeps its colour when others grow
     if len(order) > OUTLET_COLOURS:
-        order = sorted(totals.index[: OUTLET_COLOURS - 1]) + [f"other outlets ({len(order) - OUTLET_COLOURS + 1})"]
+        kept = totals.nlargest(OUTLET_COLOURS - 1, keep="first").index
+        order = sorted(kept) + [f"other outlets ({len(order) - len(kept)})"]
         df = (df.assign(**{S.OUTLET: df[S.OUTLET].where(df[S.OUTLET].isin(order), order[-1])})
               .groupby([A.PERIOD, A.PERIOD_START, S.OUTLET], as_index=False, sort=False)[measure].sum())
     return chart(
@@ -416,8 +417,7 @@ def frames_outlet_heatmap(table: pd.DataFrame, labels: Mapping[str, str], frame_
     xy = {"x": ch("frame:N", sort=[labels.get(f, f) for f in frame_ids], title=None,
                   axis=category_axis(170, labelAngle=-30)),
           "y": ch("outlet_n:N", title=None, axis=category_axis(), sort=sorted(df["outlet_n"].unique()))}
-    top = float(df[A.SHARE].max()) if df[A.SHARE].notna().any() else 0.0
-    top = top if top > 0 else 1.0
+    top = float(df[A.SHARE].max()) if (df[A.SHARE] > 0).any() else 1.0  # the scale's end (an empty view: 1)
     rect = {"name": "cells", "mark": {"type": "rect"}, "encoding": {
         **xy, "color": ch(f"{A.SHARE}:Q", title="share", scale={"scheme": "blues", "domain": [0, top]},
                           legend={"format": "%"}),

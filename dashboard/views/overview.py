@@ -44,10 +44,9 @@ cols[5].metric("Duplicates", f"{corpus.n_duplicates:,}", help="Extra copies of t
 period = view.period if view is not None else view_period(f.period, articles[S.DATE]) if len(articles) else "month"
 volume = (state.view_memo(view, "volume", lambda: A.volume(articles, period=period), frame_bytes) if view is not None
           else A.volume(articles, period=period)) if len(articles) else None
+dated = volume is not None and ui.timeline_note(articles[S.DATE])  # none dated: no empty axes, no chart download
 volume_chart = ui.spec(charts.volume_chart, volume, "n_articles", f"Articles per {period}, by outlet", period) \
-    if volume is not None else None
-if volume_chart is not None and not ui.timeline_note(articles[S.DATE]):
-    volume_chart = None  # nothing dated: no empty axes, no empty chart download
+    if dated else None
 if volume_chart is not None:
     ui.chart(volume_chart, width="stretch")
 
