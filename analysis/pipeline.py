@@ -561,13 +561,15 @@ def write_outputs(
 
 
 def articles_digest(articles: pd.DataFrame) -> str:
-    """sha256 over the sorted content keys (text and outlet) plus id, date and title of each article."""
+    """sha256 over the sorted content keys (text and outlet) plus id, date and title of each article.
+    The content key is the `article_key` column when the articles carry one (the store's, read
+    without the text), else it is computed from the text."""
+    content = (articles[S.ARTICLE_KEY] if S.ARTICLE_KEY in articles
+               else map(article_key, articles[S.TEXT], articles[S.OUTLET]))
     keys = sorted(
-        "\x1f".join((article_key(text, outlet), str(aid), "" if pd.isna(date) else str(date), str(title)))
-        for aid, title, text, outlet, date in zip(
-            articles[S.ARTICLE_ID], articles[S.TITLE], articles[S.TEXT], articles[S.OUTLET],
-            articles[S.DATE], strict=True,
-        )
+        "\x1f".join((key, str(aid), "" if pd.isna(date) else str(date), str(title)))
+        for key, aid, title, date in zip(content, articles[S.ARTICLE_ID], articles[S.TITLE], articles[S.DATE],
+                                         strict=True)
     )
     h = hashlib.sha256()
     for k in keys:

@@ -21,6 +21,7 @@ DUPLICATE_OUTLETS = "duplicate_outlets"  # "; "-joined outlets of those copies
 BYLINE = "byline"  # metadata of news-database exports, kept out of the text
 SECTION = "section"
 WORD_COUNT = "word_count"  # as the source states it, digits only
+ARTICLE_KEY = "article_key"  # analysis.ids.article_key(text, outlet): the store's identity of an article
 
 ARTICLE_COLUMNS = (
     ARTICLE_ID, TITLE, TEXT, OUTLET, DATE, URL, LANGUAGE,

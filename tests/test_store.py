@@ -97,3 +97,20 @@ def test_ingested_demo_round_trips_through_the_store(store):
     back = store.articles([info.dataset_id])
     assert len(back) == len(r.articles) == info.n_articles
     assert back["date"].isna().sum() == r.articles["date"].isna().sum()  # undated stay undated
+
+
+def test_articles_without_text_give_the_same_digest(store, demo_sample):
+    """The dashboard reads the articles it only counts and filters without their text; the run
+    key made of them must be the one `framescope run` makes of the full articles."""
+    from analysis import schema as S
+    from analysis.pipeline import articles_digest
+
+    empty = pd.DataFrame(columns=["file", "row", "reason"])
+    a = store.add_dataset("one", demo_sample, empty, [("a.csv", "1" * 64)])
+    b = store.add_dataset("two", demo_sample.tail(5), empty, [("b.csv", "2" * 64)])
+    full, lean = store.articles([a.dataset_id, b.dataset_id]), store.articles([a.dataset_id, b.dataset_id], text=False)
+    assert S.TEXT not in lean and lean[S.ARTICLE_KEY].str.fullmatch("[0-9a-f]{32}").all()
+    assert lean.drop(columns=S.ARTICLE_KEY).equals(full.drop(columns=S.TEXT))
+    assert articles_digest(lean) == articles_digest(full)
+    assert articles_digest(lean.head(-1)) != articles_digest(full)
+    assert list(store.articles([], text=False).columns) == list(lean.columns)
