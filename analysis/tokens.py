@@ -85,6 +85,9 @@ class ScriptTokenizer:
                 tokens += [w for w in _jieba().lcut(run.group(), HMM=True)
                            if len(w) > 1 and w not in stop_words("zh")]
             text = _HAN_RUN.sub(" ", text)
+        english = stop_words("en")
+        if not _CYRILLIC.search(text):  # most texts: one test for the text, not one per word
+            return tokens + [w for w in _WORD.findall(text) if w not in english]
         for word in _WORD.findall(text):
             if _CYRILLIC.search(word):
                 if word in stop_words("ru"):
@@ -92,7 +95,7 @@ class ScriptTokenizer:
                 stem = _russian_stemmer().stemWord(word)
                 self._forms[stem][word] += 1
                 tokens.append(stem)
-            elif word not in stop_words("en"):
+            elif word not in english:
                 tokens.append(word)
         return tokens
 
