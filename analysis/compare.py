@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import CountVectorizer
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from . import aggregates as A
@@ -76,6 +76,19 @@ def log_odds_dirichlet(counts_a: np.ndarray, counts_b: np.ndarray, prior: np.nda
     return delta, delta / sd
 
 
+def terms_of(texts: Sequence[str], tokenizer: ScriptTokenizer) -> list[str]:
+    """Every word and two-word phrase of `texts` (adjacent words once stop words are out, as
+    scikit-learn's CountVectorizer makes them), in order, for counting: CountVectorizer built
+    and sorted a document-term matrix that the log-odds only sum (1.18 s against 0.5 s for two
+    sides of 3,300 passages)."""
+    terms: list[str] = []
+    for text in texts:
+        words = tokenizer(text)
+        terms += words
+        terms += [f"{w} {v}" for w, v in zip(words, words[1:])]
+    return terms
+
+
 def distinctive_words(texts_a: Sequence[str], texts_b: Sequence[str], *, n: int = 25,
                       min_count: int = 3) -> pd.DataFrame:
     """Words (and two-word phrases) most distinctive of each side, by the z-score of the weighted
@@ -84,18 +97,16 @@ def distinctive_words(texts_a: Sequence[str], texts_b: Sequence[str], *, n: int 
     if not len(texts_a) or not len(texts_b):
         return pd.DataFrame(columns=cols)
     tokenizer = ScriptTokenizer()  # the cluster labels' words: English words, Russian stems, Chinese words
-    vec = CountVectorizer(tokenizer=tokenizer, token_pattern=None, ngram_range=(1, 2), lowercase=False)
-    try:
-        counts = vec.fit_transform([*texts_a, *texts_b])
-    except ValueError:  # nothing but stop words
+    terms_a, terms_b = terms_of(texts_a, tokenizer), terms_of(texts_b, tokenizer)
+    if not terms_a and not terms_b:  # nothing but stop words
         return pd.DataFrame(columns=cols)
-    ya = np.asarray(counts[: len(texts_a)].sum(axis=0)).ravel()
-    yb = np.asarray(counts[len(texts_a):].sum(axis=0)).ravel()
-    keep = (ya + yb) >= min_count
-    words = np.array(display_terms(tokenizer, vec.get_feature_names_out()[keep]), dtype=object)
-    ya, yb = ya[keep], yb[keep]
+    counts_a, counts_b = Counter(terms_a), Counter(terms_b)
+    terms = sorted(t for t, c in Counter(terms_a + terms_b).items() if c >= min_count)
+    ya = np.array([counts_a[t] for t in terms], dtype=np.int64)
+    yb = np.array([counts_b[t] for t in terms], dtype=np.int64)
     delta, z = log_odds_dirichlet(ya, yb, ya + yb)
-    table = pd.DataFrame({"word": words, "z": z.round(3), "log_odds": delta.round(4), "count_a": ya, "count_b": yb})
+    table = pd.DataFrame({"word": np.array(display_terms(tokenizer, terms), dtype=object), "z": z.round(3),
+                          "log_odds": delta.round(4), "count_a": ya, "count_b": yb})
     top_a = table[table["z"] > 0].nlargest(n, "z").assign(side="a")
     top_b = table[table["z"] < 0].nsmallest(n, "z").assign(side="b")
     return pd.concat([top_a, top_b], ignore_index=True)[cols]

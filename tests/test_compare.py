@@ -71,3 +71,25 @@ def test_two_outlets_of_the_demo_compared(sample_analysis):
     assert set(words["side"]) == {"a", "b"}
     w = words.iloc[0]
     assert w["count_a"] / len(a) > w["count_b"] / len(b)  # a side's top word is relatively more frequent there
+
+
+def test_term_counts_are_scikit_learns_counts():
+    """`terms_of` counts words and two-word phrases by hand (CountVectorizer built and sorted a
+    matrix the log-odds only sum): it must count exactly what CountVectorizer counts."""
+    from collections import Counter
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from analysis.compare import terms_of
+    from analysis.tokens import ScriptTokenizer
+
+    texts = ["Gazprom and CNPC signed the Power of Siberia 2 pipeline deal.",
+             "Путин и Си Цзиньпин обсудили газопровод «Сила Сибири — 2».",
+             "中俄关系 is described as a partnership without limits; the deal, the deal!",
+             "the of and", "Sanctions, sanctions and more sanctions on dual-use goods."]
+    vec = CountVectorizer(tokenizer=ScriptTokenizer(), token_pattern=None, ngram_range=(1, 2), lowercase=False)
+    totals = vec.fit_transform(texts).sum(axis=0).A1
+    expected = {t: int(totals[i]) for t, i in vec.vocabulary_.items()}
+    got = Counter(terms_of(texts, ScriptTokenizer()))
+    assert got == expected
+    assert got["sanctions"] == 3 and got["deal"] == 3 and got["pipeline deal"] == 1
