@@ -153,9 +153,14 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "the nine-panel time chart the first visit took 0.36-0.43 s (median 0.37 against 0.45 in the same "
                 "rounds), so no lighter time chart can gain more than about 0.07 s. Gone: a slider that loaded its "
                 "own component on first draw and Streamlit's magic pass (7d2bb42), and the ARIA description Vega "
-                "built for every item of a canvas chart (da823fb; Clusters visit 0.80 -> 0.71 s, median of 10). The "
-                "medians of 3 move by about 0.1 s between runs, so the 10k goal of 0.5 s is met in some runs and "
-                "missed in others; closing it needs a lighter page frame, not a lighter chart.")
+                "built for every item of a canvas chart (da823fb; Clusters visit 0.80 -> 0.71 s, median of 10), and "
+                "Streamlit's full garbage collection after every page run (efcd48b: 130-230 ms a rerun with a 10k run "
+                "loaded, holding the GIL while the page's last message waited). In 20 runs of that commit and later "
+                "ones (2026-12-07) the 10k switch median was 0.41-0.68 s (median 0.48 s; 12 runs met 0.5 s), against "
+                "0.48-0.56 s (2 of 6) in the six runs before it. The medians of 3 move by about 0.1 s between runs on "
+                "this shared host (a fixed Python loop took 1.3-2.4 s within the same hour), so the 10k goal of 0.5 s "
+                "is met in most runs and missed in others; closing it reliably needs a lighter page frame, not a "
+                "lighter chart.")
     if suite == "scale":
         return "See the scale table for the stage that grows fastest."
     return ""
