@@ -154,7 +154,7 @@ def extension_spec(store: Store, base: RunSpec, added: Sequence[int], *, reclust
     persist keep their ids."""
     from analysis.incremental import extension_key
 
-    new = store.articles(list(added))
+    new = store.articles(list(added), text=False)  # digested and counted here; the run reads the text
     key = extension_key(base.key, articles_digest(new), recluster)
     return RunSpec(key, tuple(sorted({*base.dataset_ids, *added})), base.config, base.codebook_digest,
                    base.n_articles + len(new), base_key=base.key, added=tuple(sorted(added)), recluster=recluster)
