@@ -76,6 +76,15 @@ class ByteLRU:
         with self._lock:
             return list(self._items)
 
+    def get(self, key: Hashable) -> Any | None:
+        """The cached value of `key`, or None: for a caller with a cheaper way than `make` when
+        the value is not there yet."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
     def get_or_make(self, key: Hashable, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
         """The cached value of `key`, else `make()` (once, even when sessions ask at the same time)."""
         with self._lock:

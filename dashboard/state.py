@@ -153,6 +153,9 @@ def corpus(dataset_ids: tuple[int, ...]) -> Corpus:
 
 CACHE_ENV = "FRAMESCOPE_CACHE_MB"
 DEFAULT_CACHE_MB = 512
+# Rows whose text is read by id before the run's texts are: a listing, the map's sample, one side of a
+# comparison at 10k articles; more read every text (a by-id read scans the file all the same)
+TEXTS_BY_ID_MAX = 20_000
 
 
 @st.cache_resource(show_spinner=False)
@@ -204,15 +207,29 @@ class Results:
         """Every passage's text by passage id, read once per run and shared by its filtered views,
         which leave the text out: reading it for a listing's rows by id scanned the whole file
         each time (0.2 s at 383k passages), one copy per view held it many times over."""
-        def read() -> pd.Series:
-            got = runread.read_table(self.folder, "passages", columns=[S.PASSAGE_ID, S.TEXT])
-            texts = got.set_index(S.PASSAGE_ID)[S.TEXT]
-            # ids are unique in a run: the test is cheap and cached for `with_text`'s lookups, where
-            # dropping duplicates on every read took 0.1-0.35 s at 383k passages
-            return texts if texts.index.is_unique else texts[~texts.index.duplicated()]
-
-        return (cache or _table_cache()).get_or_make(("texts", str(self.folder)), read,
+        return (cache or _table_cache()).get_or_make(self._texts_key, self._read_texts,
                                                      lambda t: int(t.memory_usage(index=True, deep=True)))
+
+    def texts_of(self, passage_ids: pd.Series) -> pd.Series:
+        """The text of these passages by passage id: from `texts()` once it is read (the
+        background prefetch reads it first), else read for these rows alone. The first page
+        after opening a 383k-passage run (the Clusters map's 3,000 points) waited 0.45-0.75 s
+        for every text and its index, against 0.17-0.23 s for its own rows."""
+        whole = _table_cache().get(self._texts_key)
+        if whole is not None or len(passage_ids) > TEXTS_BY_ID_MAX:
+            return whole if whole is not None else self.texts()
+        return self._read_texts(f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [passage_ids.astype(str).tolist()])
+
+    @property
+    def _texts_key(self) -> tuple[str, str]:
+        return ("texts", str(self.folder))
+
+    def _read_texts(self, where: str = "", params: Sequence = ()) -> pd.Series:
+        got = runread.read_table(self.folder, "passages", columns=[S.PASSAGE_ID, S.TEXT], where=where, params=params)
+        texts = got.set_index(S.PASSAGE_ID)[S.TEXT]
+        # ids are unique in a run: the test is cheap and cached for `with_text`'s lookups, where
+        # dropping duplicates on every read took 0.1-0.35 s at 383k passages
+        return texts if texts.index.is_unique else texts[~texts.index.duplicated()]
 
     def frames_of(self, passage_ids: Sequence[str], frame_id: str | None = None) -> pd.DataFrame:
         """The frames rows (score, presence, evidence) of these passages, one frame or all, read
@@ -312,7 +329,8 @@ class View:
         memory and of the time to read it (0.38 s against 0.16 s for 64k of 383k passages)."""
         if S.PASSAGE_ID not in rows or S.TEXT in rows:  # an empty listing, or rows that have their text
             return rows
-        out = rows.assign(**{S.TEXT: rows[S.PASSAGE_ID].map(self.results.texts()).to_numpy()})
+        ids = rows[S.PASSAGE_ID]
+        out = rows.assign(**{S.TEXT: ids.map(self.results.texts_of(ids)).to_numpy()})
         if S.TITLE in rows:
             cols = list(rows.columns)
             cols.insert(cols.index(S.TITLE) + 1, S.TEXT)

@@ -144,3 +144,25 @@ def test_the_table_cache_stays_within_its_byte_budget():
     cache.get_or_make(4, lambda: made.append("again"), frame_bytes)  # still cached: not made again
     cache.get_or_make(0, lambda: made.append("again0") or frames[0], frame_bytes)  # evicted: made again
     assert made == [0, 1, 2, 3, 4, "again0"]
+
+
+def test_listed_rows_get_their_text_whether_or_not_the_run_texts_are_read(tmp_path):
+    from dashboard import state
+
+    passages = _passages()
+    passages.to_parquet(tmp_path / "passages.parquet", index=False)
+    state._table_cache().clear()
+    res = state.Results("k", tmp_path, {}, [], {}, {}, pd.DataFrame())
+    rows = passages.sample(30, random_state=0).drop(columns=[S.TEXT])
+    rows = pd.concat([rows, rows.head(1)], ignore_index=True)  # a reprint lists its passage twice
+    view = state.View(rows, pd.DataFrame(), "month", rows, res)
+    want = passages.set_index(S.PASSAGE_ID).loc[rows[S.PASSAGE_ID], S.TEXT].tolist()
+
+    by_id = view.with_text(rows)
+    assert state._table_cache().get(("texts", str(tmp_path))) is None  # read for these rows alone
+    assert by_id[S.TEXT].tolist() == want
+    assert list(by_id.columns) == [*rows.columns, S.TEXT]
+
+    assert len(res.texts()) == len(passages)  # the prefetch reads them all; lookups use them from then on
+    assert view.with_text(rows)[S.TEXT].tolist() == want
+    assert view.with_text(rows.iloc[:0])[S.TEXT].tolist() == []
