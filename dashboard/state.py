@@ -216,8 +216,10 @@ class Results:
         after opening a 383k-passage run (the Clusters map's 3,000 points) waited 0.45-0.75 s
         for every text and its index, against 0.17-0.23 s for its own rows."""
         whole = _table_cache().get(self._texts_key)
-        if whole is not None or len(passage_ids) > TEXTS_BY_ID_MAX:
-            return whole if whole is not None else self.texts()
+        if whole is not None:
+            return whole
+        if len(passage_ids) > TEXTS_BY_ID_MAX:
+            return self.texts()
         return self._read_texts(f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [passage_ids.astype(str).tolist()])
 
     @property

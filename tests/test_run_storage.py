@@ -164,5 +164,6 @@ def test_listed_rows_get_their_text_whether_or_not_the_run_texts_are_read(tmp_pa
     assert list(by_id.columns) == [*rows.columns, S.TEXT]
 
     assert len(res.texts()) == len(passages)  # the prefetch reads them all; lookups use them from then on
+    (tmp_path / "passages.parquet").unlink()
     assert view.with_text(rows)[S.TEXT].tolist() == want
     assert view.with_text(rows.iloc[:0])[S.TEXT].tolist() == []
