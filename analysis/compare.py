@@ -101,7 +101,7 @@ def distinctive_words(texts_a: Sequence[str], texts_b: Sequence[str], *, n: int 
     if not terms_a and not terms_b:  # nothing but stop words
         return pd.DataFrame(columns=cols)
     counts_a, counts_b = Counter(terms_a), Counter(terms_b)
-    terms = sorted(t for t, c in Counter(terms_a + terms_b).items() if c >= min_count)
+    terms = sorted(t for t, c in (counts_a + counts_b).items() if c >= min_count)
     ya = np.array([counts_a[t] for t in terms], dtype=np.int64)
     yb = np.array([counts_b[t] for t in terms], dtype=np.int64)
     delta, z = log_odds_dirichlet(ya, yb, ya + yb)

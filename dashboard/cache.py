@@ -56,6 +56,9 @@ def fingerprint(value: Any) -> Hashable:
     raise Unhashable(type(value).__name__)
 
 
+_MISSING = object()  # no cached value (a cached value may be None)
+
+
 class ByteLRU:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -76,27 +79,32 @@ class ByteLRU:
         with self._lock:
             return list(self._items)
 
+    def _hit(self, key: Hashable) -> Any:
+        """The cached value of `key` (now the most recent), or _MISSING; call holding the lock."""
+        if key not in self._items:
+            return _MISSING
+        self._items.move_to_end(key)
+        return self._items[key][0]
+
     def get(self, key: Hashable) -> Any | None:
         """The cached value of `key`, or None: for a caller with a cheaper way than `make` when
         the value is not there yet."""
         with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key][0]
+            value = self._hit(key)
+        return None if value is _MISSING else value
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
         """The cached value of `key`, else `make()` (once, even when sessions ask at the same time)."""
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key][0]
+            value = self._hit(key)
+            if value is not _MISSING:
+                return value
             key_lock = self._making.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    return self._items[key][0]
+                value = self._hit(key)
+            if value is not _MISSING:
+                return value
             value = make()
             size = size_of(value)
             with self._lock:

@@ -204,8 +204,8 @@ class Results:
         return self.table("articles")
 
     def texts(self, cache: ByteLRU | None = None) -> pd.Series:
-        """Every passage's text by passage id, read once per run and shared by its filtered views,
-        which leave the text out: reading it for a listing's rows by id scanned the whole file
+        """Every passage's text by passage id, read once per run (by the background prefetch) and
+        shared by its filtered views, which leave the text out: a by-id read scans the whole file
         each time (0.2 s at 383k passages), one copy per view held it many times over."""
         return (cache or _table_cache()).get_or_make(self._texts_key, self._read_texts,
                                                      lambda t: int(t.memory_usage(index=True, deep=True)))
