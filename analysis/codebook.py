@@ -21,6 +21,15 @@ import yaml
 from .errors import CodebookError
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SENTENCE_END = re.compile(r"(?<=[.;])\s+")
+_NEGATION = re.compile(r"(?:Not|Nor)\b")
+
+
+def _names_frame(sentence: str, frame_id: str) -> bool:
+    """Whether a sentence refers to a frame by its id: "(politics)" or "energy_trade", not the
+    plain word "politics"."""
+    return f"({frame_id}" in sentence or ("_" in frame_id and re.search(
+        rf"(?<!\w){re.escape(frame_id)}(?!\w)", sentence) is not None)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,19 @@ class Codebook:
         for j, pat in enumerate(pats):
             if pat is not None:
                 out[:, j] = [len(pat.findall(t)) for t in texts]
+        return out
+
+    def embedded_descriptions(self) -> list[str]:
+        """Each frame's description as the scorer embeds it: without its boundary notes, the
+        sentences that begin with "Not" or "Nor" or name another frame by its id. Those notes
+        guide a human coder, but a sentence embedding has no negation: "Not the trade flows
+        (energy_trade)" pulls the vector toward trade. A description of notes only is kept whole."""
+        out = []
+        for f in self.frames:
+            others = [o.id for o in self.frames if o.id != f.id]
+            kept = [s for s in _SENTENCE_END.split(f.description)
+                    if not _NEGATION.match(s) and not any(_names_frame(s, o) for o in others)]
+            out.append(" ".join(kept) or f.description)
         return out
 
     def frame(self, frame_id: str) -> Frame:

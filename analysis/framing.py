@@ -3,7 +3,9 @@
 How a score is made (zero-shot, from the codebook alone):
 
 1. Each frame's prototypes are its description and its examples, embedded with the
-   same model as the passages. Passages and prototypes are then centred on the mean
+   same model as the passages. The description is embedded without its boundary notes
+   ("Not X (other_frame)"): an embedding has no negation, so such a note pulled the
+   frame toward the frame it excludes (`Codebook.embedded_descriptions`). Passages and prototypes are then centred on the mean
    of all the codebook's examples (and re-normalised): every passage of a China–Russia
    corpus is close to every China–Russia example, and removing that shared direction
    leaves what distinguishes one frame from another. Centring raised macro-F1 of
@@ -163,8 +165,7 @@ class CodebookScorer:
             owner.extend([j] * len(fr.examples))
         self.example_texts_ = np.array(texts, dtype=object)
         self.example_owner_ = np.array(owner)
-        descriptions = [f.description for f in cb.frames]
-        prototypes = texts + descriptions
+        prototypes = texts + cb.embedded_descriptions()
         vectors = embed_texts(prototypes, [text_hash(t) for t in prototypes], self.embedder, self.cache).vectors
         self.centre_ = vectors[: len(texts)].mean(axis=0)
         self.domain_axis_ = self.centre_ / max(float(np.linalg.norm(self.centre_)), 1e-12)
@@ -173,7 +174,7 @@ class CodebookScorer:
         self.domain_floor_ = float(on_axis.mean()) - 2 * self.domain_sd_
         examples_uncentred, vectors = vectors[: len(texts)], self._centred(vectors)
         self.examples_, self.descriptions_ = vectors[: len(texts)], vectors[len(texts) :]
-        self.description_texts_ = np.array(descriptions, dtype=object)
+        self.description_texts_ = np.array([f.description for f in cb.frames], dtype=object)  # evidence: as written
         self.bg_mean_, self.bg_sd_ = self._background()
         self.typical_lift_ = self._typical_lift(examples_uncentred)
 
