@@ -48,27 +48,32 @@ ONE_BATCH = 10_000_000
 
 
 @functools.cache
-def _database(lookup: bool = False) -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB database per process and kind of read, in UTC: opening one took
-    30 ms, paid by every Streamlit rerun (each runs in a new thread) before it read a row.
+def _databases() -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
+    """The process's two in-memory DuckDB databases, for scans and for lookups, in UTC, both
+    opened by the first read (a run's open): opening one took 20-30 ms, paid by every Streamlit
+    rerun (each runs in a new thread) before it read a row, and by the first lookup when it was
+    opened on demand.
 
     Lookups (a listing's few hundred rows by id) run on one thread: split over both cores while
     the browser drew the page on one of them, the query waited for its slower half. A
     10k-article Frames visit went 0.46 → 0.43 s (median of six first visits, interleaved runs);
     scans keep every thread (one thread slowed a 383k-passage filter change by 0.03–0.06 s)."""
-    db = duckdb.connect(config={"threads": 1} if lookup else {})
-    db.execute("SET GLOBAL TimeZone='UTC'")
-    db.execute("SET GLOBAL preserve_insertion_order=true")
-    return db
+    out = []
+    for config in ({}, {"threads": 1}):
+        db = duckdb.connect(config=config)
+        db.execute("SET GLOBAL TimeZone='UTC'")
+        db.execute("SET GLOBAL preserve_insertion_order=true")
+        out.append(db)
+    return out[0], out[1]
 
 
 def _con(lookup: bool = False) -> duckdb.DuckDBPyConnection:
-    """This thread's connection to the process's database (a cursor: 30 µs; connections are not
-    shared across threads)."""
+    """This thread's connection to the process's database for scans or lookups (a cursor: 30 µs;
+    connections are not shared across threads)."""
     name = "lookup_con" if lookup else "con"
     con = getattr(_local, name, None)
     if con is None:
-        con = _database(lookup).cursor()
+        con = _databases()[lookup].cursor()
         setattr(_local, name, con)
     return con
 
@@ -140,7 +145,7 @@ def read_table(
     """Rows of one run table under the filter (file order kept), only the columns asked for.
 
     `where`/`params` add a condition of the caller's (e.g. `passage_id IN (...)`); `lookup`
-    says it keeps a few rows, read on one thread (`_database`).
+    says it keeps a few rows, read on one thread (`_databases`).
     """
     path = table_path(folder, name)
     have = columns_of(folder, name)

@@ -785,6 +785,22 @@ def _encodings(spec: dict):
         yield from _encodings(spec["spec"])
 
 
+def test_saved_events_replace_the_demo_dates_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    """The events are read once per version of the file, not once per page run."""
+    from dashboard import events as E
+
+    monkeypatch.setenv(E.EVENTS_ENV, str(tmp_path / "events.csv"))
+    demo, _ = E.load_events()
+    assert len(demo) >= 10 and E.load_events()[0] is demo  # no file saved yet: the demo's, read once
+    E.save_events(pd.DataFrame({E.DATE: pd.to_datetime(["2024-05-16"]), E.EVENT: ["Putin in Beijing"]}))
+    saved, problems = E.load_events()
+    assert saved[E.EVENT].tolist() == ["Putin in Beijing"] and not problems
+    (tmp_path / "events.csv").write_text("date,event\n2024-05-16,Putin in Beijing\nsoon,Summit\n2025-01-01,\n")
+    edited, problems = E.load_events()
+    assert edited[E.EVENT].tolist() == ["Putin in Beijing"]
+    assert problems == ["events.csv, row 2: “soon” is not a date; skipped", "events.csv, row 3: no event name; skipped"]
+
+
 def test_frames_over_time_has_a_panel_per_frame_bands_a_rolling_mean_and_events(env):
     from dashboard import charts as C
     from dashboard.events import load_events
