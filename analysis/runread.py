@@ -48,33 +48,21 @@ ONE_BATCH = 10_000_000
 
 
 @functools.cache
-def _databases() -> tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]:
-    """The process's two in-memory DuckDB databases, for scans and for lookups, in UTC, both
-    opened by the first read (a run's open): opening one took 20-30 ms, paid by every Streamlit
-    rerun (each runs in a new thread) before it read a row, and by the first lookup when it was
-    opened on demand.
-
-    Lookups (a listing's few hundred rows by id) run on one thread: split over both cores while
-    the browser drew the page on one of them, the query waited for its slower half. A
-    10k-article Frames visit went 0.46 → 0.43 s (median of six first visits, interleaved runs);
-    scans keep every thread (one thread slowed a 383k-passage filter change by 0.03–0.06 s)."""
-    out = []
-    for config in ({}, {"threads": 1}):
-        db = duckdb.connect(config=config)
-        db.execute("SET GLOBAL TimeZone='UTC'")
-        db.execute("SET GLOBAL preserve_insertion_order=true")
-        out.append(db)
-    return out[0], out[1]
+def _database() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB database per process, in UTC: opening one took 30 ms, paid by every
+    Streamlit rerun (each runs in a new thread) before it read a row."""
+    db = duckdb.connect()
+    db.execute("SET GLOBAL TimeZone='UTC'")
+    db.execute("SET GLOBAL preserve_insertion_order=true")
+    return db
 
 
-def _con(lookup: bool = False) -> duckdb.DuckDBPyConnection:
-    """This thread's connection to the process's database for scans or lookups (a cursor: 30 µs;
-    connections are not shared across threads)."""
-    name = "lookup_con" if lookup else "con"
-    con = getattr(_local, name, None)
+def _con() -> duckdb.DuckDBPyConnection:
+    """This thread's connection to the process's database (a cursor: 30 µs; connections are not
+    shared across threads)."""
+    con = getattr(_local, "con", None)
     if con is None:
-        con = _databases()[lookup].cursor()
-        setattr(_local, name, con)
+        con = _local.con = _database().cursor()
     return con
 
 
@@ -140,12 +128,10 @@ def read_table(
     where: str = "",
     params: Sequence = (),
     limit: int | None = None,
-    lookup: bool = False,
 ) -> pd.DataFrame:
     """Rows of one run table under the filter (file order kept), only the columns asked for.
 
-    `where`/`params` add a condition of the caller's (e.g. `passage_id IN (...)`); `lookup`
-    says it keeps a few rows, read on one thread (`_databases`).
+    `where`/`params` add a condition of the caller's (e.g. `passage_id IN (...)`).
     """
     path = table_path(folder, name)
     have = columns_of(folder, name)
@@ -156,5 +142,5 @@ def read_table(
     sql = f"SELECT {', '.join(map(_quote, cols))} FROM read_parquet(?) WHERE {cond}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return _con(lookup).sql(sql, params=[str(path), *args]).to_arrow_table(ONE_BATCH).to_pandas()
+    return _con().sql(sql, params=[str(path), *args]).to_arrow_table(ONE_BATCH).to_pandas()
 

@@ -153,10 +153,9 @@ def corpus(dataset_ids: tuple[int, ...]) -> Corpus:
 
 CACHE_ENV = "FRAMESCOPE_CACHE_MB"
 DEFAULT_CACHE_MB = 512
-# Rows read by id, as a lookup on one thread (`runread.read_table`): a listing, the map's sample, one
-# side of a comparison at 10k articles. Texts of more rows are read whole (a by-id read scans the file
-# all the same).
-BY_ID_MAX = 20_000
+# Rows whose text is read by id before the run's texts are: a listing, the map's sample, one side of a
+# comparison at 10k articles; more read every text (a by-id read scans the file all the same)
+TEXTS_BY_ID_MAX = 20_000
 
 
 @st.cache_resource(show_spinner=False)
@@ -219,18 +218,16 @@ class Results:
         whole = _table_cache().get(self._texts_key)
         if whole is not None:
             return whole
-        if len(passage_ids) > BY_ID_MAX:
+        if len(passage_ids) > TEXTS_BY_ID_MAX:
             return self.texts()
-        return self._read_texts(f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [passage_ids.astype(str).tolist()],
-                                lookup=True)
+        return self._read_texts(f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [passage_ids.astype(str).tolist()])
 
     @property
     def _texts_key(self) -> tuple[str, str]:
         return ("texts", str(self.folder))
 
-    def _read_texts(self, where: str = "", params: Sequence = (), lookup: bool = False) -> pd.Series:
-        got = runread.read_table(self.folder, "passages", columns=[S.PASSAGE_ID, S.TEXT], where=where, params=params,
-                                 lookup=lookup)
+    def _read_texts(self, where: str = "", params: Sequence = ()) -> pd.Series:
+        got = runread.read_table(self.folder, "passages", columns=[S.PASSAGE_ID, S.TEXT], where=where, params=params)
         texts = got.set_index(S.PASSAGE_ID)[S.TEXT]
         # ids are unique in a run: the test is cheap and cached for `with_text`'s lookups, where
         # dropping duplicates on every read took 0.1-0.35 s at 383k passages
@@ -242,8 +239,7 @@ class Results:
         where, params = f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", [[str(p) for p in passage_ids]]
         if frame_id is not None:
             where, params = f"{where} AND {S.FRAME_ID} = ?", [*params, frame_id]
-        return runread.read_table(self.folder, "frames", where=where, params=params,
-                                  lookup=len(passage_ids) <= BY_ID_MAX)
+        return runread.read_table(self.folder, "frames", where=where, params=params)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -127,22 +127,6 @@ def test_the_language_filter_keeps_the_articles_of_the_passages_in_those_languag
         filter_rows(articles, RowFilter(languages=("ru",)))  # an article table has no passage languages
 
 
-def test_a_lookup_by_id_reads_on_one_thread_and_gives_the_rows_of_a_scan(tmp_path):
-    from analysis import runread
-
-    df = _passages()
-    df.to_parquet(tmp_path / "passages.parquet", index=False)
-    ids = df[S.PASSAGE_ID].iloc[[7, 3, 350]].tolist()
-    args = dict(where=f"{S.PASSAGE_ID} IN (SELECT UNNEST(?))", params=[ids], rf=RowFilter(outlets=("Alpha", "Beta")))
-    looked_up = read_table(tmp_path, "passages", lookup=True, **args)
-    pd.testing.assert_frame_equal(looked_up, read_table(tmp_path, "passages", **args))
-    want = df[df[S.PASSAGE_ID].isin(ids) & df[S.OUTLET].isin(["Alpha", "Beta"])].reset_index(drop=True)
-    pd.testing.assert_frame_equal(looked_up, want)  # file order, the filter applied as well
-    threads = "SELECT current_setting('threads')"
-    assert runread._con(lookup=True).sql(threads).fetchall()[0][0] == 1
-    assert runread._con().sql(threads).fetchall()[0][0] >= 1  # scans: DuckDB's default, every core
-
-
 def test_duckdb_reads_only_the_columns_asked_for(tmp_path):
     _passages().to_parquet(tmp_path / "passages.parquet", index=False)
     got = read_table(tmp_path, "passages", RowFilter(outlets=("Alpha",)), columns=[S.PASSAGE_ID, "nope"], limit=5)
