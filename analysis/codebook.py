@@ -77,6 +77,11 @@ class Codebook:
                 out[:, j] = [len(pat.findall(t)) for t in texts]
         return out
 
+    def prototype_texts(self) -> list[str]:
+        """Every text the zero-shot scorer embeds: the examples, frame by frame, then each
+        frame's description as embedded (`embedded_descriptions`)."""
+        return [e for f in self.frames for e in f.examples] + self.embedded_descriptions()
+
     def embedded_descriptions(self) -> list[str]:
         """Each frame's description as the scorer embeds it: without its boundary notes, the
         sentences that begin with "Not" or "Nor" or name another frame by its id. Those notes

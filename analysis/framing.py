@@ -159,14 +159,11 @@ class CodebookScorer:
 
     def __post_init__(self) -> None:
         cb = self.codebook
-        texts: list[str] = []
-        owner: list[int] = []
-        for j, fr in enumerate(cb.frames):
-            texts.extend(fr.examples)
-            owner.extend([j] * len(fr.examples))
+        owner = [j for j, fr in enumerate(cb.frames) for _ in fr.examples]
+        prototypes = cb.prototype_texts()
+        texts = prototypes[: len(owner)]
         self.example_texts_ = np.array(texts, dtype=object)
         self.example_owner_ = np.array(owner)
-        prototypes = texts + cb.embedded_descriptions()
         vectors = embed_texts(prototypes, [text_hash(t) for t in prototypes], self.embedder, self.cache).vectors
         self.centre_ = vectors[: len(texts)].mean(axis=0)
         self.domain_axis_ = self.centre_ / max(float(np.linalg.norm(self.centre_)), 1e-12)

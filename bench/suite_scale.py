@@ -65,7 +65,7 @@ def build_inputs(mode: str) -> tuple[dict[int, str], str]:
     x = real[topic[codes]] + rng.normal(0, 0.03, size=(len(passages), real.shape[1])).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     cb = load_codebook(PipelineConfig().codebook)
-    cb_texts = [t for f in cb.frames for t in f.examples] + [f.description for f in cb.frames]
+    cb_texts = cb.prototype_texts()
     cb_vecs = embedder().encode(cb_texts)
     paths = {}
     for n in sizes:

@@ -72,3 +72,4 @@ def test_the_embedded_description_drops_notes_that_point_at_other_frames():
     assert military == "Not gas (energy)."  # notes only: kept whole rather than left empty
     assert politics == "Parties and votes."
     assert [f.description for f in cb.frames][0].endswith("Nor summitry.")  # what the user wrote is kept
+    assert cb.prototype_texts() == ["Gas flows rose.", "Tanks were sold.", "A vote.", energy, military, politics]
