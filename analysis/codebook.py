@@ -22,7 +22,7 @@ from .errors import CodebookError
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _SENTENCE_END = re.compile(r"(?<=[.;])\s+")
-_NEGATION = re.compile(r"(?:Not|Nor)\b")
+_NEGATION = re.compile(r"(?:Not|Nor)\b(?! only\b)")  # "Not only X but Y" says X and Y
 
 
 def _names_frame(sentence: str, frame_id: str) -> bool:

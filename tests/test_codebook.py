@@ -59,8 +59,8 @@ def test_saving_makes_a_new_version_and_never_overwrites(tmp_path):
 def test_the_embedded_description_drops_notes_that_point_at_other_frames():
     """A sentence embedding has no negation: "Not arms (military)" would pull a frame toward the
     frame it excludes, so the scorer embeds the description without such notes."""
-    d = doc(description="Gas and oil deals and the politics of energy prices. Not arms supplies (military); "
-                        "the weapons trade is military_supplies. Nor summitry.")
+    d = doc(description="Gas and oil deals and the politics of energy prices. Not only pipelines but LNG too. "
+                        "Not arms supplies (military); the weapons trade is military_supplies. Nor summitry.")
     d["frames"].append({"id": "military_supplies", "label": "Military", "examples": ["Tanks were sold."],
                         "description": "Not gas (energy)."})
     d["frames"].append({"id": "politics", "label": "Politics", "examples": ["A vote."],
@@ -68,7 +68,7 @@ def test_the_embedded_description_drops_notes_that_point_at_other_frames():
     cb = parse_codebook(d)
     energy, military, politics = cb.embedded_descriptions()
     # the plain word "politics" is not a reference to the politics frame; "(energy)" would be
-    assert energy == "Gas and oil deals and the politics of energy prices."
+    assert energy == "Gas and oil deals and the politics of energy prices. Not only pipelines but LNG too."
     assert military == "Not gas (energy)."  # notes only: kept whole rather than left empty
     assert politics == "Parties and votes."
     assert [f.description for f in cb.frames][0].endswith("Nor summitry.")  # what the user wrote is kept

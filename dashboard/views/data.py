@@ -271,6 +271,10 @@ if cb is not None:
     if not writable:
         st.code(cb.to_yaml(), language="yaml")
     else:
+        st.caption("A passage is scored by its closeness to each frame's examples and, for a quarter, to its "
+                   "description. Sentences of a description that begin with “Not” or “Nor” or name another "
+                   "frame's id guide human coders and are left out of the scoring: an embedding does not read "
+                   "negation, so “Not the trade (energy_trade)” would pull the frame toward trade.")
         text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}",
                             max_chars=MAX_CODEBOOK_CHARS)
         c1, c2 = st.columns(2)
