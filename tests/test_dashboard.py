@@ -475,6 +475,9 @@ def test_codebook_edit_saves_a_new_version_and_shows_errors(env):
     at = page(app().run(), "data")
     key = "fs_cb_text_partnership"
     yaml_text = at.text_area(key=key).value
+    # the editor says how the text is used: examples, the description at its weight, no boundary notes
+    assert any("with a weight of 25%, to its description" in c.value and "“Not” or “Nor”" in c.value
+               for c in at.caption)
     at.text_area(key=key).set_value("name: x\nframes: [").run()
     next(b for b in at.button if b.label == "Save as a new version").click().run()
     assert not at.exception

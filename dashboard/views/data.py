@@ -12,6 +12,7 @@ import streamlit as st
 from analysis import housekeeping
 from analysis.codebook import MAX_CODEBOOK_CHARS, load_codebook, parse_codebook_text, save_new_version
 from analysis.errors import FramescopeError
+from analysis.framing import ScoringParams
 from dashboard import access, filters, keys, runs, state, ui
 from dashboard.explore import (
     MAPPABLE_FIELDS,
@@ -271,8 +272,8 @@ if cb is not None:
     if not writable:
         st.code(cb.to_yaml(), language="yaml")
     else:
-        st.caption("A passage is scored by its closeness to each frame's examples and, for a quarter, to its "
-                   "description. Sentences of a description that begin with “Not” or “Nor” or name another "
+        st.caption("A passage is scored by its closeness to each frame's examples and, with a weight of "
+                   f"{ScoringParams().description_weight:.0%}, to its description. Sentences of a description that begin with “Not” or “Nor” or name another "
                    "frame's id guide human coders and are left out of the scoring: an embedding does not read "
                    "negation, so “Not the trade (energy_trade)” would pull the frame toward trade.")
         text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}",
