@@ -7,9 +7,9 @@ How a score is made (zero-shot, from the codebook alone):
    ("Not X (other_frame)"): an embedding has no negation, so such a note pulled the
    frame toward the frame it excludes (`Codebook.embedded_descriptions`). Passages and
    prototypes are then centred on the mean of all the codebook's examples (and
-   re-normalised): every passage of a China–Russia
-   corpus is close to every China–Russia example, and removing that shared direction
-   leaves what distinguishes one frame from another. Centring raised macro-F1 of
+   re-normalised): every passage of a China–Russia corpus is close to every
+   China–Russia example, and removing that shared direction leaves what distinguishes
+   one frame from another. Centring raised macro-F1 of
    `present` from 0.49 to 0.57 on the demo corpus’s gold paragraphs and from 0.36 to
    0.49 on GVFC headlines, and cut the frames lit per seed-article passage from ~7 to ~2.
 2. The raw similarity of a passage to a frame is the mean cosine to the frame's

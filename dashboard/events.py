@@ -28,7 +28,8 @@ def events_path() -> Path:
 def load_events() -> tuple[pd.DataFrame, list[str]]:
     """The saved events (else the demo's), with a one-line message per row that was skipped.
     Shared between page runs: treat them as read-only."""
-    path = events_path() if events_path().is_file() else DEMO_EVENTS
+    saved = events_path()
+    path = saved if saved.is_file() else DEMO_EVENTS
     if not path.is_file():
         return empty(), []
     stat = path.stat()

@@ -273,9 +273,10 @@ if cb is not None:
         st.code(cb.to_yaml(), language="yaml")
     else:
         st.caption("A passage is scored by its closeness to each frame's examples and, with a weight of "
-                   f"{ScoringParams().description_weight:.0%}, to its description. Sentences of a description that begin with “Not” or “Nor” or name another "
-                   "frame's id guide human coders and are left out of the scoring: an embedding does not read "
-                   "negation, so “Not the trade (energy_trade)” would pull the frame toward trade.")
+                   f"{ScoringParams().description_weight:.0%}, to its description. Sentences of a description "
+                   "that begin with “Not” or “Nor” or name another frame's id guide human coders and are left "
+                   "out of the scoring: an embedding does not read negation, so “Not the trade (energy_trade)” "
+                   "would pull the frame toward trade.")
         text = st.text_area("Edit (YAML)", value=cb.to_yaml(), height=360, key=f"fs_cb_text_{pick}",
                             max_chars=MAX_CODEBOOK_CHARS)
         c1, c2 = st.columns(2)
