@@ -68,6 +68,17 @@ def _jieba():
     return jieba
 
 
+def prepare(languages: Iterable[str]) -> None:
+    """Load what tokenising these languages (ISO 639-1 codes) needs before the first text does:
+    jieba's dictionary takes 1-3 s on first use, which a background thread can pay for instead
+    of the first page that counts Chinese words."""
+    wanted = {"en"} | (set(languages) & {"ru", "zh"})
+    for language in wanted:
+        stop_words(language)
+    if "zh" in wanted:
+        _jieba().initialize()
+
+
 class ScriptTokenizer:
     """A callable for CountVectorizer(tokenizer=...): script-aware terms, stop words removed.
 

@@ -106,6 +106,17 @@ def test_labels_are_words_in_each_script():
     assert "summit" in en or "payments" in en
 
 
+def test_preparing_the_word_lists_loads_jieba_for_chinese_only():
+    """`tokens.prepare` (the dashboard's background prefetch) pays for jieba's dictionary before
+    the first Chinese text would, and only when Chinese is among the languages. A fresh
+    interpreter, so no other test has loaded it."""
+    code = ("import sys; from analysis import tokens; tokens.prepare(['en', 'ru', 'und']); "
+            "print('jieba' in sys.modules); tokens.prepare(['ru', 'zh']); import jieba; print(jieba.dt.initialized)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=DATA_DIR.parent).stdout.split()
+    assert out == ["False", "True"]
+
+
 def _mixed_corpus(parallel: pd.DataFrame) -> pd.DataFrame:
     picked = parallel[parallel["item_id"].isin(sorted(parallel["item_id"].unique())[::3])]
     return pd.DataFrame({
