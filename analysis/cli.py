@@ -247,13 +247,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.out:
         write_table(metrics, Path(args.out))
     if args.fit:
-        oof = cross_validated_probabilities(x, labels, folds=args.folds, seed=args.seed)
+        oof = cross_validated_probabilities(x, labels, zs.scores, folds=args.folds, seed=args.seed)
         thresholds = np.array([0.5] * len(labels.frame_ids))
         cv = frame_metrics(labels, oof, thresholds)
         tuned = cv["suggested_threshold"].to_numpy(dtype=float)
         tuned = np.where(cv["support"].to_numpy() > 0, tuned, 0.5)
         report["fitted_cv"] = {**summary(cv), **top1_metrics(labels, oof), "folds": args.folds}
-        print(f"\nFew-shot model, {args.folds}-fold cross-validated:")
+        print(f"\nFew-shot model (a regression blended with the zero-shot scores), {args.folds}-fold cross-validated:")
         print(cv.to_string(index=False))
         print(json.dumps(report["fitted_cv"]))
         model = FittedFrameModel.fit(x, labels.y.astype(int), list(labels.frame_ids), embedder.model_id, codebook.digest())

@@ -93,7 +93,7 @@ class PipelineConfig:
         True, "Also score each sentence of a multi-sentence passage and keep its best (finds angle sentences; "
         "encodes about twice the text on a cold run).",
     )
-    frame_model: str | None = _opt(None, "Fitted frame model (from `validate --fit`) used instead of the codebook's zero-shot scores.")
+    frame_model: str | None = _opt(None, "Fitted frame model (from `validate --fit`), blended with the codebook's zero-shot scores.")
     # aggregates
     period: Literal["auto", "week", "month", "quarter"] = _opt(
         "auto", "Time bucket; auto picks week, month or quarter from the date span."

@@ -275,9 +275,17 @@ class CodebookScorer:
         return FrameScores(ids, scores.astype(np.float32), scores >= thr, evidence.astype(object), thr)
 
 
+# the codebook's zero-shot score counts as this many labelled passages of a frame: with k positives
+# the fitted probability weighs k / (k + 10). Chosen on GVFC headlines and the demo gold (10, 20 and 50
+# labels per frame, 5 draws each); 5 and 20 were within 0.01-0.02 of it (README, "Learn from labels")
+ZERO_SHOT_PRIOR_LABELS = 10.0
+
+
 @dataclass
 class FittedFrameModel:
-    """Per-frame logistic regression on embeddings, learned from labelled passages.
+    """Per-frame logistic regression on embeddings, learned from labelled passages, blended with
+    the codebook's zero-shot score by how many positives each frame had: a few labels correct the
+    codebook instead of replacing it (with 10 per frame the regression alone scored below zero-shot).
 
     Saved as JSON (weights as lists, no pickle) with the model id it was fitted on,
     so it is never applied to vectors from another encoder.
@@ -286,30 +294,40 @@ class FittedFrameModel:
     frame_ids: tuple[str, ...]
     coef: np.ndarray  # (F, d)
     intercept: np.ndarray  # (F,)
-    thresholds: np.ndarray  # (F,)
+    thresholds: np.ndarray  # (F,), on the blended score
     model_id: str
     codebook_digest: str
+    fitted_weight: np.ndarray  # (F,): the regression's share of the blend; the rest is the zero-shot score
 
     @classmethod
     def fit(
         cls, x: np.ndarray, y: np.ndarray, frame_ids: list[str], model_id: str, codebook_digest: str,
-        *, c: float = 4.0,
+        *, c: float = 4.0, prior_labels: float = ZERO_SHOT_PRIOR_LABELS,
     ) -> FittedFrameModel:
-        """`y` is (n, F) 0/1. A frame with no positive examples gets a never-present row."""
+        """`y` is (n, F) 0/1. A frame whose labels are all one way keeps its zero-shot score."""
         from sklearn.linear_model import LogisticRegression
 
         d = x.shape[1]
         coef = np.zeros((len(frame_ids), d))
         intercept = np.full(len(frame_ids), -10.0)
+        weight = np.zeros(len(frame_ids))
         for j in range(len(frame_ids)):
-            if 0 < y[:, j].sum() < len(y):
+            positives = int(y[:, j].sum())
+            if 0 < positives < len(y):
                 lr = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
                 lr.fit(x, y[:, j])
                 coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
-        return cls(tuple(frame_ids), coef, intercept, np.full(len(frame_ids), 0.5), model_id, codebook_digest)
+                weight[j] = positives / (positives + prior_labels)
+        return cls(tuple(frame_ids), coef, intercept, np.full(len(frame_ids), 0.5), model_id, codebook_digest, weight)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """The regression's probabilities alone."""
         return 1.0 / (1.0 + np.exp(-(x @ self.coef.T + self.intercept)))
+
+    def blended(self, x: np.ndarray, zero_shot: np.ndarray) -> np.ndarray:
+        """The model's score: the regression's probability and the codebook's zero-shot score
+        (`CodebookScorer.score(...).scores` of the same passages), weighed per frame."""
+        return self.fitted_weight * self.probabilities(x) + (1.0 - self.fitted_weight) * zero_shot
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -317,7 +335,7 @@ class FittedFrameModel:
             "kind": "framescope-frame-model", "version": 1, "frame_ids": list(self.frame_ids),
             "coef": self.coef.round(7).tolist(), "intercept": self.intercept.tolist(),
             "thresholds": self.thresholds.tolist(), "model_id": self.model_id,
-            "codebook_digest": self.codebook_digest,
+            "codebook_digest": self.codebook_digest, "fitted_weight": self.fitted_weight.round(6).tolist(),
         }), encoding="utf-8")
         return path
 
@@ -330,14 +348,16 @@ class FittedFrameModel:
             if d.get("kind") != "framescope-frame-model":
                 raise ValueError("not a framescope frame model")
             return cls(tuple(d["frame_ids"]), np.array(d["coef"]), np.array(d["intercept"]),
-                       np.array(d["thresholds"]), d["model_id"], d["codebook_digest"])
+                       np.array(d["thresholds"]), d["model_id"], d["codebook_digest"],
+                       # a model saved before the blend was the regression alone
+                       np.array(d.get("fitted_weight", [1.0] * len(d["frame_ids"]))))
         except (OSError, ValueError, KeyError) as exc:
             raise CodebookError(f"{path}: cannot read frame model ({exc})") from None
 
 
 @dataclass
 class FittedScorer:
-    """Scores from a fitted model, evidence from the codebook scorer."""
+    """Scores from a fitted model blended with the codebook scorer's, evidence from the codebook scorer."""
 
     model: FittedFrameModel
     evidence_from: CodebookScorer
@@ -348,7 +368,7 @@ class FittedScorer:
             from .errors import CodebookError
 
             raise CodebookError("the frame model was fitted on a codebook with other frame ids")
-        p = self.model.probabilities(x).astype(np.float32)
+        p = self.model.blended(x, zs.scores).astype(np.float32)
         return FrameScores(zs.frame_ids, p, p >= self.model.thresholds, zs.evidence, self.model.thresholds)
 
 

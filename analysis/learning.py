@@ -5,14 +5,17 @@ predicted by something fitted without it):
 
 - zero-shot at the current thresholds (nothing is fitted; the reference);
 - zero-shot with the threshold fitted (F1-optimal) on the other folds;
-- the few-shot model (`framing.FittedFrameModel`) fitted on the other folds, cut at 0.5
-  (it is fitted with balanced class weights, so 0.5 is its natural cut).
+- the few-shot model (`framing.FittedFrameModel`: a regression blended with the zero-shot
+  score) fitted on the other folds, cut at 0.5 (the regression is fitted with balanced class
+  weights, and the zero-shot score is 0.5 at its own cut).
 
 `fit_model` fits the few-shot model on all labels, with per-frame thresholds that maximise
-F1 on out-of-fold probabilities, as `framescope validate --fit` does.
+F1 on out-of-fold scores, as `framescope validate --fit` does.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -50,7 +53,7 @@ def compare(x: np.ndarray, labels: LabelledPassages, zs_scores: np.ndarray, zs_t
         for j in range(y.shape[1]):
             t, _ = best_threshold(y[train, j], zs_scores[train, j])
             fitted_pred[test, j] = zs_scores[test, j] >= t
-    oof = cross_validated_probabilities(x, labels, folds=folds, seed=seed)
+    oof = cross_validated_probabilities(x, labels, zs_scores, folds=folds, seed=seed)
     ok = enough(y)
     rows = []
     for j, f in enumerate(labels.frame_ids):
@@ -67,12 +70,11 @@ def compare(x: np.ndarray, labels: LabelledPassages, zs_scores: np.ndarray, zs_t
     return out
 
 
-def fit_model(x: np.ndarray, labels: LabelledPassages, model_id: str, codebook_digest: str,
+def fit_model(x: np.ndarray, labels: LabelledPassages, zs_scores: np.ndarray, model_id: str, codebook_digest: str,
               *, seed: int = 0) -> FittedFrameModel:
-    """The few-shot model on all labels, thresholds chosen on out-of-fold probabilities."""
-    oof = cross_validated_probabilities(x, labels, folds=folds_for(len(labels.texts)), seed=seed)
+    """The few-shot model on all labels, thresholds chosen on out-of-fold scores."""
+    oof = cross_validated_probabilities(x, labels, zs_scores, folds=folds_for(len(labels.texts)), seed=seed)
     thresholds = np.array([best_threshold(labels.y[:, j], oof[:, j])[0] if labels.y[:, j].any() else 0.5
                            for j in range(labels.y.shape[1])])
     model = FittedFrameModel.fit(x, labels.y.astype(int), list(labels.frame_ids), model_id, codebook_digest)
-    return FittedFrameModel(model.frame_ids, model.coef, model.intercept, thresholds, model.model_id,
-                            model.codebook_digest)
+    return dataclasses.replace(model, thresholds=thresholds)

@@ -13,9 +13,10 @@ Two views of quality are reported, because codebooks are used both ways:
 - single-label: for passages with exactly one gold frame, accuracy and macro-F1 of the
   top-scoring frame.
 
-`fit` trains a per-frame logistic regression on the embeddings (FittedFrameModel) and
-reports its k-fold cross-validated figures, with thresholds chosen on out-of-fold
-probabilities, before fitting on all labels and saving a JSON model `run` can use.
+`fit` trains a per-frame logistic regression on the embeddings, blended with the zero-shot
+scores by each frame's number of positives (FittedFrameModel), and reports its k-fold
+cross-validated figures, with thresholds chosen on out-of-fold scores, before fitting on all
+labels and saving a JSON model `run` can use.
 """
 
 from __future__ import annotations
@@ -198,13 +199,15 @@ def summary(metrics: pd.DataFrame) -> dict[str, float]:
 
 
 def cross_validated_probabilities(
-    x: np.ndarray, labels: LabelledPassages, *, folds: int = 5, seed: int = 0, model_id: str = "", digest: str = ""
+    x: np.ndarray, labels: LabelledPassages, zero_shot: np.ndarray, *, folds: int = 5, seed: int = 0,
+    model_id: str = "", digest: str = "",
 ) -> np.ndarray:
-    """Out-of-fold probabilities of a FittedFrameModel (every row scored by a model that never saw it)."""
+    """Out-of-fold scores of a FittedFrameModel, blended with the passages' `zero_shot` scores as
+    the model does (every row scored by a model that never saw it)."""
     from .framing import FittedFrameModel
 
     oof = np.zeros(labels.y.shape, dtype=np.float32)
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(x):
         m = FittedFrameModel.fit(x[train], labels.y[train].astype(int), list(labels.frame_ids), model_id, digest)
-        oof[test] = m.probabilities(x[test])
+        oof[test] = m.blended(x[test], zero_shot[test])
     return oof

@@ -192,5 +192,5 @@ def test_learning_from_labels_is_cross_validated_and_beats_a_useless_zero_shot()
     table = compare(x, labels, useless, np.array([0.5, 0.5]))
     assert table["enough_labels"].all() and enough(y[:15]).tolist() == [False, False]
     assert (table["few_shot_cv_f1"] > table["zero_shot_f1"] + 0.2).all(), table
-    model = fit_model(x, labels, "m", "d")
-    assert ((model.probabilities(x) >= model.thresholds) == y).mean() > 0.8
+    model = fit_model(x, labels, useless, "m", "d")
+    assert ((model.blended(x, useless) >= model.thresholds) == y).mean() > 0.8

@@ -18,6 +18,7 @@ from analysis import aggregates as A
 from analysis import schema as S
 from analysis.agreement import report_markdown
 from analysis.coding import MIN_LABELS_PER_FRAME, SampleDesign, thresholds_of
+from analysis.framing import ZERO_SHOT_PRIOR_LABELS
 from analysis.learning import compare, fit_model
 from analysis.validation import LabelledPassages
 from dashboard import filters, keys, state, ui
@@ -161,7 +162,9 @@ def agreement(res: state.Results, f: filters.Filters) -> None:
 def learn(res: state.Results, f: filters.Filters) -> None:
     st.caption(f"Fitting needs at least {MIN_LABELS_PER_FRAME} gold positive and {MIN_LABELS_PER_FRAME} gold "
                "negative passages per frame (majority of coders). Figures are cross-validated: every passage is "
-               "predicted by a threshold or model fitted without it.")
+               "predicted by a threshold or model fitted without it. The few-shot model blends a regression on the "
+               f"embeddings with the zero-shot score: with k positives a frame's regression weighs k / (k + "
+               f"{ZERO_SHOT_PRIOR_LABELS:g}), so a few labels correct the codebook rather than replace it.")
     if f.frame_model:
         st.info(f"Frames of this run are scored by the fitted model {ui.plain(Path(f.frame_model).name)}.",
                 icon=":material/model_training:")
@@ -197,7 +200,7 @@ def learn(res: state.Results, f: filters.Filters) -> None:
                        "or another seed) to apply a fitted model.")
         if st.button("Apply the few-shot model to this run", key="fs_val_apply", disabled=bool(short), type="primary"):
             cb = V.codebook_of(f)
-            model = fit_model(x, labels, str(res.manifest.get("model_id", "")), cb.digest())
+            model = fit_model(x, labels, zs, str(res.manifest.get("model_id", "")), cb.digest())
             folder = state.codebook_dir() / "models"
             folder.mkdir(parents=True, exist_ok=True)
             path = model.save(folder / f"{f.codebook}-{fp}.json")
