@@ -53,6 +53,15 @@ def test_two_coders_code_the_same_sample_and_see_agreement(env):
     alpha, mvh = frames[0], frames[1]
     assert len(alpha) == 9 and alpha["alpha_coders"].notna().sum() >= 3
     assert {"current", "F1-optimal"} == set(mvh["setting"]) and len(mvh) == 18
+    learn = page(app().run(), "validate")
+    learn.segmented_control(key="fs_val_section").set_value("Learn from the labels").run()
+    clean(learn)
+    assert "k / (k + 10)" in " ".join(c.value for c in learn.caption)  # the blend is said where it is fitted
+    learn.button(key="fs_val_cv").click().run()
+    clean(learn)
+    cv = learn.dataframe[-1].value
+    assert len(cv) == 9 and cv["few_shot_cv_f1"].between(0, 1).all() and not cv["enough_labels"].any()
+    assert learn.button(key="fs_val_apply").disabled  # 10 passages: no frame has 10 positives and 10 negatives
     frames_page = tab(page(app().run(), "frames"), "Corrected shares")
     clean(frames_page)
     body = " ".join(str(m.value) for m in frames_page.subheader)

@@ -171,6 +171,9 @@ def learn(res: state.Results, f: filters.Filters) -> None:
         if st.button("Back to zero-shot scores", key="fs_val_zero_shot"):
             st.session_state.pop(keys.FRAME_MODEL, None)
             st.rerun()
+        # this run's scores are the model's, and a new model is cross-validated and blended with zero-shot ones
+        st.caption("Cross-validating and fitting start from the zero-shot scores: go back to them to fit anew.")
+        return
     v = V.current(res, f)
     if v is None:
         st.info("No passage of this run has been coded yet.", icon=":material/info:")
