@@ -277,7 +277,8 @@ class CodebookScorer:
 
 # the codebook's zero-shot score counts as this many labelled passages of a frame: with k positives
 # the fitted probability weighs k / (k + 10). Chosen on GVFC headlines and the demo gold (10, 20 and 50
-# labels per frame, 5 draws each); 5 and 20 were within 0.01-0.02 of it (README, "Learn from labels")
+# labels per frame, 5 draws each); 5 and 20 were within 0.01-0.02 of it (README, "Frame quality and
+# few-shot fitting")
 ZERO_SHOT_PRIOR_LABELS = 10.0
 
 
@@ -332,7 +333,7 @@ class FittedFrameModel:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.write_text(json.dumps({
-            "kind": "framescope-frame-model", "version": 1, "frame_ids": list(self.frame_ids),
+            "kind": "framescope-frame-model", "version": 2, "frame_ids": list(self.frame_ids),
             "coef": self.coef.round(7).tolist(), "intercept": self.intercept.tolist(),
             "thresholds": self.thresholds.tolist(), "model_id": self.model_id,
             "codebook_digest": self.codebook_digest, "fitted_weight": self.fitted_weight.round(6).tolist(),

@@ -172,7 +172,7 @@ def test_gvfc_zero_shot_top1_is_well_above_chance(gvfc):
 def test_ten_labels_per_frame_correct_the_codebook_instead_of_replacing_it(gvfc):
     """With 10 labelled headlines per frame the regression alone scores below zero-shot; blended
     with the zero-shot scores (FittedFrameModel) it beats both on the other headlines (measured
-    over 5 draws: 0.604 against 0.517 and 0.558; README "Learn from the labels")."""
+    over 5 draws: 0.604 against 0.517 and 0.558; README "Frame quality and few-shot fitting")."""
     labels, x, s = gvfc
     single = np.flatnonzero(labels.single)
     gold = labels.y[single].argmax(axis=1)
