@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import (CACHE, GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, check, embed_cached, log, peak_rss_mb,
-                     run_worker)
+from .common import (CACHE, GVFC_CODEBOOK, GVFC_EXTENSION, SuiteResult, check, demo_labels, embed_cached, log,
+                     peak_rss_mb, run_worker)
 from .corpora import bbc_sample, scaled_csv, scaled_csvs
 
 # incremental base, new, dask-real articles, dask-fast passages; dask-real needs enough passages that
@@ -47,21 +47,6 @@ def _speed(embedder, texts: list[str]) -> float:
     t = time.perf_counter()
     embedder.encode(texts)
     return len(texts) / (time.perf_counter() - t)
-
-
-def _demo_labels(tmp: Path, codebook):
-    from analysis.config import DATA_DIR
-    from analysis.validation import load_labels
-
-    demo = DATA_DIR / "demo"
-    articles = pd.read_csv(demo / "articles.csv", keep_default_na=False)
-    gold = pd.read_csv(demo / "gold_frames.csv")
-    labels_of = gold.groupby(["article_id", "paragraph_index"])["frame_id"].agg(";".join).to_dict()
-    rows = [{"text": p, "frame_id": labels_of.get((a, i), "")}
-            for a, text in zip(articles["id"], articles["text"], strict=True) for i, p in enumerate(text.split("\n\n"))]
-    path = tmp / "demo_labels.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return load_labels(path, codebook)
 
 
 def fast_encoder(res: SuiteResult, mode: str) -> None:
@@ -82,7 +67,7 @@ def fast_encoder(res: SuiteResult, mode: str) -> None:
     mini = load_embedder()
     tmp = Path(tempfile.mkdtemp())
     demo_cb, gvfc_cb = load_codebook(DEFAULT_CODEBOOK), load_codebook(GVFC_CODEBOOK)
-    demo = _demo_labels(tmp, demo_cb)
+    demo = demo_labels(tmp, demo_cb)
     n_speed = {"tiny": 64, "quick": 120, "full": 120}[mode]
     minilm_quality = os.environ.get("FRAMESCOPE_SCALE_OUT_MINILM_QUALITY") == "1"
     texts = demo.texts[:n_speed]
