@@ -245,17 +245,14 @@ def embed_cached(texts: Sequence[str], model=None):
         store.close()
 
 
-# --- subprocess workers ----------------------------------------------------------------------
 def demo_labels(tmp: Path, codebook):
     """The demonstration corpus's gold paragraph frames as `validate` labels (written to `tmp`)."""
     import pandas as pd
 
-    from analysis.config import DATA_DIR
     from analysis.validation import load_labels
 
-    demo = DATA_DIR / "demo"
-    articles = pd.read_csv(demo / "articles.csv", keep_default_na=False)
-    gold = pd.read_csv(demo / "gold_frames.csv")
+    articles = pd.read_csv(DEMO_CSV, keep_default_na=False)
+    gold = pd.read_csv(DEMO_CSV.parent / "gold_frames.csv")
     labels_of = gold.groupby(["article_id", "paragraph_index"])["frame_id"].agg(";".join).to_dict()
     rows = [{"text": p, "frame_id": labels_of.get((a, i), "")}
             for a, text in zip(articles["id"], articles["text"], strict=True) for i, p in enumerate(text.split("\n\n"))]
@@ -264,6 +261,7 @@ def demo_labels(tmp: Path, codebook):
     return load_labels(path, codebook)
 
 
+# --- subprocess workers ----------------------------------------------------------------------
 def run_worker(kind: str, spec: dict[str, Any], *, timeout: float = 1800) -> dict[str, Any]:
     """Run `python -m bench.worker KIND` in a fresh process (clean memory, cold imports)."""
     CACHE.mkdir(parents=True, exist_ok=True)

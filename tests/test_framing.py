@@ -2,7 +2,6 @@ import dataclasses
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analysis.codebook import load_codebook
@@ -192,18 +191,9 @@ def test_ten_labels_per_frame_correct_the_codebook_instead_of_replacing_it(gvfc)
 
 def test_demo_corpus_gold_frames_are_recovered(tmp_path, scorer, embedder):
     """Zero-shot quality on the project's own gold paragraphs (figures in BENCHMARKS.md)."""
-    from analysis.config import DATA_DIR
+    from bench.common import demo_labels  # the bench's quality-frames suite reads the same labels
 
-    demo = DATA_DIR / "demo"
-    articles = pd.read_csv(demo / "articles.csv", keep_default_na=False)
-    gold = pd.read_csv(demo / "gold_frames.csv")
-    labels_of = gold.groupby(["article_id", "paragraph_index"])["frame_id"].agg(";".join).to_dict()
-    rows = [{"text": p, "frame_id": labels_of.get((a, i), "")}
-            for a, text in zip(articles["id"], articles["text"], strict=True)
-            for i, p in enumerate(text.split("\n\n"))]
-    path = tmp_path / "demo_labels.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    labels = load_labels(path, scorer.codebook)
+    labels = demo_labels(tmp_path, scorer.codebook)
     s = scorer.score(embedder.encode(labels.texts), labels.texts)
     metrics = frame_metrics(labels, s.scores, s.thresholds)
     assert metrics["f1"].mean() >= 0.53
