@@ -14,11 +14,7 @@ id, so its vectors never mix with MiniLM's in a cache.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,23 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, default_store_path
+from .config import DEFAULT_MODEL
 from .errors import ModelUnavailableError
+from .local_models import build_once, models_dir
 
 log = logging.getLogger(__name__)
 
 FAST_MODEL = "fast"
 PCA_DIMS = 256
-MODELS_ENV = "FRAMESCOPE_MODELS"  # where distilled models are kept [<store folder>/models]
 _META = "framescope_static.json"
 
 
-def models_dir() -> Path:
-    return Path(os.environ.get(MODELS_ENV) or default_store_path().parent / "models")
-
-
-def distil(target: Path, source: str | None = None, pca_dims: int = PCA_DIMS) -> Path:
-    """Distil the bundled MiniLM into `target` (written to a temporary folder, then renamed)."""
+def distil(folder: Path, source: str | None = None, pca_dims: int = PCA_DIMS) -> dict:
+    """Distil the bundled MiniLM into `folder`; returns what the model's metadata file records."""
     from .embeddings import resolve_model_path, weights_digest
 
     source = source or resolve_model_path(DEFAULT_MODEL)
@@ -54,32 +46,14 @@ def distil(target: Path, source: str | None = None, pca_dims: int = PCA_DIMS) ->
             "--model fast needs model2vec with its distillation extra: pip install -e '.[scale]'") from exc
     t0 = time.perf_counter()
     log.warning("Distilling a static model from %s (once; a few minutes on 2 cores)", source)
-    model = distill(model_name=source, pca_dims=pca_dims)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model.save_pretrained(str(tmp))
-        (tmp / _META).write_text(json.dumps({
-            "source": Path(source).name, "source_weights_sha256": weights_digest(source), "pca_dims": pca_dims,
-            "seconds": round(time.perf_counter() - t0, 1)}) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    distill(model_name=source, pca_dims=pca_dims).save_pretrained(str(folder))
+    return {"source": Path(source).name, "source_weights_sha256": weights_digest(source), "pca_dims": pca_dims,
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def ensure_distilled(target: Path, source: str) -> Path:
-    """`target`, distilled once: processes starting together (the Dask engine's workers on
-    first use) wait on a file lock beside it, and the later ones find it done."""
-    from filelock import FileLock
-
-    if not (target / _META).is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target.parent / f".{target.name}.lock")):
-            if not (target / _META).is_file():
-                distil(target, source)
-    return target
+    """`target`, distilled once (see `local_models.build_once`)."""
+    return build_once(target, _META, lambda folder: distil(folder, source))
 
 
 @dataclass

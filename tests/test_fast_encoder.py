@@ -46,12 +46,11 @@ def test_fast_neighbours_agree_with_minilm(fast, embedder, demo_sample):
 def test_workers_starting_together_distil_once(tmp_path, monkeypatch):
     calls = []
 
-    def slow_distil(target, source, pca_dims=static_encoder.PCA_DIMS):
-        calls.append(target)
+    def slow_distil(folder, source, pca_dims=static_encoder.PCA_DIMS):
+        calls.append(folder)
         time.sleep(0.3)  # long enough for the other threads to arrive while it runs
-        target.mkdir(parents=True)
-        (target / static_encoder._META).write_text("{}")
-        return target
+        (folder / "model.safetensors").write_bytes(b"weights")
+        return {"source": source}
 
     monkeypatch.setattr(static_encoder, "distil", slow_distil)
     target = tmp_path / "models" / "minilm-static-x"
@@ -68,5 +67,6 @@ def test_workers_starting_together_distil_once(tmp_path, monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    assert errors == [] and calls == [target]
-    assert (target / static_encoder._META).is_file()
+    assert errors == [] and len(calls) == 1
+    assert (target / static_encoder._META).is_file() and (target / "model.safetensors").read_bytes() == b"weights"
+    assert [p for p in target.parent.glob(".minilm-static-x.*") if p.is_dir()] == []  # no temporary folder left
