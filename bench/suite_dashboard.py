@@ -7,6 +7,9 @@ on a free port; the browser is Debian's /usr/bin/chromium (Playwright never down
   (≥ 2 charts on Overview) are there. Full mode starts on an empty store, so the app imports
   the demonstration corpus and analyses it cold (encoding included); then the server is
   restarted on the same store and the same is measured warm (run read back from the store).
+- the floor: a bare Streamlit app with the same page names (a title and one small chart each)
+  served and switched the same way, median of 5, before anything else; the seeded targets'
+  notes give the dashboard's switch as a multiple of it, a figure comparable across CPUs.
 - page switch (sidebar link → new page drawn, no stale element, ≥ 1 chart) and filter
   change (add one outlet in the sidebar → Frames page redrawn): median of 5, each value a
   new one so no cached view is reused.
@@ -87,8 +90,8 @@ def _free_port() -> int:
 class Server:
     """`streamlit run dashboard/app.py` on a free port; output to a file; peak RSS sampled."""
 
-    def __init__(self, db: Path, log_path: Path) -> None:
-        self.db, self.log_path = db, log_path
+    def __init__(self, db: Path, log_path: Path, app: Path = REPO / "dashboard" / "app.py") -> None:
+        self.db, self.log_path, self.app = db, log_path, app
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
         self.peak_mb = 0.0
@@ -102,7 +105,7 @@ class Server:
         t0 = time.perf_counter()
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
             cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         threading.Thread(target=self._sample, daemon=True).start()
@@ -215,6 +218,23 @@ async def open_app(ctx, url: str, n_charts: int, timeout_ms: int):
 
 
 PAGES = ("Clusters", "Frames", "Outlets", "Overview")
+REFERENCE_APP = f'''"""The floor: a bare Streamlit app with Framescope's page names, a title and one small chart each."""
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+
+def page(title):
+    def draw():
+        st.title(title, anchor=False)
+        data = pd.DataFrame({{"x": list("abcdefgh"), "y": range(8)}})
+        st.altair_chart(alt.Chart(data).mark_bar().encode(x="x", y="y"), width="stretch")
+    return st.Page(draw, title=title, url_path=title.lower())
+
+
+st.navigation([page(t) for t in {("Overview", *PAGES[:3])!r}]).run()
+'''
+REFERENCE_SWITCHES = 5
 
 
 async def interactions(page, repeats: int, timeout_ms: int, errors: list[str]) -> dict[str, list[float]]:
@@ -393,6 +413,8 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         try:
+            log("  dashboard: a bare Streamlit app's page switch (the floor)")
+            await _reference_phase(browser, work, timeout_ms, rows, res)
             ctx, page = await _timed_start(browser, server, "first start", rows, timeout_ms)
             errors += await _errors(page)
             if mode == "full":
@@ -440,6 +462,25 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
     res.extra["errors"] = errors
 
 
+async def _reference_phase(browser, work: Path, timeout_ms: int, rows: list, res: SuiteResult) -> None:
+    """Page switches of a bare Streamlit app in the same browser and run: what this machine and
+    Streamlit take before any Framescope work, so the dashboard's figures read as a ratio too."""
+    app = work / "reference_app.py"
+    app.write_text(REFERENCE_APP, encoding="utf-8")
+    server = Server(work / "reference.db", work / "reference.log", app=app)
+    server.start()
+    try:
+        ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        page, _, _ = await open_app(ctx, server.url, 1, timeout_ms)
+        lat = [await switch_page(page, PAGES[i % len(PAGES)], timeout_ms) for i in range(REFERENCE_SWITCHES)]
+        await ctx.close()
+    finally:
+        server.stop()
+    res.extra["reference_switch_s"] = median(lat)
+    rows.append({"measure": f"page switch, bare Streamlit app (a title and one chart per page): median of {len(lat)} "
+                            "(s)", "value": median(lat), "all": ", ".join(f"{x:.2f}" for x in lat)})
+
+
 async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeout_ms: int, rows: list,
                         errors: list, res: SuiteResult) -> Server:
     """Seed an n-article run, restart the server (clean memory), open it, switch pages, change filters."""
@@ -467,9 +508,11 @@ async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeou
         + f"; peak RSS {server.peak_mb:.0f} MiB")
     res.extra[f"interactions_{label}"] = inter
     limit = 0.5 if n <= 10_000 else 1.0
+    ref = res.extra.get("reference_switch_s")
     for k, v in inter.items():
         res.target(f"{k}, {label} corpus, median (s)", round(median(v), 3), f"≤ {limit} s",
-                   check(median(v), "<=", limit))
+                   check(median(v), "<=", limit),
+                   f"{median(v) / ref:.1f}× the bare Streamlit app's page switch ({ref:.2f} s)" if ref else "")
     res.target(f"server peak RSS, {label} corpus (MiB)", round(server.peak_mb), "≤ 2048",
                check(server.peak_mb, "<=", 2048))
     return server

@@ -75,6 +75,8 @@ def test_dashboard_suite_on_tiny_inputs(tmp_path: Path) -> None:
     d = json.loads((_run(tmp_path, ["dashboard"]) / "dashboard.json").read_text())
     assert not d["skipped"], d["skipped"]
     assert any("page switch" in r["measure"] for r in d["rows"])
+    floor = [r["value"] for r in d["rows"] if "bare Streamlit app" in r["measure"]]  # the ratio's reference
+    assert len(floor) == 1 and 0 < floor[0] < 30
 
 
 def test_unknown_suite_is_a_usage_error() -> None:
