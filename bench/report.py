@@ -141,8 +141,10 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
     if suite == "quality-frames":
         return ("The codebook was written from the GVFC definitions without reading the labels; frames such as "
                 "politics, public opinion and society/culture overlap in wording, which a nearest-prototype scorer "
-                "confuses. More invented examples per frame lowered it (README, issue 12's table); labelled "
-                "data and the few-shot model, or a stronger encoder, would close it.")
+                "confuses. More invented examples per frame lowered it (README, issue 12's table). The larger "
+                "encoder all-mpnet-base-v2 (the quality extra) narrows the gap without closing it (0.581 against "
+                "MiniLM's 0.565 on an AVX2 EPYC in fp32, 2026-12-08); labelled data and the few-shot model close it "
+                "(10 labels per frame: 0.604 with MiniLM, 0.619 with mpnet).")
     if suite == "dashboard":
         return ("Measured with Chromium and the server on the same 2 cores (2026-12-07: the server's own timestamps "
                 "against the click, /proc CPU times around each action, CDP profiles, interleaved rounds of two "

@@ -162,7 +162,7 @@ def run(mode: str = "full") -> SuiteResult:
     res.rows = rows
     res.columns = ["data", "model", "method", "texts", "n_single_label", "accuracy", "macro_f1", "macro_f1 sd",
                    "regression alone macro_f1", "zero-shot macro_f1 on the same held-out", "labels used", "coverage",
-                   "score s", "setup s"]
+                   "score s", "setup s", "encode s (cached or not)"]
     zs, kw, fs = rows[0], rows[1], rows[2]
     res.target("zero-shot macro-F1 (GVFC extension headlines, theme1)", zs["macro_f1"], "≥ 0.50", check(zs["macro_f1"], ">=", 0.5),
                f"accuracy {zs['accuracy']:.3f}; keyword baseline macro-F1 {kw['macro_f1']:.3f}")
