@@ -146,7 +146,11 @@ def _why(suite: str, t: dict[str, Any], d: dict[str, Any], machine: dict[str, An
                 "MiniLM's 0.565 on an AVX2 EPYC in fp32, 2026-12-08); labelled data and the few-shot model close it "
                 "(10 labels per frame: 0.604 with MiniLM, 0.619 with mpnet).")
     if suite == "dashboard":
-        return ("Measured with Chromium and the server on the same 2 cores (2026-12-07: the server's own timestamps "
+        return ("The suite measures a bare Streamlit app's page switch first (the floor of this CPU and browser; "
+                "each seeded target's note gives the ratio). On an AMD EPYC with AVX2 only (2026-12-08) the floor was "
+                "0.18-0.19 s and the 10k switch 0.66-0.75 s in three runs: about 0.25-0.48 s of each switch is the "
+                "browser drawing after the script has ended. "
+                "Measured with Chromium and the server on the same 2 cores (2026-12-07: the server's own timestamps "
                 "against the click, /proc CPU times around each action, CDP profiles, interleaved rounds of two "
                 "variants): the browser's renderer, not the server, is the larger part. On the Frames page's first "
                 "visit, the median switch, the script starts 0.04 s after the click and runs 0.10 s; the browser then "
