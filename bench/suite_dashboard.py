@@ -88,7 +88,7 @@ def _free_port() -> int:
 
 
 class Server:
-    """`streamlit run dashboard/app.py` on a free port; output to a file; peak RSS sampled."""
+    """`streamlit run` of the dashboard (or of `app`) on a free port; output to a file; peak RSS sampled."""
 
     def __init__(self, db: Path, log_path: Path, app: Path = REPO / "dashboard" / "app.py") -> None:
         self.db, self.log_path, self.app = db, log_path, app
