@@ -205,10 +205,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
     from .embeddings import embed_texts, load_embedder
     from .export import write_table
-    from .framing import CodebookScorer, FittedFrameModel
+    from .agreement import coded_from_rows, intercoder_alpha
+    from .framing import CodebookScorer
+    from .learning import fit_model
     from .passages import text_hash
     from .store import Store
-    from .agreement import coded_from_rows, intercoder_alpha
     from .validation import (
         cross_validated_probabilities, frame_metrics, load_labels, read_label_rows, summary, top1_metrics,
     )
@@ -248,17 +249,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         write_table(metrics, Path(args.out))
     if args.fit:
         oof = cross_validated_probabilities(x, labels, zs.scores, folds=args.folds, seed=args.seed)
-        thresholds = np.array([0.5] * len(labels.frame_ids))
-        cv = frame_metrics(labels, oof, thresholds)
-        tuned = cv["suggested_threshold"].to_numpy(dtype=float)
-        tuned = np.where(cv["support"].to_numpy() > 0, tuned, 0.5)
+        cv = frame_metrics(labels, oof, np.full(len(labels.frame_ids), 0.5))
         report["fitted_cv"] = {**summary(cv), **top1_metrics(labels, oof), "folds": args.folds}
         print(f"\nFew-shot model (a regression blended with the zero-shot scores), {args.folds}-fold cross-validated:")
         print(cv.to_string(index=False))
         print(json.dumps(report["fitted_cv"]))
-        model = FittedFrameModel.fit(x, labels.y.astype(int), list(labels.frame_ids), embedder.model_id, codebook.digest())
-        model = dataclasses.replace(model, thresholds=tuned)
-        path = model.save(args.fit)
+        path = fit_model(x, labels, zs.scores, embedder.model_id, codebook.digest(), oof=oof).save(args.fit)
         print(f"\nSaved the fitted frame model to {path}; use it with: framescope run --frame-model {path}")
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

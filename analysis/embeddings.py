@@ -298,8 +298,12 @@ class ModelChoice:
     install: str  # how to install it when it is not
 
 
+@lru_cache(maxsize=1)
 def model_choices() -> tuple[ModelChoice, ...]:
-    """The named models, default first (the recommendation of the README's "Which model")."""
+    """The named models, default first (the recommendation of the README's "Which model").
+
+    Which are installed is read once per process: the sidebar asks on every page run, and the
+    package lookups cost about 1 ms a call."""
     from importlib.util import find_spec
 
     from .static_encoder import FAST_MODEL

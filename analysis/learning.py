@@ -71,9 +71,11 @@ def compare(x: np.ndarray, labels: LabelledPassages, zs_scores: np.ndarray, zs_t
 
 
 def fit_model(x: np.ndarray, labels: LabelledPassages, zs_scores: np.ndarray, model_id: str, codebook_digest: str,
-              *, seed: int = 0) -> FittedFrameModel:
-    """The few-shot model on all labels, thresholds chosen on out-of-fold scores."""
-    oof = cross_validated_probabilities(x, labels, zs_scores, folds=folds_for(len(labels.texts)), seed=seed)
+              *, seed: int = 0, oof: np.ndarray | None = None) -> FittedFrameModel:
+    """The few-shot model on all labels, thresholds chosen on out-of-fold scores (`oof`, when the
+    caller has already cross-validated, else made here)."""
+    if oof is None:
+        oof = cross_validated_probabilities(x, labels, zs_scores, folds=folds_for(len(labels.texts)), seed=seed)
     thresholds = np.array([best_threshold(labels.y[:, j], oof[:, j])[0] if labels.y[:, j].any() else 0.5
                            for j in range(labels.y.shape[1])])
     model = FittedFrameModel.fit(x, labels.y.astype(int), list(labels.frame_ids), model_id, codebook_digest)

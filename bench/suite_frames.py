@@ -94,12 +94,10 @@ def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draw
     return rows
 
 
-def evaluate(path, text_column: str, label_column: str, limit, name: str, codebook, few_shot: bool = True,
-             encoder=None) -> list[dict]:
+def gvfc_labels(text_column: str, codebook):
     from analysis.validation import load_labels
 
-    full = load_labels(path, codebook, text_column=text_column, label_columns=[label_column])
-    return evaluate_labels(full, limit, name, codebook, few_shot, encoder)
+    return load_labels(GVFC_EXTENSION, codebook, text_column=text_column, label_columns=["theme1"])
 
 
 def evaluate_labels(full, limit, name: str, codebook, few_shot: bool = True, encoder=None) -> list[dict]:
@@ -148,17 +146,18 @@ def run(mode: str = "full") -> SuiteResult:
 
     res = SuiteResult("quality-frames", mode, "GVFC theme1 and the demo gold, top-1 accuracy and macro-F1")
     cb = load_codebook(GVFC_CODEBOOK)
-    rows = evaluate(GVFC_EXTENSION, "title", "theme1", LIMIT[mode], "GVFC extension headlines", cb)
+    headlines = gvfc_labels("title", cb)
+    rows = evaluate_labels(headlines, LIMIT[mode], "GVFC extension headlines", cb)
     if mode != "tiny":
-        rows += evaluate(GVFC_EXTENSION, "text", "theme1", LIMIT[mode], "GVFC extension headline + lead", cb)
+        rows += evaluate_labels(gvfc_labels("text", cb), LIMIT[mode], "GVFC extension headline + lead", cb)
         with tempfile.TemporaryDirectory() as tmp:  # the partnership codebook on the project's own gold
             partnership = load_codebook(DEFAULT_CODEBOOK)
             demo = demo_labels(Path(tmp), partnership)
             rows += evaluate_labels(demo, LIMIT[mode], "demo gold paragraphs", partnership)
         if mode == "full" and installed(QUALITY_PARTS):  # the optional English model, on the same sets
             quality = load_embedder(QUALITY_MODEL)
-            rows += evaluate(GVFC_EXTENSION, "title", "theme1", None, "GVFC extension headlines", cb, encoder=quality)
-            rows += evaluate_labels(demo, None, "demo gold paragraphs", partnership, encoder=quality)
+            rows += evaluate_labels(headlines, LIMIT[mode], "GVFC extension headlines", cb, encoder=quality)
+            rows += evaluate_labels(demo, LIMIT[mode], "demo gold paragraphs", partnership, encoder=quality)
     res.rows = rows
     res.columns = ["data", "model", "method", "texts", "n_single_label", "accuracy", "macro_f1", "macro_f1 sd",
                    "regression alone macro_f1", "zero-shot macro_f1 on the same held-out", "labels used", "coverage",
