@@ -65,7 +65,8 @@ CURVE_SIZES = (10, 20, 50)
 CURVE_DRAWS = 5
 
 
-def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draws: int = CURVE_DRAWS) -> list[dict]:
+def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draws: int = CURVE_DRAWS,
+                   sizes: tuple[int, ...] = CURVE_SIZES) -> list[dict]:
     """Few-shot top-1 macro-F1 with k labels per frame, held-out on the rest, vs zero-shot on the same rest."""
     from analysis.framing import FittedFrameModel
     from analysis.validation import LabelledPassages, top1_metrics
@@ -73,7 +74,7 @@ def learning_curve(x: np.ndarray, labels, zs_scores: np.ndarray, name: str, draw
     single = np.flatnonzero(labels.single)
     gold = labels.y[single].argmax(axis=1)
     rows = []
-    for k in CURVE_SIZES:
+    for k in sizes:
         few, alone, zero, used = [], [], [], 0
         for seed in range(draws):
             rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ from analysis.config import DEFAULT_CODEBOOK, CODEBOOK_DIR
 from analysis.errors import CodebookError
 from analysis.framing import CodebookScorer, FittedFrameModel, FittedScorer
 from analysis.passages import article_passages
-from analysis.validation import LabelledPassages, best_threshold, frame_metrics, load_labels, top1_metrics
+from analysis.validation import best_threshold, frame_metrics, load_labels, top1_metrics
 
 from conftest import GVFC, shared_or_skip
 
@@ -172,20 +172,12 @@ def test_ten_labels_per_frame_correct_the_codebook_instead_of_replacing_it(gvfc)
     """With 10 labelled headlines per frame the regression alone scores below zero-shot; blended
     with the zero-shot scores (FittedFrameModel) it beats both on the other headlines (measured
     over 5 draws: 0.604 against 0.517 and 0.558; README "Frame quality and few-shot fitting")."""
+    from bench.suite_frames import learning_curve  # the bench's draws, here 3 of them at 10 labels per frame
+
     labels, x, s = gvfc
-    single = np.flatnonzero(labels.single)
-    gold = labels.y[single].argmax(axis=1)
-    got = {"blend": [], "regression": [], "zero-shot": []}
-    for seed in range(3):
-        rng = np.random.default_rng(seed)
-        train = np.concatenate([rng.permutation(single[gold == j])[:10] for j in np.unique(gold)])
-        test = np.setdiff1d(single, train)
-        held = LabelledPassages([labels.texts[i] for i in test], labels.y[test], labels.frame_ids, labels.source)
-        m = FittedFrameModel.fit(x[train], labels.y[train].astype(int), list(labels.frame_ids), "", "")
-        for name, scores in (("blend", m.blended(x[test], s.scores[test])), ("regression", m.probabilities(x[test])),
-                             ("zero-shot", s.scores[test])):
-            got[name].append(top1_metrics(held, scores)["macro_f1"])
-    mean = {k: float(np.mean(v)) for k, v in got.items()}
+    (row,) = learning_curve(x, labels, s.scores, "GVFC headlines", draws=3, sizes=(10,))
+    mean = {"blend": row["macro_f1"], "regression": row["regression alone macro_f1"],
+            "zero-shot": row["zero-shot macro_f1 on the same held-out"]}
     assert mean["blend"] >= mean["zero-shot"] + 0.02 and mean["blend"] >= mean["regression"] + 0.04, mean
 
 
