@@ -12,7 +12,9 @@ on a free port; the browser is Debian's /usr/bin/chromium (Playwright never down
   notes give the dashboard's switch as a multiple of it, a figure comparable across CPUs.
 - page switch (sidebar link → new page drawn, no stale element, ≥ 1 chart) and filter
   change (add one outlet in the sidebar → Frames page redrawn): median of 5, each value a
-  new one so no cached view is reused.
+  new one so no cached view is reused. Around every switch and filter change, the CPU seconds
+  used by Chromium's renderer, its other processes and the server (psutil), so a figure says
+  which side of the two shared cores the action waited for.
 - seeded large runs (full mode: 10k and 100k articles; FRAMESCOPE_BENCH_DASH_SIZES="10000,100000"
   sets the sizes in any mode): the scaled corpus is saved as a data set and its run is *seeded*:
   passages are the articles' real paragraphs, and each passage takes the analysis columns
@@ -149,6 +151,57 @@ class Server:
             self._log.close()
 
 
+CPU_PARTS = ("Chromium renderer", "Chromium other processes", "server")
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by Chromium's renderer processes, its other
+    processes (browser, GPU, utility) and the Streamlit server with its children: the
+    difference over one action says which side of the two shared cores the action waited for."""
+    import psutil
+
+    out = dict.fromkeys(CPU_PARTS, 0.0)
+    try:
+        server = psutil.Process(server_pid)
+        procs = [(CPU_PARTS[2], p) for p in (server, *server.children(recursive=True))]
+    except psutil.Error:
+        procs = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if cmd and Path(cmd[0]).name.startswith(("chromium", "chrome")):
+            procs.append((CPU_PARTS[0] if "--type=renderer" in cmd else CPU_PARTS[1], p))
+    for part, p in procs:
+        try:
+            t = p.cpu_times()
+            out[part] += t.user + t.system
+        except psutil.Error:  # ended between the listing and the reading
+            pass
+    return out
+
+
+class CpuLog:
+    """Per action, the CPU seconds each part of `CPU_PARTS` used (`measure` around the action)."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.pid = server_pid
+        self.used: dict[str, dict[str, list[float]]] = {}
+
+    async def measure(self, action: str, coro):
+        if self.pid is None:
+            return await coro
+        before = cpu_seconds(self.pid)
+        out = await coro
+        after = cpu_seconds(self.pid)
+        for part in CPU_PARTS:
+            self.used.setdefault(action, {}).setdefault(part, []).append(after[part] - before[part])
+        return out
+
+    def rows(self, label: str) -> list[dict]:
+        return [{"measure": f"{action}, {label}: {part} CPU per action, median of {len(xs)} (s)",
+                 "value": median(xs), "all": ", ".join(f"{x:.2f}" for x in xs)}
+                for action, parts in self.used.items() for part, xs in parts.items()]
+
+
 async def _errors(page) -> list[str]:
     loc = page.locator(ERRORS)
     n = await loc.count()
@@ -237,16 +290,18 @@ st.navigation([page(t) for t in {("Overview", *PAGES[:3])!r}]).run()
 REFERENCE_SWITCHES = 5
 
 
-async def interactions(page, repeats: int, timeout_ms: int, errors: list[str]) -> dict[str, list[float]]:
+async def interactions(page, repeats: int, timeout_ms: int, errors: list[str],
+                       cpu: CpuLog | None = None) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"page switch": [], "filter change": []}
+    cpu = cpu or CpuLog(None)
     for i in range(repeats):
-        out["page switch"].append(await switch_page(page, PAGES[i % len(PAGES)], timeout_ms))
+        out["page switch"].append(await cpu.measure("page switch", switch_page(page, PAGES[i % len(PAGES)], timeout_ms)))
         errors += await _errors(page)
     if (await page.get_by_role("heading", name="Frames", exact=True).count()) == 0:
         await switch_page(page, "Frames", timeout_ms)
     names = await outlets_of(page)
     for i in range(min(repeats, len(names))):
-        out["filter change"].append(await add_outlet(page, names[i], timeout_ms))
+        out["filter change"].append(await cpu.measure("filter change", add_outlet(page, names[i], timeout_ms)))
         errors += await _errors(page)
     return out
 
@@ -425,12 +480,14 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
                 server = Server(db, work / "streamlit.log")
                 ctx, page = await _timed_start(browser, server, "restart", rows, timeout_ms)
             log("  dashboard: page switches and filter changes (small/demo corpus)")
-            inter = await interactions(page, reps, timeout_ms, errors)
+            cpu = CpuLog(server.proc.pid)
+            inter = await interactions(page, reps, timeout_ms, errors, cpu)
             await ctx.close()
             small_name = "demo" if mode == "full" else "small corpus"
             for k, v in inter.items():
                 rows.append({"measure": f"{k}, {small_name}: median of {len(v)} (s)", "value": median(v),
                              "all": ", ".join(f"{x:.2f}" for x in v)})
+            rows += cpu.rows(small_name)
             res.extra["interactions_small"] = inter
             log(f"  dashboard: {SESSIONS[mode]} browsing sessions + 1 upload")
             up_csv = scaled_csv(UPLOAD_ARTICLES[mode], seed=9, prefix="upload")
@@ -472,13 +529,16 @@ async def _reference_phase(browser, work: Path, timeout_ms: int, rows: list, res
     try:
         ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
         page, _, _ = await open_app(ctx, server.url, 1, timeout_ms)
-        lat = [await switch_page(page, PAGES[i % len(PAGES)], timeout_ms) for i in range(REFERENCE_SWITCHES)]
+        cpu = CpuLog(server.proc.pid)
+        lat = [await cpu.measure("page switch", switch_page(page, PAGES[i % len(PAGES)], timeout_ms))
+               for i in range(REFERENCE_SWITCHES)]
         await ctx.close()
     finally:
         server.stop()
     res.extra["reference_switch_s"] = median(lat)
     rows.append({"measure": f"page switch, bare Streamlit app (a title and one chart per page): median of {len(lat)} "
                             "(s)", "value": median(lat), "all": ", ".join(f"{x:.2f}" for x in lat)})
+    rows += cpu.rows("bare Streamlit app")
 
 
 async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeout_ms: int, rows: list,
@@ -498,11 +558,13 @@ async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeou
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page, first, results = await open_app(ctx, f"{server.url}/?ds={info['dataset']}", 2, timeout_ms)
     rows.append({"measure": f"{label}: open → analysis results (stored run read back) (s)", "value": results})
-    inter = await interactions(page, reps, timeout_ms, errors)
+    cpu = CpuLog(server.proc.pid)
+    inter = await interactions(page, reps, timeout_ms, errors, cpu)
     await ctx.close()
     for k, v in inter.items():
         rows.append({"measure": f"{k}, {label} corpus: median of {len(v)} (s)", "value": median(v),
                      "all": ", ".join(f"{x:.2f}" for x in v)})
+    rows += cpu.rows(f"{label} corpus")
     rows.append({"measure": f"{label}: server peak RSS incl. children (MiB)", "value": server.peak_mb})
     log(f"  dashboard {label}: " + "; ".join(f"{k} median {median(v):.2f}s" for k, v in inter.items())
         + f"; peak RSS {server.peak_mb:.0f} MiB")
@@ -538,4 +600,8 @@ def run(mode: str = "full") -> SuiteResult:
     asyncio.run(_main(res, mode, work))
     res.notes.append("Latencies are wall time in the browser from the click/keypress until Streamlit has finished "
                      "the rerun and the charts are drawn; the browser and the server share the machine's 2 cores.")
+    res.notes.append("CPU per action: seconds of CPU (user + system) each side used during the action, from psutil: "
+                     "Chromium's renderer (Streamlit's page, React and Vega), Chromium's other processes (browser, "
+                     "GPU, utility) and the Streamlit server with its children. A filter change's CPU includes "
+                     "typing the outlet's name before the timed Enter.")
     return res
