@@ -183,6 +183,10 @@ class CpuLog:
     """Per action, the CPU seconds each part of `CPU_PARTS` used (`measure` around the action)."""
 
     def __init__(self, server_pid: int | None) -> None:
+        try:
+            import psutil  # noqa: F401  (the bench extra); without it the latencies are still measured
+        except ImportError:
+            server_pid = None
         self.pid = server_pid
         self.used: dict[str, dict[str, list[float]]] = {}
 
