@@ -299,7 +299,8 @@ async def interactions(page, repeats: int, timeout_ms: int, errors: list[str],
     out: dict[str, list[float]] = {"page switch": [], "filter change": []}
     cpu = cpu or CpuLog(None)
     for i in range(repeats):
-        out["page switch"].append(await cpu.measure("page switch", switch_page(page, PAGES[i % len(PAGES)], timeout_ms)))
+        switch = switch_page(page, PAGES[i % len(PAGES)], timeout_ms)
+        out["page switch"].append(await cpu.measure("page switch", switch))
         errors += await _errors(page)
     if (await page.get_by_role("heading", name="Frames", exact=True).count()) == 0:
         await switch_page(page, "Frames", timeout_ms)
