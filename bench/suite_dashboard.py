@@ -151,6 +151,12 @@ class Server:
             self._log.close()
 
 
+def median_row(measure: str, xs: list[float]) -> dict:
+    """A table row of repeated timings, named `measure` + "median of n (s)": their median, every value beside it."""
+    return {"measure": f"{measure} median of {len(xs)} (s)", "value": median(xs),
+            "all": ", ".join(f"{x:.2f}" for x in xs)}
+
+
 CPU_PARTS = ("Chromium renderer", "Chromium other processes", "server")
 
 
@@ -201,8 +207,7 @@ class CpuLog:
         return out
 
     def rows(self, label: str) -> list[dict]:
-        return [{"measure": f"{action}, {label}: {part} CPU per action, median of {len(xs)} (s)",
-                 "value": median(xs), "all": ", ".join(f"{x:.2f}" for x in xs)}
+        return [median_row(f"{action}, {label}: {part} CPU per action,", xs)
                 for action, parts in self.used.items() for part, xs in parts.items()]
 
 
@@ -489,9 +494,7 @@ async def _main(res: SuiteResult, mode: str, work: Path) -> None:
             inter = await interactions(page, reps, timeout_ms, errors, cpu)
             await ctx.close()
             small_name = "demo" if mode == "full" else "small corpus"
-            for k, v in inter.items():
-                rows.append({"measure": f"{k}, {small_name}: median of {len(v)} (s)", "value": median(v),
-                             "all": ", ".join(f"{x:.2f}" for x in v)})
+            rows += [median_row(f"{k}, {small_name}:", v) for k, v in inter.items()]
             rows += cpu.rows(small_name)
             res.extra["interactions_small"] = inter
             log(f"  dashboard: {SESSIONS[mode]} browsing sessions + 1 upload")
@@ -541,8 +544,7 @@ async def _reference_phase(browser, work: Path, timeout_ms: int, rows: list, res
     finally:
         server.stop()
     res.extra["reference_switch_s"] = median(lat)
-    rows.append({"measure": f"page switch, bare Streamlit app (a title and one chart per page): median of {len(lat)} "
-                            "(s)", "value": median(lat), "all": ", ".join(f"{x:.2f}" for x in lat)})
+    rows.append(median_row("page switch, bare Streamlit app (a title and one chart per page):", lat))
     rows += cpu.rows("bare Streamlit app")
 
 
@@ -566,9 +568,7 @@ async def _seeded_phase(browser, db: Path, work: Path, n: int, reps: int, timeou
     cpu = CpuLog(server.proc.pid)
     inter = await interactions(page, reps, timeout_ms, errors, cpu)
     await ctx.close()
-    for k, v in inter.items():
-        rows.append({"measure": f"{k}, {label} corpus: median of {len(v)} (s)", "value": median(v),
-                     "all": ", ".join(f"{x:.2f}" for x in v)})
+    rows += [median_row(f"{k}, {label} corpus:", v) for k, v in inter.items()]
     rows += cpu.rows(f"{label} corpus")
     rows.append({"measure": f"{label}: server peak RSS incl. children (MiB)", "value": server.peak_mb})
     log(f"  dashboard {label}: " + "; ".join(f"{k} median {median(v):.2f}s" for k, v in inter.items())
